@@ -1,0 +1,5 @@
+"""Run otop as `python -m otop`."""
+
+from otop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""`otop` subcommands: list, jump, explain, and the app (full screen or popup)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+
+from otop import __version__
+from otop.model import Agent, Group, Scan
+from otop.render import document, ordered, table, visible
+from otop.scan import Options, Scanner
+from otop.tmux import Tmux, TmuxError
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="otop",
+        description="htop for opencode agents: which tmux pane runs which session, and its state.",
+    )
+    ap.add_argument("--version", action="version", version=f"otop {__version__}")
+    sock = ap.add_mutually_exclusive_group()
+    sock.add_argument("-L", dest="socket_name", metavar="SOCKET_NAME", help="tmux socket name")
+    sock.add_argument("-S", dest="socket_path", metavar="SOCKET_PATH", help="tmux socket path")
+    ap.add_argument("--db", help="opencode database (default: found like opencode finds it)")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="print every agent once")
+    p.add_argument("--json", action="store_true", help="machine-readable document (version 1)")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="include `opencode run`, servers and non-interactive sessions",
+    )
+
+    p = sub.add_parser("jump", help="switch the tmux client to an agent's pane")
+    p.add_argument("target", nargs="?", help="session id (or its end), pane id (%%3) or pid")
+    p.add_argument("--next", action="store_true", help="the agent that has waited longest for you")
+
+    p = sub.add_parser("explain", help="say why otop believes what it shows about an agent")
+    p.add_argument("target", help="session id (or its end), pane id (%%3) or pid")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    try:
+        return _dispatch(ap, args)
+    except UsageError as exc:
+        print(f"otop: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _scanner(args: argparse.Namespace, one_shot: bool = True) -> Scanner:
+    return Scanner(
+        Options(
+            db=args.db,
+            socket_name=args.socket_name,
+            socket_path=args.socket_path,
+            min_cpu_window=0.25 if one_shot else 0.0,
+        )
+    )
+
+
+def _dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.command == "list":
+        return cmd_list(args)
+    if args.command == "jump":
+        return cmd_jump(args)
+    if args.command == "explain":
+        return cmd_explain(args)
+    ap.print_help()
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    scanner = _scanner(args)
+    scan = scanner.scan()
+    agents = ordered(a for a in scan.agents if visible(a, args.all))
+    fatal = [p for p in scan.problems if p.source == "database"]
+    if args.json:
+        print(json.dumps(document(scan, agents), ensure_ascii=False))
+    else:
+        if agents:
+            print(table(agents, scan.generated_at, _width()))
+        else:
+            print(_empty(scan))
+    for p in scan.problems:
+        if args.json or agents or p.source != "database":
+            print(f"otop: {p.message}", file=sys.stderr)
+    # A missing database with live agents is a problem; without any, it is just a quiet machine.
+    return 1 if fatal and agents else 0
+
+
+def _empty(scan: Scan) -> str:
+    if any(p.source == "database" for p in scan.problems):
+        return f"No opencode agents found, and no readable opencode database at {scan.db_path}."
+    return "No opencode agents running."
+
+
+def _width() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 120
+
+
+def find_agent(scan: Scan, target: str) -> Agent:
+    """The one agent a user names by session id (or its end), pane id or pid."""
+    hits: list[Agent] = []
+    if target.startswith("%"):
+        hits = [a for a in scan.agents if a.pane and a.pane.id == target]
+    elif target.isdigit():
+        hits = [a for a in scan.agents if a.proc and a.proc.pid == int(target)]
+    else:
+        hits = [a for a in scan.agents if a.session_id == target]
+        if not hits:
+            hits = [
+                a
+                for a in scan.agents
+                if a.session_id
+                and (a.session_id.endswith(target) or a.session_id.startswith(target))
+            ]
+    if not hits:
+        raise UsageError(f"no running agent matches {target!r} (see `otop list --all`)")
+    if len(hits) > 1:
+        ids = ", ".join(a.session_id or a.key for a in hits)
+        raise UsageError(f"{target!r} matches several agents: {ids}")
+    return hits[0]
+
+
+def next_waiting(agents: Sequence[Agent]) -> Agent | None:
+    """The agent that has waited longest for the user, if any waits."""
+    waiting = [a for a in agents if a.group == Group.WAITING and a.pane is not None]
+    if not waiting:
+        return None
+    return min(waiting, key=lambda a: a.waiting_since or time.time())
+
+
+def cmd_jump(args: argparse.Namespace) -> int:
+    if not args.target and not args.next:
+        raise UsageError("jump needs a session id, pane id or pid, or --next")
+    scanner = _scanner(args, one_shot=False)
+    scan = scanner.scan()
+    if args.next:
+        agent = next_waiting(scan.agents)
+        if agent is None:
+            print("otop: no agent is waiting for you", file=sys.stderr)
+            return 1
+    else:
+        agent = find_agent(scan, args.target)
+    if agent.pane is None:
+        raise UsageError(f"agent {agent.session_id or agent.key} runs in no tmux pane")
+    assert scanner.tmux is not None
+    try:
+        scanner.tmux.jump(agent.pane, os.environ.get("OTOP_CLIENT") or None)
+    except TmuxError as exc:
+        raise UsageError(f"cannot jump to {agent.pane.id}: {exc}") from None
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from otop.explain import explain
+
+    scan = _scanner(args).scan()
+    agent = find_agent(scan, args.target)
+    print(explain(agent, scan.generated_at))
+    return 0
+
+
+def jump_to(tmux: Tmux, agent: Agent) -> str | None:
+    """Jump to an agent's pane; returns an error in plain words, or None."""
+    if agent.pane is None:
+        return "this agent runs in no tmux pane"
+    try:
+        tmux.jump(agent.pane, os.environ.get("OTOP_CLIENT") or None)
+    except TmuxError as exc:
+        return f"cannot jump to {agent.pane.id}: {exc}"
+    return None

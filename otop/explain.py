@@ -1,0 +1,27 @@
+"""Pure: why otop believes what it shows about one agent, in plain words."""
+
+from __future__ import annotations
+
+from otop.model import Agent, Evidence
+from otop.render import age, title_of
+
+
+def _line(label: str, ev: Evidence) -> list[str]:
+    out = [f"{label:<8} {ev.confidence.value:<8} {ev.detail}  [{ev.source}]"]
+    out += [f"{'':<8} {'':<8} note: {n}" for n in ev.notes]
+    return out
+
+
+def explain(agent: Agent, now: float) -> str:
+    """A few lines: the agent, then pane, session and state with their source and confidence."""
+    who = f"pid {agent.proc.pid} ({agent.proc.kind.value})" if agent.proc else "no live process"
+    head = f"{title_of(agent)}: {agent.state.value}"
+    if agent.tool:
+        head += f" ({agent.tool})"
+    lines = [head, f"agent    {who}, session {agent.session_id or '-'}"]
+    if agent.waiting_since:
+        lines.append(f"waiting  for {age(now - agent.waiting_since)}")
+    lines += _line("pane", agent.evidence_pane)
+    lines += _line("session", agent.evidence_session)
+    lines += _line("state", agent.evidence_state)
+    return "\n".join(lines)

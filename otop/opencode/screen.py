@@ -1,0 +1,29 @@
+"""What opencode's TUI shows on screen that its database does not say."""
+
+from __future__ import annotations
+
+import re
+
+_PERMISSION = "Permission required"
+_PERMISSION_CHOICES = ("Allow once", "Reject")
+_TITLE = re.compile(r"^OC \| (.*)$", re.S)
+HOME_TITLE = "OpenCode"
+TITLE_CUT = 40
+
+
+def shows_permission(screen: str) -> bool:
+    """Whether a captured pane shows opencode's permission dialog right now."""
+    return _PERMISSION in screen and all(c in screen for c in _PERMISSION_CHOICES)
+
+
+def title_session(pane_title: str) -> str | None:
+    """The session title an opencode pane title names (`OC | <title cut to 40>`), if any."""
+    m = _TITLE.match(pane_title)
+    return m.group(1) if m else None
+
+
+def title_matches(pane_part: str, session_title: str) -> bool:
+    """Whether a session's title, cut as the TUI cuts it, is the one in a pane title."""
+    want = pane_part.strip()
+    have = session_title.strip()
+    return bool(want) and (have == want or have[:TITLE_CUT].strip() == want)

@@ -1,0 +1,459 @@
+"""opencode's SQLite store, read strictly read-only, by session id and newest rows first."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from otop.model import SessionBrief, SessionDetail, Todo, Tokens, Turn
+from otop.opencode.rows import (
+    HistoryEntry,
+    assistant_error,
+    history_entry,
+    last_line,
+    load_json,
+    model_label,
+    running_tool,
+    span_open,
+)
+
+# Messages read per session to find the newest turn; a user message further back is found
+# by walking the same index lazily, never by reading the whole history.
+_RECENT_MESSAGES = 6
+_TEXT_SEARCH_MESSAGES = 12
+_CHILDREN_LIMIT = 8
+
+
+class StoreError(Exception):
+    """The database cannot be read; the message says why in plain words."""
+
+
+def _ms(value: object) -> float | None:
+    """opencode stores epoch milliseconds; otop uses epoch seconds."""
+    if isinstance(value, (int, float)) and value > 0:
+        return float(value) / 1000.0
+    return None
+
+
+class Store:
+    """A read-only connection to one opencode database, tolerant of older schemas."""
+
+    def __init__(self, path: Path, *, busy_timeout: float = 2.0) -> None:
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._con: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self.session_columns: frozenset[str] = frozenset()
+        self.tables: frozenset[str] = frozenset()
+        self.queries = 0
+        self._sums: dict[tuple[str, float, int], tuple[Tokens, float]] = {}
+
+    # -- connection -------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the database read-only and learn its schema; raise StoreError if unusable."""
+        if self._con is not None:
+            return
+        if not self.path.exists():
+            raise StoreError(f"no opencode database at {self.path} (has opencode run here?)")
+        uri = f"file:{quote(str(self.path))}?mode=ro"
+        try:
+            con = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, check_same_thread=False)
+            tables = {
+                r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(exc, self.path, self.busy_timeout)) from None
+        if not {"session", "message", "part"} <= tables:
+            con.close()
+            raise StoreError(f"{self.path} is not an opencode database (no session/message tables)")
+        self.tables = frozenset(tables)
+        self.session_columns = frozenset(
+            r[1] for r in con.execute("PRAGMA table_info(session)").fetchall()
+        )
+        self._con = con
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
+        if self._con is None:
+            self.open()
+        assert self._con is not None
+        self.queries += 1
+        try:
+            with self._lock:
+                return self._con.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_explain(exc, self.path, self.busy_timeout)) from None
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits: a cheap change probe."""
+        row = self._rows("PRAGMA data_version")
+        return int(row[0][0]) if row else 0  # type: ignore[call-overload]
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def _col(self, name: str, fallback: str = "NULL") -> str:
+        return name if name in self.session_columns else fallback
+
+    def _brief_select(self) -> str:
+        interactive = "permission IS NULL" if "permission" in self.session_columns else "1"
+        return (
+            f"SELECT id, title, directory, time_created, time_updated, {interactive}, parent_id "
+            "FROM session"
+        )
+
+    @staticmethod
+    def _brief(row: tuple[object, ...]) -> SessionBrief:
+        return SessionBrief(
+            id=str(row[0]),
+            title=str(row[1] or ""),
+            directory=str(row[2] or ""),
+            created_at=_ms(row[3]) or 0.0,
+            updated_at=_ms(row[4]) or 0.0,
+            interactive=bool(row[5]),
+            parent_id=str(row[6]) if row[6] else None,
+        )
+
+    def roots(self, directories: Iterable[str], updated_since: float) -> list[SessionBrief]:
+        """Root sessions in the given directories, or of any directory updated since a time."""
+        dirs = sorted(set(directories))
+        marks = ",".join("?" * len(dirs))
+        where = f"directory IN ({marks}) OR " if dirs else ""
+        archived = " AND time_archived IS NULL" if "time_archived" in self.session_columns else ""
+        sql = (
+            f"{self._brief_select()} WHERE parent_id IS NULL{archived}"
+            f" AND ({where}time_updated >= ?)"
+        )
+        rows = self._rows(sql, [*dirs, int(updated_since * 1000)])
+        return [self._brief(r) for r in rows]
+
+    def briefs(self, ids: Iterable[str]) -> dict[str, SessionBrief]:
+        """Sessions by id (primary-key lookups)."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self._rows(f"{self._brief_select()} WHERE id IN ({marks})", wanted)
+        return {b.id: b for b in (self._brief(r) for r in rows)}
+
+    def find_session(self, prefix: str) -> list[str]:
+        """Session ids equal to, or starting with, a (possibly shortened) id."""
+        exact = self._rows("SELECT id FROM session WHERE id = ?", [prefix])
+        if exact:
+            return [str(exact[0][0])]
+        upper = prefix + "\uffff"
+        rows = self._rows(
+            "SELECT id FROM session WHERE id >= ? AND id < ? LIMIT 5", [prefix, upper]
+        )
+        return [str(r[0]) for r in rows]
+
+    # -- one session in depth ----------------------------------------------------------------
+
+    def detail(self, session_id: str, *, depth: int = 1) -> SessionDetail | None:
+        """What the monitor needs of one session, from its newest rows only."""
+        cols = [
+            "id",
+            "title",
+            "directory",
+            "time_created",
+            "time_updated",
+            self._col("permission"),
+            "parent_id",
+            self._col("model"),
+            self._col("agent"),
+            self._col("cost"),
+            self._col("tokens_input"),
+            self._col("tokens_output"),
+            self._col("tokens_reasoning"),
+            self._col("tokens_cache_read"),
+            self._col("tokens_cache_write"),
+            self._col("time_compacting"),
+        ]
+        rows = self._rows(f"SELECT {', '.join(cols)} FROM session WHERE id = ?", [session_id])
+        if not rows:
+            return None
+        r = rows[0]
+        brief = SessionBrief(
+            id=str(r[0]),
+            title=str(r[1] or ""),
+            directory=str(r[2] or ""),
+            created_at=_ms(r[3]) or 0.0,
+            updated_at=_ms(r[4]) or 0.0,
+            interactive=r[5] is None if "permission" in self.session_columns else True,
+            parent_id=str(r[6]) if r[6] else None,
+        )
+        turn, model, agent, last_output = self._turn(session_id)
+        if r[15]:
+            turn = _with_compaction(turn)
+        messages_row = self._rows("SELECT count(*) FROM message WHERE session_id = ?", [session_id])
+        messages = int(messages_row[0][0]) if messages_row else 0  # type: ignore[call-overload]
+        if "tokens_input" in self.session_columns:
+            tokens = Tokens(*(int(x or 0) for x in r[10:15]))  # type: ignore[call-overload]
+            cost = float(r[9] or 0.0)  # type: ignore[arg-type]
+        else:
+            tokens, cost = self._summed(session_id, brief.updated_at, messages)
+        session_model = model_label(load_json(r[7])) if r[7] else ""
+        children: tuple[SessionDetail, ...] = ()
+        if depth > 0:
+            children = self._children(session_id, turn.round_started_at, depth - 1)
+        return SessionDetail(
+            brief=brief,
+            model=session_model or model,
+            agent=str(r[8] or agent or ""),
+            tokens=tokens,
+            cost=cost,
+            messages=messages,
+            last_output=last_output,
+            turn=turn,
+            todos=self.todos(session_id),
+            children=children,
+        )
+
+    def _turn(self, session_id: str) -> tuple[Turn, str, str, str]:
+        """Read the newest messages (and the newest assistant's parts) of one session."""
+        recent = self._rows(
+            "SELECT id, time_created, time_updated, data FROM message WHERE session_id = ?"
+            " ORDER BY time_created DESC, id DESC LIMIT ?",
+            [session_id, _RECENT_MESSAGES],
+        )
+        if not recent:
+            return Turn(), "", "", ""
+        malformed = False
+        round_started: float | None = None
+        assistant: tuple[str, dict[str, object], float] | None = None
+        newest_role: str | None = None
+        last_activity = max(_ms(r[2]) or 0.0 for r in recent)
+        for mid, created, _updated, raw in recent:
+            data = load_json(raw)
+            if data is None:
+                malformed = True
+                role = "?"
+            else:
+                role = str(data.get("role", "?"))
+            if newest_role is None:
+                newest_role = role
+            if role == "assistant" and assistant is None and data is not None:
+                assistant = (str(mid), data, _ms(created) or 0.0)
+            if role == "user" and round_started is None:
+                round_started = _ms(created)
+        if round_started is None:
+            round_started = self._last_user_time(session_id, int(float(str(recent[-1][1]))))
+        model = agent = ""
+        if assistant is None:
+            turn = Turn(
+                last_message_id=str(recent[0][0]),
+                last_role=newest_role,
+                completed=newest_role != "user",
+                last_activity_at=last_activity,
+                round_started_at=round_started,
+                malformed=malformed,
+            )
+            return turn, model, agent, self._last_output(session_id)
+        mid, data, created = assistant
+        model = model_label(data)
+        if newest_role == "user":
+            # A new round has begun and its assistant message is not written yet: the older
+            # assistant's finish or error belongs to the previous round.
+            turn = Turn(
+                last_message_id=str(recent[0][0]),
+                last_role="user",
+                completed=False,
+                last_activity_at=last_activity,
+                round_started_at=round_started,
+                malformed=malformed,
+            )
+            return turn, model, str(data.get("agent") or ""), self._last_output(session_id)
+        agent = str(data.get("agent") or data.get("mode") or "")
+        times = data.get("time")
+        completed = isinstance(times, dict) and times.get("completed") is not None
+        err_name, err_msg = assistant_error(data)
+        parts = self._rows(
+            "SELECT id, time_updated, data FROM part WHERE message_id = ? ORDER BY id", [mid]
+        )
+        tools = []
+        reasoning_open = text_open = False
+        for pid, pupdated, praw in parts:
+            pdata = load_json(praw)
+            last_activity = max(last_activity, _ms(pupdated) or 0.0)
+            if pdata is None:
+                malformed = True
+                continue
+            kind = pdata.get("type")
+            if kind == "tool":
+                run = running_tool(str(pid), pdata)
+                if run is not None:
+                    tools.append(run)
+            elif kind == "reasoning":
+                reasoning_open = reasoning_open or span_open(pdata)
+            elif kind == "text":
+                text_open = text_open or span_open(pdata)
+        finish = data.get("finish")
+        turn = Turn(
+            last_message_id=str(recent[0][0]),
+            last_role=newest_role,
+            assistant_id=mid,
+            assistant_created=created,
+            completed=completed and newest_role != "user",
+            finish=str(finish) if finish else None,
+            error_name=err_name,
+            error_message=err_msg,
+            running_tools=tuple(tools) if not completed else (),
+            reasoning_open=reasoning_open and not completed,
+            text_open=text_open and not completed,
+            last_activity_at=last_activity,
+            round_started_at=round_started,
+            malformed=malformed,
+        )
+        return turn, model, agent, self._last_output(session_id)
+
+    def _last_user_time(self, session_id: str, before_ms: int) -> float | None:
+        """Walk the message index backwards from a point to the newest user message."""
+        if self._con is None:
+            self.open()
+        assert self._con is not None
+        self.queries += 1
+        with self._lock:
+            cur = self._con.execute(
+                "SELECT time_created, data FROM message WHERE session_id = ? AND time_created <= ?"
+                " ORDER BY time_created DESC, id DESC",
+                [session_id, before_ms],
+            )
+            for created, raw in cur:
+                data = load_json(raw)
+                if data is not None and data.get("role") == "user":
+                    cur.close()
+                    return _ms(created)
+        return None
+
+    def _last_output(self, session_id: str) -> str:
+        """The last non-empty line of the newest assistant text, searching a few messages back."""
+        rows = self._rows(
+            "SELECT p.data FROM message m JOIN part p ON p.message_id = m.id"
+            " WHERE m.id IN (SELECT id FROM message WHERE session_id = ?"
+            " ORDER BY time_created DESC, id DESC LIMIT ?)"
+            " ORDER BY m.time_created DESC, m.id DESC, p.id DESC",
+            [session_id, _TEXT_SEARCH_MESSAGES],
+        )
+        for (raw,) in rows:
+            data = load_json(raw)
+            if data is None or data.get("type") != "text" or data.get("synthetic"):
+                continue
+            line = last_line(str(data.get("text") or ""))
+            if line:
+                return line
+        return ""
+
+    def _summed(self, session_id: str, updated: float, count: int) -> tuple[Tokens, float]:
+        """Tokens and cost added up from messages, for schemas whose session rows lack them."""
+        key = (session_id, updated, count)
+        if key in self._sums:
+            return self._sums[key]
+        totals = [0, 0, 0, 0, 0]
+        cost = 0.0
+        for (raw,) in self._rows("SELECT data FROM message WHERE session_id = ?", [session_id]):
+            data = load_json(raw)
+            if data is None or data.get("role") != "assistant":
+                continue
+            tok = data.get("tokens")
+            if isinstance(tok, dict):
+                cache = tok.get("cache") if isinstance(tok.get("cache"), dict) else {}
+                assert isinstance(cache, dict)
+                for i, v in enumerate(
+                    (
+                        tok.get("input"),
+                        tok.get("output"),
+                        tok.get("reasoning"),
+                        cache.get("read"),
+                        cache.get("write"),
+                    )
+                ):
+                    totals[i] += int(v) if isinstance(v, (int, float)) else 0
+            c = data.get("cost")
+            cost += float(c) if isinstance(c, (int, float)) else 0.0
+        result = (Tokens(*totals), cost)
+        self._sums[key] = result
+        return result
+
+    def _children(
+        self, session_id: str, since: float | None, depth: int
+    ) -> tuple[SessionDetail, ...]:
+        """Subagent sessions started in the current round (the parent index, newest first)."""
+        rows = self._rows(
+            "SELECT id, time_created FROM session WHERE parent_id = ?"
+            " ORDER BY time_created DESC LIMIT ?",
+            [session_id, _CHILDREN_LIMIT],
+        )
+        out = []
+        for cid, created in rows:
+            if since is not None and (_ms(created) or 0.0) < since - 1.0:
+                continue
+            child = self.detail(str(cid), depth=depth)
+            if child is not None:
+                out.append(child)
+        return tuple(out)
+
+    def todos(self, session_id: str) -> tuple[Todo, ...]:
+        if "todo" not in self.tables:
+            return ()
+        rows = self._rows(
+            "SELECT content, status, priority FROM todo WHERE session_id = ? ORDER BY position",
+            [session_id],
+        )
+        return tuple(Todo(str(c or ""), str(s or ""), str(p or "")) for c, s, p in rows)
+
+    def history(self, session_id: str, limit: int = 200) -> list[HistoryEntry]:
+        """The newest messages of a session with their parts, oldest first, for the detail view."""
+        msgs = self._rows(
+            "SELECT id, time_created, data FROM message WHERE session_id = ?"
+            " ORDER BY time_created DESC, id DESC LIMIT ?",
+            [session_id, limit],
+        )
+        msgs.reverse()
+        if not msgs:
+            return []
+        ids = [str(m[0]) for m in msgs]
+        marks = ",".join("?" * len(ids))
+        parts: dict[str, list[object]] = {i: [] for i in ids}
+        for mid, raw in self._rows(
+            f"SELECT message_id, data FROM part WHERE message_id IN ({marks}) ORDER BY id", ids
+        ):
+            parts[str(mid)].append(raw)
+        return [
+            history_entry(str(mid), _ms(created) or 0.0, raw, parts[str(mid)])
+            for mid, created, raw in msgs
+        ]
+
+
+def _with_compaction(turn: Turn) -> Turn:
+    from dataclasses import replace
+
+    return replace(turn, completed=False)
+
+
+def _explain(exc: sqlite3.DatabaseError, path: Path, timeout: float) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return f"{path} is locked by a writer (waited {timeout:g} s); try again"
+    if "not a database" in text or "malformed" in text:
+        return f"{path} is not a readable SQLite database ({text})"
+    if "unable to open" in text:
+        return f"cannot open {path} read-only ({text})"
+    return f"cannot read {path}: {text}"
+
+
+def wait_for_change(store: Store, last: int, timeout: float, poll: float = 0.1) -> int:
+    """Block until the database changes or a timeout passes; returns the new data_version."""
+    end = time.monotonic() + timeout
+    while True:
+        current = store.data_version()
+        if current != last or time.monotonic() >= end:
+            return current
+        time.sleep(poll)

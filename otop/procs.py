@@ -1,0 +1,253 @@
+"""Every opencode process on the machine, via psutil, as plain records with CPU deltas."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+
+import psutil
+
+from otop.model import Proc, ProcKind
+
+NAMES = frozenset({"opencode", "opencode.exe"})
+_OTHER = frozenset(
+    {
+        "auth",
+        "agent",
+        "upgrade",
+        "uninstall",
+        "models",
+        "stats",
+        "export",
+        "import",
+        "github",
+        "pr",
+        "debug",
+        "mcp",
+        "session",
+        "completion",
+        "generate",
+        "plugin",
+        "db",
+    }
+)
+_KINDS = {
+    "run": ProcKind.RUN,
+    "serve": ProcKind.SERVE,
+    "web": ProcKind.SERVE,
+    "acp": ProcKind.SERVE,
+    "attach": ProcKind.ATTACH,
+}
+# Options of the TUI (and `run`) that take a value, so their value is not a positional.
+_VALUED = {
+    "-s",
+    "--session",
+    "-m",
+    "--model",
+    "--prompt",
+    "-p",
+    "--agent",
+    "--port",
+    "--hostname",
+    "--log-level",
+    "--format",
+    "-f",
+    "--file",
+    "--title",
+    "--attach",
+    "--dir",
+    "--variant",
+    "--mdns-domain",
+    "--cors",
+}
+
+
+def is_opencode(name: str, argv: Sequence[str]) -> bool:
+    """Whether a process is opencode itself (not a wrapper script or a tool it runs)."""
+    if name in NAMES:
+        return True
+    return bool(argv) and os.path.basename(argv[0]) in NAMES
+
+
+def parse_argv(argv: Sequence[str]) -> tuple[ProcKind | None, str | None, bool, str | None]:
+    """(kind, session id, continue flag, project dir) of an argv; kind None: not an agent."""
+    session = None
+    cont = False
+    positional: list[str] = []
+    args = list(argv[1:])
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-s", "--session") and i + 1 < len(args):
+            session = args[i + 1]
+            i += 2
+            continue
+        if a.startswith("--session="):
+            session = a.split("=", 1)[1]
+        elif a.startswith("-s") and len(a) > 2 and not a.startswith("--"):
+            session = a[2:]
+        elif a in ("-c", "--continue"):
+            cont = True
+        elif a in _VALUED and i + 1 < len(args):
+            i += 2
+            continue
+        elif a == "--":
+            positional.extend(args[i + 1 :])
+            break
+        elif not a.startswith("-"):
+            positional.append(a)
+        i += 1
+    if positional:
+        first = positional[0]
+        if first in _KINDS:
+            return _KINDS[first], session, cont, None
+        if first in _OTHER:
+            return None, session, cont, None
+        return ProcKind.TUI, session, cont, first
+    return ProcKind.TUI, session, cont, None
+
+
+class ProcScanner:
+    """Finds opencode processes and measures their CPU use between two looks."""
+
+    def __init__(self) -> None:
+        # (pid, start time) -> (monotonic time, cpu seconds) of the previous look
+        self._prev: dict[tuple[int, float], tuple[float, float]] = {}
+        self._not_ours: set[tuple[int, str]] = set()
+
+    def scan(self, want_open_logs: bool = False) -> tuple[list[Proc], dict[int, str]]:
+        """Every opencode process now, and (if asked) the per-process log file each holds open."""
+        procs: list[Proc] = []
+        logs: dict[int, str] = {}
+        seen: dict[tuple[int, float], tuple[float, float]] = {}
+        now = time.monotonic()
+        parents: dict[int, int] = {}
+        candidates: list[psutil.Process] = []
+        not_ours: set[tuple[int, str]] = set()
+        for p in psutil.process_iter(["name", "ppid"]):
+            name = p.info.get("name") or ""
+            parents[p.pid] = p.info.get("ppid") or 0
+            key = (p.pid, name)
+            if name in NAMES:
+                candidates.append(p)
+            elif key in self._not_ours:
+                not_ours.add(key)
+            else:
+                # argv[0] decides for wrappers that exec under another name (and tests).
+                try:
+                    cmd = p.cmdline()
+                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                    continue
+                if cmd and os.path.basename(cmd[0]) in NAMES:
+                    candidates.append(p)
+                else:
+                    not_ours.add(key)
+        self._not_ours = not_ours
+        children: dict[int, int] = {}
+        for ppid in parents.values():
+            children[ppid] = children.get(ppid, 0) + 1
+        for p in candidates:
+            try:
+                rec = self._record(p, now, seen, parents, children)
+                if rec is None:
+                    continue
+                procs.append(rec)
+                if want_open_logs:
+                    log = _open_log(p)
+                    if log:
+                        logs[rec.pid] = log
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        self._prev = seen
+        return procs, logs
+
+    def measure(self, procs: Iterable[Proc]) -> dict[int, float | None]:
+        """CPU % of processes since this scanner last looked at them (a second sample now)."""
+        out: dict[int, float | None] = {}
+        now = time.monotonic()
+        for proc in procs:
+            key = (proc.pid, proc.started_at)
+            prev = self._prev.get(key)
+            try:
+                times = psutil.Process(proc.pid).cpu_times()
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                out[proc.pid] = None
+                continue
+            cpu_s = times.user + times.system
+            if prev is not None and now - prev[0] > 0.01:
+                out[proc.pid] = max(0.0, 100.0 * (cpu_s - prev[1]) / (now - prev[0]))
+                self._prev[key] = (now, cpu_s)
+        return out
+
+    def _record(
+        self,
+        p: psutil.Process,
+        now: float,
+        seen: dict[tuple[int, float], tuple[float, float]],
+        parents: dict[int, int],
+        children: dict[int, int],
+    ) -> Proc | None:
+        with p.oneshot():
+            argv = tuple(p.cmdline())
+            kind, session, cont, dir_arg = parse_argv(argv or ("opencode",))
+            if kind is None:
+                return None
+            started = p.create_time()
+            times = p.cpu_times()
+            cpu_s = times.user + times.system
+            rss = p.memory_info().rss
+            tty = p.terminal()
+            try:
+                cwd: str | None = p.cwd()
+            except (psutil.AccessDenied, psutil.ZombieProcess, FileNotFoundError):
+                cwd = None
+        key = (p.pid, started)
+        seen[key] = (now, cpu_s)
+        prev = self._prev.get(key)
+        cpu = None
+        if prev is not None and now - prev[0] > 0.05:
+            cpu = max(0.0, 100.0 * (cpu_s - prev[1]) / (now - prev[0]))
+        return Proc(
+            pid=p.pid,
+            kind=kind,
+            argv=argv,
+            cwd=cwd,
+            tty=tty,
+            started_at=started,
+            rss_bytes=rss,
+            cpu_percent=cpu,
+            ancestors=tuple(_ancestors(p.pid, parents)),
+            session_arg=session,
+            continue_arg=cont,
+            dir_arg=_resolve(dir_arg, cwd),
+            children=children.get(p.pid, 0),
+        )
+
+
+def _resolve(dir_arg: str | None, cwd: str | None) -> str | None:
+    if not dir_arg:
+        return None
+    path = dir_arg if os.path.isabs(dir_arg) or not cwd else os.path.join(cwd, dir_arg)
+    return os.path.normpath(path)
+
+
+def _ancestors(pid: int, parents: dict[int, int], limit: int = 16) -> Iterable[int]:
+    """Parent pids up the tree, so a process can be matched to the pane that started it."""
+    for _ in range(limit):
+        pid = parents.get(pid, 0)
+        if pid <= 1:
+            return
+        yield pid
+
+
+def _open_log(p: psutil.Process) -> str | None:
+    from otop.opencode.logs import is_per_process_log
+
+    try:
+        for f in p.open_files():
+            if is_per_process_log(f.path):
+                return f.path
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+    return None

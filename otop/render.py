@@ -1,0 +1,189 @@
+"""Pure: agents as JSON, as a plain table, and as tmux-safe status text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from otop.model import GROUP_RANK, Agent, Group, ProcKind, Scan, SessionDetail, State
+from otop.status import child_state
+from otop.text import cell_width, clean, cut
+
+JSON_VERSION = 1
+
+
+def _ms(t: float | None) -> int | None:
+    return int(t * 1000) if t is not None else None
+
+
+def visible(agent: Agent, show_all: bool) -> bool:
+    """Whether a default view lists an agent: interactive TUIs only, unless asked for all."""
+    if show_all:
+        return True
+    if agent.proc is not None and agent.proc.kind in (ProcKind.RUN, ProcKind.SERVE):
+        return False
+    return not (agent.session is not None and not agent.session.brief.interactive)
+
+
+def urgency(agent: Agent) -> tuple[int, float, str]:
+    """Sort key: waiting first (longest wait first), then working, idle, stale."""
+    since = agent.waiting_since or 0.0
+    return (GROUP_RANK[agent.group], since, agent.session.brief.title if agent.session else "")
+
+
+def ordered(agents: Iterable[Agent]) -> list[Agent]:
+    return sorted(agents, key=urgency)
+
+
+def short_id(session_id: str | None) -> str:
+    """A session id shortened for display (the random tail is what tells sessions apart)."""
+    if not session_id:
+        return "-"
+    return session_id[-8:]
+
+
+def title_of(agent: Agent) -> str:
+    if agent.session is not None:
+        return clean(agent.session.brief.title) or "(untitled)"
+    if agent.proc is not None and agent.proc.kind == ProcKind.SERVE:
+        return "opencode serve"
+    return "(no session)" if agent.state == State.NEW else "(unknown session)"
+
+
+def directory_of(agent: Agent) -> str:
+    if agent.session is not None and agent.session.brief.directory:
+        return agent.session.brief.directory
+    if agent.proc is not None:
+        return agent.proc.dir_arg or agent.proc.cwd or ""
+    return ""
+
+
+def _children(detail: SessionDetail | None, alive: bool, now: float) -> list[dict[str, object]]:
+    if detail is None:
+        return []
+    out: list[dict[str, object]] = []
+    for child in detail.children:
+        v = child_state(child, alive, now)
+        out.append(
+            {
+                "session_id": child.brief.id,
+                "title": clean(child.brief.title),
+                "state": v.state.value,
+                "group": v.state.group.value,
+                "tool": v.tool,
+            }
+        )
+    return out
+
+
+def agent_json(agent: Agent, now: float) -> dict[str, object]:
+    """One agent in the `otop list --json` shape."""
+    s = agent.session
+    p = agent.proc
+    return {
+        "pid": p.pid if p else None,
+        "kind": p.kind.value if p else None,
+        "session_id": s.brief.id if s else None,
+        "title": title_of(agent) if s else None,
+        "directory": directory_of(agent) or None,
+        "state": agent.state.value,
+        "group": agent.group.value,
+        "tool": agent.tool,
+        "interactive": s.brief.interactive if s else (p is not None and p.kind == ProcKind.TUI),
+        "model": s.model if s else None,
+        "agent": s.agent if s else None,
+        "tokens": s.tokens.to_json() if s else None,
+        "cost": s.cost if s else None,
+        "messages": s.messages if s else 0,
+        "last_output": s.last_output if s else "",
+        "round_started_at": _ms(s.turn.round_started_at) if s else None,
+        "last_activity_at": _ms(s.turn.last_activity_at) if s else None,
+        "waiting_since": _ms(agent.waiting_since),
+        "started_at": _ms(p.started_at) if p else None,
+        "cpu_percent": round(p.cpu_percent, 1) if p and p.cpu_percent is not None else None,
+        "rss_bytes": p.rss_bytes if p else None,
+        "tty": p.tty if p else None,
+        "pane": agent.pane.to_json() if agent.pane else None,
+        "children": _children(s, p is not None, now),
+        "todos": [
+            {"content": clean(t.content), "status": t.status, "priority": t.priority}
+            for t in (s.todos if s else ())
+        ],
+        "evidence": {
+            "pane": agent.evidence_pane.to_json(),
+            "session": agent.evidence_session.to_json(),
+            "state": agent.evidence_state.to_json(),
+        },
+    }
+
+
+def document(scan: Scan, agents: Sequence[Agent]) -> dict[str, object]:
+    """The `otop list --json` document."""
+    return {
+        "version": JSON_VERSION,
+        "generated_at": _ms(scan.generated_at),
+        "agents": [agent_json(a, scan.generated_at) for a in agents],
+    }
+
+
+def counts(agents: Iterable[Agent]) -> dict[Group, int]:
+    out = dict.fromkeys(Group, 0)
+    for a in agents:
+        out[a.group] += 1
+    return out
+
+
+def age(seconds: float | None) -> str:
+    """A duration as a short human string: 45s, 12m, 3h, 2d."""
+    if seconds is None:
+        return "-"
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}"
+    return f"{s // 86400}d"
+
+
+def state_label(agent: Agent) -> str:
+    label = agent.state.value
+    if agent.tool and agent.state in (State.TOOL, State.PERMISSION):
+        label += f":{clean(agent.tool)}"
+    return label
+
+
+def table(agents: Sequence[Agent], now: float, width: int = 120) -> str:
+    """A readable plain-text table for `otop list`."""
+    head = ("STATE", "TITLE", "SESSION", "PANE", "PID", "CPU%", "ROUND", "MODEL")
+    rows = []
+    for a in agents:
+        s = a.session
+        mark = "?" if a.guessed else ""
+        rows.append(
+            (
+                state_label(a),
+                title_of(a) + mark,
+                short_id(a.session_id),
+                a.pane.location if a.pane else "-",
+                str(a.proc.pid) if a.proc else "-",
+                f"{a.proc.cpu_percent:.1f}" if a.proc and a.proc.cpu_percent is not None else "-",
+                age(now - s.turn.round_started_at) if s and s.turn.round_started_at else "-",
+                clean(s.model) if s else "-",
+            )
+        )
+    fixed = [max([cell_width(h)] + [cell_width(r[i]) for r in rows]) for i, h in enumerate(head)]
+    title_w = max(12, min(fixed[1], width - sum(fixed) + fixed[1] - 2 * len(head)))
+    fixed[1] = title_w
+    lines = []
+    for r in (head, *rows):
+        cells = [cut(c, fixed[i]) for i, c in enumerate(r)]
+        lines.append(
+            "  ".join(c + " " * (fixed[i] - cell_width(c)) for i, c in enumerate(cells)).rstrip()
+        )
+    return "\n".join(lines)
+
+
+def tmux_escape(text: str) -> str:
+    """Text safe inside a tmux format: control characters gone, every `#` doubled."""
+    return clean(text).replace("#", "##")

@@ -1,0 +1,318 @@
+"""The one place where the sources meet: processes, tmux, the log and the store become a Scan."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from otop.correlate import Binding, World, correlate, orphan_pane, proc_dir
+from otop.model import (
+    Agent,
+    Confidence,
+    Evidence,
+    LogRun,
+    Pane,
+    Problem,
+    Proc,
+    ProcKind,
+    Scan,
+    SessionBrief,
+    SessionDetail,
+    State,
+)
+from otop.opencode.logs import SharedLog, read_process_log
+from otop.opencode.paths import Paths, find_paths
+from otop.opencode.screen import shows_permission
+from otop.opencode.store import Store, StoreError
+from otop.procs import ProcScanner
+from otop.status import Signals, Verdict, infer
+from otop.tmux import Target, Tmux, TmuxError
+
+# Sessions whose unfinished turn lost its process are shown as stale for this long.
+ORPHAN_WINDOW = 30 * 60.0
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a Scanner looks."""
+
+    db: str | None = None
+    socket_name: str | None = None
+    socket_path: str | None = None
+    min_cpu_window: float = 0.0  # one-shot scans wait this long for a CPU delta
+    orphan_window: float = ORPHAN_WINDOW
+    use_tmux: bool = True
+
+
+class Scanner:
+    """Keeps connections and cursors between scans, so each scan reads only what is new."""
+
+    def __init__(
+        self, options: Options | None = None, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.options = options or Options()
+        self.paths: Paths = find_paths(env, self.options.db)
+        self.store = Store(self.paths.db)
+        self.log = SharedLog(self.paths.shared_log)
+        self.procs = ProcScanner()
+        self.tmux: Tmux | None = (
+            Tmux(Target.from_env(env, self.options.socket_name, self.options.socket_path))
+            if self.options.use_tmux
+            else None
+        )
+        self._process_logs: dict[str, tuple[int, LogRun]] = {}
+        self.last_duration = 0.0
+
+    def close(self) -> None:
+        self.store.close()
+
+    def scan(self, now: float | None = None) -> Scan:
+        """Look at everything once and join it into agents."""
+        t0 = time.monotonic()
+        problems: list[Problem] = []
+        shared_log = self.log.exists
+        procs, open_logs = self.procs.scan(want_open_logs=not shared_log)
+        panes = self._panes(problems)
+        now = time.time() if now is None else now
+        runs: list[LogRun] = []
+        if procs and shared_log:
+            try:
+                runs = self.log.update(min(p.started_at for p in procs))
+            except OSError as exc:
+                problems.append(Problem("log", f"cannot read {self.paths.shared_log}: {exc}"))
+        process_runs = self._per_process_runs(open_logs)
+        sessions: dict[str, SessionBrief] = {}
+        db_ok = self._sessions(procs, runs, process_runs, sessions, now, problems)
+        world = World(procs, panes, runs, process_runs, sessions, shared_log or bool(process_runs))
+        bindings = correlate(world)
+        details = self._details([b.session_id for b in bindings if b.session_id], db_ok, problems)
+        orphans = self._orphans(bindings, sessions, details, now, db_ok, problems)
+        screens = self._screens(bindings, details)
+        cpu = self._cpu(procs, t0)
+        agents = [self._agent(b, details, screens, cpu, now) for b in bindings]
+        taken = {a.pane.id for a in agents if a.pane is not None}
+        for detail in orphans:
+            pane = orphan_pane(
+                detail.brief.title, [p for p in panes if not _runs_opencode(p)], taken
+            )
+            agents.append(_orphan_agent(detail, pane, now))
+        self.last_duration = time.monotonic() - t0
+        return Scan(
+            generated_at=now,
+            agents=tuple(agents),
+            db_path=str(self.paths.db),
+            problems=tuple(problems),
+            tmux_socket=self.tmux.target.describe() if self.tmux else None,
+        )
+
+    # -- sources ----------------------------------------------------------------------------
+
+    def _panes(self, problems: list[Problem]) -> list[Pane]:
+        if self.tmux is None:
+            return []
+        try:
+            return self.tmux.panes()
+        except TmuxError as exc:
+            problems.append(Problem("tmux", f"tmux ({self.tmux.target.describe()}): {exc}"))
+            return []
+
+    def _per_process_runs(self, open_logs: Mapping[int, str]) -> dict[int, LogRun]:
+        out: dict[int, LogRun] = {}
+        for pid, path in open_logs.items():
+            p = Path(path)
+            try:
+                size = p.stat().st_size
+            except OSError:
+                continue
+            cached = self._process_logs.get(path)
+            if cached is None or cached[0] != size:
+                run = read_process_log(p)
+                if run is None:
+                    continue
+                cached = (size, run)
+                self._process_logs[path] = cached
+            out[pid] = cached[1]
+        return out
+
+    def _sessions(
+        self,
+        procs: list[Proc],
+        runs: list[LogRun],
+        process_runs: Mapping[int, LogRun],
+        into: dict[str, SessionBrief],
+        now: float,
+        problems: list[Problem],
+    ) -> bool:
+        """Load the sessions correlation may need; False when the database is unusable."""
+        try:
+            self.store.open()
+            dirs = {d for p in procs for d in (proc_dir(p), p.cwd) if d}
+            for s in self.store.roots(dirs, now - self.options.orphan_window):
+                into[s.id] = s
+            named = {p.session_arg for p in procs if p.session_arg}
+            for run in (*runs, *process_runs.values()):
+                named.update(run.sessions)
+            missing = named - into.keys()
+            into.update(self.store.briefs(missing))
+            parents = {s.parent_id for s in into.values() if s.parent_id} - into.keys()
+            into.update(self.store.briefs(parents))
+            return True
+        except StoreError as exc:
+            problems.append(Problem("database", str(exc)))
+            return False
+
+    def _details(
+        self, ids: list[str], db_ok: bool, problems: list[Problem]
+    ) -> dict[str, SessionDetail]:
+        out: dict[str, SessionDetail] = {}
+        if not db_ok:
+            return out
+        for sid in ids:
+            try:
+                d = self.store.detail(sid)
+            except StoreError as exc:
+                problems.append(Problem("database", str(exc)))
+                break
+            if d is not None:
+                out[sid] = d
+        return out
+
+    def _orphans(
+        self,
+        bindings: list[Binding],
+        sessions: Mapping[str, SessionBrief],
+        details: dict[str, SessionDetail],
+        now: float,
+        db_ok: bool,
+        problems: list[Problem],
+    ) -> list[SessionDetail]:
+        """Recent root sessions with an unfinished turn that no live process shows."""
+        if not db_ok:
+            return []
+        bound = {b.session_id for b in bindings}
+        out: list[SessionDetail] = []
+        for s in sessions.values():
+            if s.parent_id or s.id in bound or s.updated_at < now - self.options.orphan_window:
+                continue
+            try:
+                d = self.store.detail(s.id, depth=0)
+            except StoreError as exc:
+                problems.append(Problem("database", str(exc)))
+                return out
+            if d is not None and not d.turn.completed and d.turn.last_message_id:
+                out.append(d)
+        return out
+
+    def _screens(
+        self, bindings: list[Binding], details: Mapping[str, SessionDetail]
+    ) -> dict[str, bool]:
+        """For panes whose session has an unfinished turn: does the screen show a permission?"""
+        if self.tmux is None:
+            return {}
+        wanted = [
+            b.pane.id
+            for b in bindings
+            if b.pane is not None
+            and b.session_id is not None
+            and b.session_id in details
+            and not details[b.session_id].turn.completed
+        ]
+        try:
+            shots = self.tmux.capture(wanted)
+        except TmuxError:
+            return {}
+        return {pid: shows_permission(text) for pid, text in shots.items()}
+
+    def _cpu(self, procs: list[Proc], t0: float) -> dict[int, float | None]:
+        cpu: dict[int, float | None] = {p.pid: p.cpu_percent for p in procs}
+        missing = [p for p in procs if p.cpu_percent is None]
+        if missing and self.options.min_cpu_window > 0:
+            wait = self.options.min_cpu_window - (time.monotonic() - t0)
+            if wait > 0:
+                time.sleep(wait)
+            cpu.update(self.procs.measure(missing))
+        return cpu
+
+    # -- joining ----------------------------------------------------------------------------
+
+    def _agent(
+        self,
+        b: Binding,
+        details: Mapping[str, SessionDetail],
+        screens: Mapping[str, bool],
+        cpu: Mapping[int, float | None],
+        now: float,
+    ) -> Agent:
+        p = b.proc
+        detail = details.get(b.session_id) if b.session_id else None
+        if p.kind == ProcKind.SERVE:
+            verdict = Verdict(
+                State.IDLE, None, Evidence("kind", Confidence.CERTAIN, "a server: see its sessions")
+            )
+        elif (
+            b.session_id is None
+            and b.session_evidence.confidence == Confidence.UNKNOWN
+            and ("cannot tell" in b.session_evidence.detail)
+        ):
+            verdict = Verdict(
+                State.NEW,
+                None,
+                Evidence("session", Confidence.UNKNOWN, "session unknown, so its state is too"),
+            )
+        else:
+            sig = Signals(
+                alive=True,
+                cpu_percent=cpu.get(p.pid),
+                children=p.children,
+                screen_permission=screens.get(b.pane.id) if b.pane else None,
+                log_ask=b.run.pending_ask if b.run else None,
+                log_ask_at=b.run.pending_ask_at if b.run else None,
+            )
+            verdict = infer(detail, sig, now)
+        proc = p if cpu.get(p.pid) == p.cpu_percent else _with_cpu(p, cpu.get(p.pid))
+        return Agent(
+            key=f"pid:{p.pid}",
+            proc=proc,
+            pane=b.pane,
+            session=detail,
+            state=verdict.state,
+            tool=verdict.tool,
+            evidence_pane=b.pane_evidence,
+            evidence_session=b.session_evidence,
+            evidence_state=verdict.evidence,
+            waiting_since=verdict.waiting_since,
+        )
+
+
+def _with_cpu(p: Proc, cpu: float | None) -> Proc:
+    from dataclasses import replace
+
+    return replace(p, cpu_percent=cpu)
+
+
+def _runs_opencode(p: Pane) -> bool:
+    return p.current_command in ("opencode", "opencode.exe")
+
+
+def _orphan_agent(detail: SessionDetail, pane: Pane | None, now: float) -> Agent:
+    verdict = infer(detail, Signals(alive=False), now)
+    pane_ev = (
+        Evidence("pane title", Confidence.LIKELY, f"{pane.id} still carries the session's title")
+        if pane
+        else Evidence("none", Confidence.UNKNOWN, "its process is gone")
+    )
+    return Agent(
+        key=f"ses:{detail.brief.id}",
+        proc=None,
+        pane=pane,
+        session=detail,
+        state=verdict.state,
+        tool=verdict.tool,
+        evidence_pane=pane_ev,
+        evidence_session=Evidence(
+            "db", Confidence.CERTAIN, f"{detail.brief.id} has an unfinished turn and no process"
+        ),
+        evidence_state=verdict.evidence,
+    )

@@ -1,0 +1,218 @@
+"""A real opencode, isolated and offline: its own HOME and XDG dirs, a private tmux server and
+the scripted model on loopback. Used by the end-to-end tests and `scripts/demo --real`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from otop.sim.fake_llm import Server
+
+T = TypeVar("T")
+OPENCODE_VERSION = "1.18.33"
+READY_TEXT = "Ask anything"
+QUIET_ENV = {
+    "OPENCODE_DISABLE_AUTOUPDATE": "1",
+    "OPENCODE_DISABLE_MODELS_FETCH": "1",
+    "OPENCODE_DISABLE_LSP_DOWNLOAD": "1",
+    "OPENCODE_DISABLE_DEFAULT_PLUGINS": "1",
+    "OPENCODE_DISABLE_SHARE": "1",
+    "OPENCODE_DISABLE_CLAUDE_CODE": "1",
+    "OPENCODE_DISABLE_EXTERNAL_SKILLS": "1",
+    "OPENCODE_DISABLE_EMBEDDED_WEB_UI": "1",
+}
+
+
+def find_binary() -> str | None:
+    """The opencode binary the tests use: $OTOP_OPENCODE_BIN, else the project's cache."""
+    env = os.environ.get("OTOP_OPENCODE_BIN")
+    if env and os.access(env, os.X_OK):
+        return env
+    root = Path(__file__).resolve().parents[2] / ".cache" / "opencode" / OPENCODE_VERSION
+    for pkg in ("opencode-linux-x64", "opencode-linux-x64-baseline", "opencode-linux-arm64"):
+        cand = root / "node_modules" / pkg / "bin" / "opencode"
+        if os.access(cand, os.X_OK):
+            return str(cand)
+    return None
+
+
+def wait_until(check: Callable[[], T | None], timeout: float, every: float = 0.2) -> T:
+    """Poll until `check` returns something truthy; raise TimeoutError with the last value."""
+    end = time.monotonic() + timeout
+    last: T | None = None
+    while True:
+        last = check()
+        if last:
+            return last
+        if time.monotonic() >= end:
+            raise TimeoutError(f"condition not met in {timeout:g} s (last: {last!r})")
+        time.sleep(every)
+
+
+class Lab:
+    """One isolated opencode world with a private tmux server."""
+
+    def __init__(self, root: Path, binary: str) -> None:
+        self.root = root
+        self.binary = binary
+        self.socket = f"otop-lab-{uuid.uuid4().hex[:8]}"
+        self.server = Server().start()
+        home = root / "home"
+        xdg = root / "xdg"
+        self.data = xdg / "data"
+        for d in (
+            home,
+            self.data,
+            xdg / "config" / "opencode",
+            xdg / "state",
+            xdg / "cache",
+            root / "bin",
+        ):
+            d.mkdir(parents=True, exist_ok=True)
+        os.symlink(binary, root / "bin" / "opencode")
+        self.env = {
+            "PATH": f"{root / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "HOME": str(home),
+            "XDG_DATA_HOME": str(self.data),
+            "XDG_CONFIG_HOME": str(xdg / "config"),
+            "XDG_STATE_HOME": str(xdg / "state"),
+            "XDG_CACHE_HOME": str(xdg / "cache"),
+            "TERM": "xterm-256color",
+            "LANG": "C.UTF-8",
+            **QUIET_ENV,
+        }
+        self._configure(xdg / "config" / "opencode")
+        self._tmux_started = False
+
+    def _configure(self, cfg: Path) -> None:
+        config = {
+            "$schema": "https://opencode.ai/config.json",
+            "autoupdate": False,
+            "share": "disabled",
+            "model": "fake/fake-model",
+            "small_model": "fake/fake-model",
+            "enabled_providers": ["fake"],
+            "provider": {
+                "fake": {
+                    "npm": "@ai-sdk/openai-compatible",
+                    "name": "Fake",
+                    "options": {
+                        "baseURL": f"http://127.0.0.1:{self.server.port}/v1",
+                        "apiKey": "x",
+                    },
+                    "models": {
+                        "fake-model": {
+                            "name": "Fake Model",
+                            "limit": {"context": 100000, "output": 4096},
+                        }
+                    },
+                }
+            },
+        }
+        (cfg / "opencode.json").write_text(json.dumps(config, indent=1))
+        # Without this stub opencode runs `npm install @opencode-ai/plugin` in its config dir.
+        (cfg / "node_modules").mkdir(exist_ok=True)
+        dep = {"@opencode-ai/plugin": OPENCODE_VERSION}
+        (cfg / "package.json").write_text(json.dumps({"dependencies": dep}))
+        lock = {"lockfileVersion": 3, "packages": {"": {"dependencies": dep}}}
+        (cfg / "package-lock.json").write_text(json.dumps(lock))
+
+    def project(self, name: str, git: bool = True) -> Path:
+        """A project directory (a git repository, as most real projects are)."""
+        d = self.root / "projects" / name
+        d.mkdir(parents=True, exist_ok=True)
+        if git and not (d / ".git").exists():
+            (d / "README.md").write_text(f"# {name}\n")
+            env = {**self.env, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                   "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+            for cmd in (
+                ["git", "init", "-q"],
+                ["git", "add", "."],
+                ["git", "commit", "-qm", "init"],
+            ):
+                subprocess.run(cmd, cwd=d, env=env, check=True, capture_output=True)
+        return d
+
+    # -- tmux -------------------------------------------------------------------------------
+
+    def tmux(self, *args: str, check: bool = True) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True
+        )
+        if check and out.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)}: {out.stderr.strip()}")
+        return out.stdout
+
+    def window(self, name: str, cwd: Path) -> str:
+        """A new window with a plain shell; returns its pane id."""
+        shell = "bash --norc --noprofile"
+        if not self._tmux_started:
+            self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "lab", "-n", name,
+                      "-x", "160", "-y", "45", "-c", str(cwd), shell)  # fmt: skip
+            self.tmux("set", "-g", "default-command", shell)
+            self.tmux("set", "-g", "remain-on-exit", "off")
+            self._tmux_started = True
+            return self.tmux("display", "-p", "-t", "lab:0", "#{pane_id}").strip()
+        return self.tmux(
+            "new-window", "-d", "-P", "-F", "#{pane_id}", "-t", "lab:", "-n", name, "-c", str(cwd)
+        ).strip()
+
+    def start(self, pane: str, *args: str, env: dict[str, str] | None = None) -> None:
+        """Run opencode in a pane's shell and wait for its prompt."""
+        extra = " ".join(f"{k}={v}" for k, v in (env or {}).items())
+        cmd = " ".join(["opencode", *args])
+        self.tmux("send-keys", "-t", pane, f"{extra} {cmd}".strip(), "Enter")
+        wait_until(lambda: READY_TEXT in self.screen(pane), 60, 0.3)
+
+    def screen(self, pane: str) -> str:
+        return self.tmux("capture-pane", "-p", "-t", pane, check=False)
+
+    def type(self, pane: str, text: str) -> None:
+        """Type a prompt and submit it, as a person would."""
+        self.tmux("send-keys", "-t", pane, "-l", text)
+        time.sleep(0.3)
+        self.tmux("send-keys", "-t", pane, "Enter")
+
+    def keys(self, pane: str, *keys: str) -> None:
+        self.tmux("send-keys", "-t", pane, *keys)
+
+    def opencode_pid(self, pane: str) -> int | None:
+        """The opencode process running in a pane (a child of the pane's shell)."""
+        import psutil
+
+        shell = int(self.tmux("display", "-p", "-t", pane, "#{pane_pid}").strip())
+        try:
+            for child in psutil.Process(shell).children():
+                if child.name() in ("opencode", "opencode.exe"):
+                    return child.pid
+        except psutil.NoSuchProcess:
+            return None
+        return None
+
+    def close(self) -> None:
+        """Stop everything this lab started: its opencode processes, tmux server and model."""
+        import psutil
+
+        pids: list[int] = []
+        if self._tmux_started:
+            for line in self.tmux("list-panes", "-a", "-F", "#{pane_pid}", check=False).split():
+                with contextlib.suppress(psutil.NoSuchProcess, ValueError):
+                    pids += [c.pid for c in psutil.Process(int(line)).children(recursive=True)]
+            self.tmux("kill-server", check=False)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.server.shutdown()
+        self.server.server_close()
+
+    def cleanup_files(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)

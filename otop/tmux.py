@@ -1,0 +1,199 @@
+"""tmux through libtmux, turned into plain pane records; jump, capture and options."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import libtmux
+from libtmux import exc as tmux_exc
+
+from otop.model import Pane
+
+SEP = "\x1f"
+_FIELDS = (
+    "pane_id",
+    "session_name",
+    "window_index",
+    "window_id",
+    "window_name",
+    "pane_index",
+    "pane_tty",
+    "pane_pid",
+    "pane_current_command",
+    "pane_active",
+    "window_active",
+    "pane_title",  # last: the only field a program inside the pane controls
+)
+_FORMAT = SEP.join(f"#{{{f}}}" for f in _FIELDS)
+_MARK = "@@otop-capture@@"
+
+
+class TmuxError(Exception):
+    """A tmux command failed; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which tmux server to talk to."""
+
+    socket_name: str | None = None
+    socket_path: str | None = None
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, name: str | None = None, path: str | None = None
+    ) -> Target:
+        """Explicit -L/-S first, else the server this process runs inside ($TMUX), else default."""
+        if name or path:
+            return cls(socket_name=name, socket_path=path)
+        env = os.environ if env is None else env
+        inside = env.get("TMUX", "")
+        if inside:
+            return cls(socket_path=inside.split(",")[0])
+        return cls()
+
+    def describe(self) -> str:
+        if self.socket_path:
+            return self.socket_path
+        return f"-L {self.socket_name}" if self.socket_name else "default socket"
+
+    def args(self) -> list[str]:
+        if self.socket_path:
+            return ["-S", self.socket_path]
+        if self.socket_name:
+            return ["-L", self.socket_name]
+        return []
+
+
+class Tmux:
+    """One tmux server, spoken to with one command per question."""
+
+    def __init__(self, target: Target | None = None) -> None:
+        self.target = target or Target.from_env()
+        self.available = shutil.which("tmux") is not None
+        self.server = libtmux.Server(
+            socket_name=self.target.socket_name, socket_path=self.target.socket_path
+        )
+        self.commands = 0
+
+    def cmd(self, *args: str) -> list[str]:
+        """Run one tmux command; raise TmuxError with tmux's own words when it fails."""
+        if not self.available:
+            raise TmuxError("tmux is not installed (not on PATH)")
+        self.commands += 1
+        try:
+            result = self.server.cmd(*args)
+        except tmux_exc.LibTmuxException as exc:
+            raise TmuxError(str(exc)) from None
+        if result.returncode != 0:
+            err = " ".join(result.stderr).strip() or f"tmux {args[0]} failed"
+            raise TmuxError(err)
+        return list(result.stdout)
+
+    def panes(self) -> list[Pane]:
+        """Every pane of every session of the server; empty when no server runs."""
+        try:
+            lines = self.cmd("list-panes", "-a", "-F", _FORMAT)
+        except TmuxError as exc:
+            if _no_server(str(exc)):
+                return []
+            raise
+        return [p for p in (parse_pane(line) for line in lines) if p is not None]
+
+    def capture(self, pane_ids: Iterable[str], lines: int = 0) -> dict[str, str]:
+        """The visible text of several panes, fetched in a single tmux command."""
+        ids = list(pane_ids)
+        if not ids:
+            return {}
+        args: list[str] = []
+        for pid in ids:
+            if args:
+                args.append(";")
+            args += ["display-message", "-p", f"{_MARK}{pid}", ";", "capture-pane", "-p", "-t", pid]
+            if lines:
+                args += ["-S", f"-{lines}"]
+        try:
+            out = self.cmd(*args)
+        except TmuxError:
+            # One closed pane fails the chain: fall back to one command each.
+            if len(ids) == 1:
+                return {}
+            merged: dict[str, str] = {}
+            for pid in ids:
+                merged.update(self.capture([pid], lines))
+            return merged
+        result: dict[str, list[str]] = {}
+        current: list[str] | None = None
+        for line in out:
+            if line.startswith(_MARK):
+                current = result.setdefault(line[len(_MARK) :], [])
+            elif current is not None:
+                current.append(line)
+        return {k: "\n".join(v) for k, v in result.items()}
+
+    def jump(self, pane: Pane, client: str | None = None) -> None:
+        """Show a pane: switch the client to its session, select its window and the pane."""
+        switch = ["switch-client"]
+        if client:
+            switch += ["-c", client]
+        try:
+            self.cmd(*switch, "-t", pane.id)
+        except TmuxError as exc:
+            # Outside any client (a plain shell), selecting is all that can be done.
+            if "no current client" not in str(exc) and "can't find client" not in str(exc):
+                raise
+        self.cmd("select-window", "-t", pane.window_id)
+        self.cmd("select-pane", "-t", pane.id)
+
+    def version(self) -> tuple[int, int] | None:
+        try:
+            out = self.cmd("-V")
+        except TmuxError:
+            return None
+        return parse_version(out[0] if out else "")
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """(major, minor) from `tmux -V` output such as `tmux 3.3a` or `tmux next-3.5`."""
+    m = re.search(r"(\d+)\.(\d+)", text)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def parse_pane(line: str) -> Pane | None:
+    """One line of the list-panes format above as a Pane, or None if it is not one."""
+    fields = line.split(SEP, len(_FIELDS) - 1)
+    if len(fields) != len(_FIELDS):
+        return None
+    v = dict(zip(_FIELDS, fields, strict=False))
+    try:
+        return Pane(
+            id=v["pane_id"],
+            session=v["session_name"],
+            window_index=int(v["window_index"]),
+            window_id=v["window_id"],
+            window_name=v["window_name"],
+            pane_index=int(v["pane_index"]),
+            tty=v["pane_tty"],
+            pid=int(v["pane_pid"] or 0),
+            title=v["pane_title"],
+            current_command=v["pane_current_command"],
+            active=v["pane_active"] == "1" and v["window_active"] == "1",
+        )
+    except ValueError:
+        return None
+
+
+def _no_server(text: str) -> bool:
+    return any(
+        s in text
+        for s in (
+            "no server running",
+            "error connecting",
+            "No such file or directory",
+            "failed to connect",
+        )
+    )
