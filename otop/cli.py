@@ -103,8 +103,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def _empty(scan: Scan) -> str:
-    if any(p.source == "database" for p in scan.problems):
-        return f"No opencode agents found, and no readable opencode database at {scan.db_path}."
+    for p in scan.problems:
+        if p.source == "database":
+            return f"No opencode agents found. {p.message[:1].upper()}{p.message[1:]}."
     return "No opencode agents running."
 
 

@@ -197,7 +197,7 @@ class ProcScanner:
             times = p.cpu_times()
             cpu_s = times.user + times.system
             rss = p.memory_info().rss
-            tty = p.terminal()
+            tty = _tty(p)
             try:
                 cwd: str | None = p.cwd()
             except (psutil.AccessDenied, psutil.ZombieProcess, FileNotFoundError):
@@ -223,6 +223,24 @@ class ProcScanner:
             dir_arg=_resolve(dir_arg, cwd),
             children=children.get(p.pid, 0),
         )
+
+
+def _tty(p: psutil.Process) -> str | None:
+    """The controlling terminal. psutil caches its device map, so new ptys would go unseen:
+    decode /proc/PID/stat's tty_nr for pseudo-terminals, ask psutil for anything else."""
+    try:
+        with open(f"/proc/{p.pid}/stat", "rb") as f:
+            stat = f.read()
+        tty_nr = int(stat[stat.rindex(b")") + 2 :].split()[4])
+    except (OSError, ValueError, IndexError):
+        return p.terminal()
+    if tty_nr == 0:
+        return None
+    major = (tty_nr >> 8) & 0xFFF
+    minor = (tty_nr & 0xFF) | ((tty_nr >> 12) & 0xFFF00)
+    if 136 <= major <= 143:
+        return f"/dev/pts/{(major - 136) * 256 + minor}"
+    return p.terminal()
 
 
 def _resolve(dir_arg: str | None, cwd: str | None) -> str | None:

@@ -273,7 +273,12 @@ class Store:
             return turn, model, str(data.get("agent") or ""), self._last_output(session_id)
         agent = str(data.get("agent") or data.get("mode") or "")
         times = data.get("time")
-        completed = isinstance(times, dict) and times.get("completed") is not None
+        # finish=tool-calls means the loop goes on with another assistant message.
+        completed = (
+            isinstance(times, dict)
+            and times.get("completed") is not None
+            and data.get("finish") != "tool-calls"
+        )
         err_name, err_msg = assistant_error(data)
         parts = self._rows(
             "SELECT id, time_updated, data FROM part WHERE message_id = ? ORDER BY id", [mid]

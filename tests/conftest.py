@@ -1,0 +1,109 @@
+"""Shared fixtures: real SQLite files in opencode's schema, private tmux servers, processes."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from otop.opencode.store import Store
+from otop.sim.store import OpencodeDB
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[OpencodeDB]:
+    """A fresh opencode 1.18 database under a private XDG_DATA_HOME."""
+    d = OpencodeDB(tmp_path / "data" / "opencode" / "opencode.db", seed=1)
+    yield d
+    d.close()
+
+
+@pytest.fixture
+def store(db: OpencodeDB) -> Iterator[Store]:
+    s = Store(db.path)
+    s.open()
+    yield s
+    s.close()
+
+
+class TmuxServer:
+    """A private tmux server (its own -L socket, no config) for one test."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.socket = f"otop-test-{uuid.uuid4().hex[:10]}"
+        self.env = {**os.environ, "TMUX": ""}
+        self.env.pop("TMUX")
+        self.tmp = tmp
+        self.started = False
+
+    def __call__(self, *args: str, check: bool = True) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, env=self.env
+        )
+        if check and out.returncode != 0:
+            raise RuntimeError(f"tmux {args}: {out.stderr}")
+        return out.stdout
+
+    def new_window(self, cwd: Path, command: str, name: str = "w") -> str:
+        """A window running `command` in `cwd`; returns its pane id."""
+        if not self.started:
+            self.started = True
+            return self(
+                "-f", "/dev/null", "new-session", "-d", "-s", "s", "-n", name, "-x", "120",
+                "-y", "30", "-c", str(cwd), "-P", "-F", "#{pane_id}", command,
+            ).strip()  # fmt: skip
+        return self(
+            "new-window", "-d", "-t", "s:", "-n", name, "-c", str(cwd), "-P", "-F", "#{pane_id}",
+            command,
+        ).strip()  # fmt: skip
+
+    def kill(self) -> None:
+        if self.started:
+            self("kill-server", check=False)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[TmuxServer]:
+    server = TmuxServer(tmp_path)
+    yield server
+    server.kill()
+
+
+SLEEPER = (
+    "import ctypes, time\nctypes.CDLL(None).prctl(15, b'opencode', 0, 0, 0)\ntime.sleep(600)\n"
+)
+
+
+def fake_opencode(*args: str) -> str:
+    """A shell command running a process that looks like opencode: argv[0] and comm `opencode`.
+
+    The Python program comes on stdin, so argv holds only `opencode - ARGS`.
+    """
+    quoted = " ".join(shlex.quote(a) for a in args)
+    return f"exec -a opencode {sys.executable} - {quoted} <<< {shlex.quote(SLEEPER)}"
+
+
+def fake_opencode_in_bash(*args: str) -> str:
+    """The same, as a command for tmux (whose default shell may not know `exec -a`)."""
+    return f"bash --norc --noprofile -c {shlex.quote(fake_opencode(*args))}"
+
+
+def spawn_fake(cwd: Path, *args: str) -> subprocess.Popen[bytes]:
+    """A fake opencode process outside tmux."""
+    return subprocess.Popen(["bash", "-c", fake_opencode(*args)], cwd=cwd)
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes started by a test, killed by pid afterwards."""
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for p in procs:
+        p.kill()
+        p.wait()

@@ -1,0 +1,170 @@
+"""Correlation tiers, each where it is the deciding one, plus conflicts and ambiguity."""
+
+from __future__ import annotations
+
+from otop.correlate import Binding, World, correlate
+from otop.model import Confidence, LogRun, Pane, Proc, ProcKind, SessionBrief
+
+NOW = 1_800_000_000.0
+
+
+def proc(pid: int, cwd: str = "/p", started: float = NOW - 100, tty: str | None = None,
+         session: str | None = None, kind: ProcKind = ProcKind.TUI) -> Proc:  # fmt: skip
+    return Proc(pid=pid, kind=kind, argv=("opencode",), cwd=cwd, tty=tty, started_at=started,
+                rss_bytes=1, cpu_percent=0.0, session_arg=session)  # fmt: skip
+
+
+def pane(pid: str, tty: str, title: str = "", shell: int = 1) -> Pane:
+    return Pane(id=pid, session="s", window_index=int(pid[1:]), window_id="@" + pid[1:],
+                window_name="w", pane_index=0, tty=tty, pid=shell, title=title,
+                current_command="opencode")  # fmt: skip
+
+
+def ses(sid: str, title: str = "t", d: str = "/p", updated: float = NOW - 50,
+        parent: str | None = None) -> SessionBrief:  # fmt: skip
+    return SessionBrief(id=sid, title=title, directory=d, created_at=updated - 10,
+                        updated_at=updated, interactive=parent is None,
+                        parent_id=parent)  # fmt: skip
+
+
+def run(rid: str, started: float, d: str = "/p", sessions: tuple[str, ...] = ()) -> LogRun:
+    return LogRun(run_id=rid, started_at=started, directory=d, sessions=sessions,
+                  last_session_at=started + 5 if sessions else None)  # fmt: skip
+
+
+def world(procs: list[Proc], panes: list[Pane] = (), runs: list[LogRun] = (),  # type: ignore[assignment]
+          sessions: list[SessionBrief] = ()) -> World:  # type: ignore[assignment]  # fmt: skip
+    return World(procs, list(panes), list(runs), {}, {s.id: s for s in sessions})
+
+
+def by_pid(bindings: list[Binding]) -> dict[int, Binding]:
+    return {b.proc.pid: b for b in bindings}
+
+
+def test_pane_by_tty() -> None:
+    """A process is put in the pane whose tty it holds (certain)."""
+    b = correlate(
+        world([proc(1, tty="/dev/pts/3")], [pane("%1", "/dev/pts/2"), pane("%2", "/dev/pts/3")])
+    )
+    assert b[0].pane is not None and b[0].pane.id == "%2"
+    assert b[0].pane_evidence.confidence == Confidence.CERTAIN
+
+
+def test_argv_session_is_certain() -> None:
+    """`-s ses_B` decides even when another session in the directory is newer."""
+    b = correlate(
+        world([proc(1, session="ses_B")], sessions=[ses("ses_A", updated=NOW), ses("ses_B")])
+    )
+    assert b[0].session_id == "ses_B"
+    assert b[0].session_evidence.source == "argv"
+    assert b[0].session_evidence.confidence == Confidence.CERTAIN
+
+
+def test_log_run_names_session() -> None:
+    """The process's own log run (matched by start time and directory) names its session."""
+    procs = [proc(1, started=NOW - 100)]
+    runs = [run("r1", NOW - 97.5, sessions=("ses_A",))]
+    b = correlate(world(procs, runs=runs, sessions=[ses("ses_A"), ses("ses_Z", updated=NOW)]))
+    assert b[0].session_id == "ses_A"
+    assert b[0].session_evidence.source == "log"
+    assert b[0].session_evidence.confidence == Confidence.CERTAIN
+
+
+def test_log_run_child_maps_to_root() -> None:
+    """A run whose newest session is a subagent maps to that subagent's root session."""
+    runs = [run("r1", NOW - 98, sessions=("ses_A", "ses_child"))]
+    sessions = [ses("ses_A"), ses("ses_child", parent="ses_A")]
+    b = correlate(world([proc(1)], runs=runs, sessions=sessions))
+    assert b[0].session_id == "ses_A"
+
+
+def test_two_tuis_same_dir_get_own_sessions() -> None:
+    """Two processes in one directory each get the session of their own log run, not swapped."""
+    procs = [proc(1, started=NOW - 200), proc(2, started=NOW - 100)]
+    runs = [run("r1", NOW - 197, sessions=("ses_old",)), run("r2", NOW - 97, sessions=("ses_new",))]
+    sessions = [ses("ses_old", updated=NOW - 1), ses("ses_new", updated=NOW - 80)]
+    b = by_pid(correlate(world(procs, runs=runs, sessions=sessions)))
+    assert b[1].session_id == "ses_old"
+    assert b[2].session_id == "ses_new"
+
+
+def test_new_tui_not_paired_with_dead_session() -> None:
+    """A fresh TUI whose run touched no session is `no session`, not the last dead session."""
+    runs = [run("r1", NOW - 97)]
+    b = correlate(world([proc(1)], runs=runs, sessions=[ses("ses_dead", updated=NOW - 10)]))
+    assert b[0].session_id is None
+    assert b[0].session_evidence.confidence == Confidence.CERTAIN
+
+
+def test_pane_title_tier() -> None:
+    """Without log or argv, a pane title `OC | <title>` fitting one session decides (likely)."""
+    panes = [pane("%1", "/dev/pts/1", "OC | Fix the flaky test")]
+    sessions = [
+        ses("ses_A", "Fix the flaky test", updated=NOW - 500),
+        ses("ses_B", "Other", updated=NOW),
+    ]
+    b = correlate(world([proc(1, tty="/dev/pts/1")], panes, sessions=sessions))
+    assert b[0].session_id == "ses_A"
+    assert b[0].session_evidence.source == "pane title"
+    assert b[0].session_evidence.confidence == Confidence.LIKELY
+
+
+def test_pane_title_cut_at_40() -> None:
+    """A long title is matched by its first 40 characters, as the TUI cuts it."""
+    long = "A very long session title that goes on and on past forty"
+    panes = [pane("%1", "/dev/pts/1", "OC | " + long[:40])]
+    b = correlate(world([proc(1, tty="/dev/pts/1")], panes, sessions=[ses("ses_A", long)]))
+    assert b[0].session_id == "ses_A"
+
+
+def test_home_title_means_no_session() -> None:
+    """The home-screen title `OpenCode` means no session is open."""
+    panes = [pane("%1", "/dev/pts/1", "OpenCode")]
+    b = correlate(world([proc(1, tty="/dev/pts/1")], panes, sessions=[ses("ses_A", updated=NOW)]))
+    assert b[0].session_id is None
+
+
+def test_db_activity_tier() -> None:
+    """With no log or title, the only session active since the process started is likely it."""
+    sessions = [ses("ses_A", updated=NOW - 10), ses("ses_B", updated=NOW - 5000)]
+    b = correlate(world([proc(1, started=NOW - 100)], sessions=sessions))
+    assert b[0].session_id == "ses_A"
+    assert b[0].session_evidence.source == "db activity"
+    assert b[0].session_evidence.confidence == Confidence.LIKELY
+
+
+def test_recency_is_marked_guess() -> None:
+    """When only recency is left, the pairing is a guess and says so."""
+    sessions = [ses("ses_A", updated=NOW - 5000), ses("ses_B", updated=NOW - 9000)]
+    b = correlate(world([proc(1, started=NOW - 100)], sessions=sessions))
+    assert b[0].session_id == "ses_A"
+    assert b[0].session_evidence.confidence == Confidence.GUESS
+
+
+def test_same_dir_without_evidence_cannot_tell() -> None:
+    """Two processes in one directory with no per-process evidence are not assigned by guess."""
+    procs = [proc(1, started=NOW - 300), proc(2, started=NOW - 200)]
+    sessions = [ses("ses_A", updated=NOW - 10), ses("ses_B", updated=NOW - 20)]
+    b = by_pid(correlate(world(procs, sessions=sessions)))
+    assert b[1].session_id is None and b[2].session_id is None
+    assert "cannot tell" in b[1].session_evidence.detail
+
+
+def test_conflict_log_beats_title_and_keeps_note() -> None:
+    """When the pane title names one session and the log another, the log wins; a note remains."""
+    panes = [pane("%1", "/dev/pts/1", "OC | Title of B")]
+    runs = [run("r1", NOW - 98, sessions=("ses_A",))]
+    sessions = [ses("ses_A", "Title of A"), ses("ses_B", "Title of B")]
+    b = correlate(world([proc(1, tty="/dev/pts/1")], panes, runs, sessions))
+    assert b[0].session_id == "ses_A"
+    assert any("ses_B" in n for n in b[0].session_evidence.notes)
+
+
+def test_run_outside_window_not_matched() -> None:
+    """A run that began before the process started cannot be that process's run."""
+    runs = [run("r1", NOW - 150, sessions=("ses_A",))]
+    b = correlate(
+        world([proc(1, started=NOW - 100)], runs=runs, sessions=[ses("ses_A", updated=NOW - 500)])
+    )
+    assert b[0].run is None
+    assert b[0].session_evidence.source != "log"

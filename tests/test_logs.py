@@ -1,0 +1,122 @@
+"""opencode's log read into runs: sessions per run, pending asks, large files, old formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from otop.opencode.logs import SharedLog, parse_pairs, parse_time, read_process_log
+
+T0 = "2026-11-25T14:29:3"
+
+
+def line(sec: float, run: str, message: str, **kv: str) -> str:
+    stamp = f"2026-11-25T14:{int(sec // 60):02d}:{sec % 60:06.3f}Z"
+    pairs = " ".join(f"{k.replace('__', '.')}={v}" for k, v in kv.items())
+    msg = f'"{message}"' if " " in message else message
+    return f"timestamp={stamp} level=INFO run={run} message={msg} {pairs}".rstrip() + "\n"
+
+
+def write(path: Path, *lines: str) -> None:
+    with path.open("a") as f:
+        f.writelines(lines)
+
+
+def test_parse_pairs_quotes() -> None:
+    """Quoted values keep their spaces; dotted keys are kept whole."""
+    p = parse_pairs(
+        'timestamp=x message="creating instance" session.id=ses_1 patterns="[\\"/etc/*\\"]"'
+    )
+    assert p["message"] == "creating instance"
+    assert p["session.id"] == "ses_1"
+    assert p["patterns"] == '["/etc/*"]'
+
+
+def test_runs_sessions_and_asks(tmp_path: Path) -> None:
+    """A run's directory, start, sessions (newest last) and a pending permission are read."""
+    log = tmp_path / "opencode.log"
+    sid1, sid2 = "ses_aaaaaaaaaaaaaaaaaaaaaaaaaa", "ses_bbbbbbbbbbbbbbbbbbbbbbbbbb"
+    write(
+        log,
+        line(10, "r1", "creating instance", directory="/p"),
+        line(11, "r1", "created", id=sid1, directory="/p"),
+        line(12, "r1", "loop", session__id=sid1, step="0"),
+        line(13, "r2", "creating instance", directory="/q"),
+        line(20, "r1", "loop", session__id=sid2, step="0"),
+        line(21, "r1", "asking", id="per_x1", permission="bash"),
+        line(22, "r1", "cleanup", prune="7.days"),
+    )
+    reader = SharedLog(log)
+    runs = {r.run_id: r for r in reader.update(since=parse_time("2026-11-25T14:00:05Z") or 0)}
+    r1 = runs["r1"]
+    assert r1.directory == "/p"
+    assert r1.sessions == (sid1, sid2)
+    assert r1.created == (sid1,)
+    assert r1.pending_ask == "per_x1"
+    assert runs["r2"].sessions == ()
+    write(
+        log,
+        line(30, "r1", "evaluated", permission="bash"),
+        line(31, "r1", "loop", session__id=sid2),
+    )
+    r1 = {r.run_id: r for r in reader.update(since=0)}["r1"]
+    assert r1.pending_ask is None
+    assert r1.last_session == sid2
+
+
+def test_partial_line_waits(tmp_path: Path) -> None:
+    """A line still being written is read only once it ends."""
+    log = tmp_path / "opencode.log"
+    full = line(10, "r1", "loop", session__id="ses_cccccccccccccccccccccccccc")
+    write(log, full[:30])
+    reader = SharedLog(log)
+    assert reader.update(0) == []
+    write(log, full[30:])
+    assert reader.update(0)[0].sessions == ("ses_cccccccccccccccccccccccccc",)
+
+
+def test_large_log_reads_only_recent_part(tmp_path: Path) -> None:
+    """In a long log, the first read starts near the wanted time instead of the beginning."""
+    log = tmp_path / "opencode.log"
+    with log.open("w") as f:
+        for i in range(40000):
+            hms = f"{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+            f.write(f"timestamp=2026-11-24T{hms}.000Z "
+                    f"level=INFO run=old{i % 7} message=noise n={i}\n")  # fmt: skip
+        f.write(line(10, "new", "creating instance", directory="/p"))
+    reader = SharedLog(log)
+    since = parse_time("2026-11-25T14:00:00Z") or 0
+    runs = reader.update(since)
+    assert [r.run_id for r in runs] == ["new"]
+    assert reader.bytes_read < log.stat().st_size / 4
+
+
+def test_truncated_log_restarts(tmp_path: Path) -> None:
+    """A log that shrinks (rotated or truncated) is read again from its start."""
+    log = tmp_path / "opencode.log"
+    write(log, line(10, "r1", "creating instance", directory="/p"), line(11, "r1", "x"))
+    reader = SharedLog(log)
+    reader.update(0)
+    log.write_text(line(12, "r9", "creating instance", directory="/z"))
+    assert [r.run_id for r in reader.update(0)] == ["r9"]
+
+
+def test_missing_log(tmp_path: Path) -> None:
+    """No log file means no runs, not an error."""
+    assert SharedLog(tmp_path / "none.log").update(0) == []
+
+
+def test_per_process_log_1_14(tmp_path: Path) -> None:
+    """A 1.14 per-process log file yields its start time and sessions."""
+    f = tmp_path / "2026-11-25T141206.log"
+    f.write_text(
+        "INFO  2026-11-25T14:12:06 +0ms service=default version=1.14.48 args=[] opencode\n"
+        "INFO  2026-11-25T14:12:31 +24781ms service=session id=ses_dddddddddddddddddddddddddd "
+        "directory=/p title=x created\n"
+        "INFO  2026-11-25T14:12:32 +1ms service=session.prompt "
+        "session.id=ses_dddddddddddddddddddddddddd step=0 loop\n"
+    )
+    run = read_process_log(f)
+    assert run is not None
+    assert run.started_at == parse_time("2026-11-25T14:12:06Z")
+    assert run.sessions == ("ses_dddddddddddddddddddddddddd",)
+    assert run.created == ("ses_dddddddddddddddddddddddddd",)

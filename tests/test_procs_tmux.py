@@ -1,0 +1,136 @@
+"""Real processes named opencode and real tmux servers on private sockets."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from otop.model import ProcKind
+from otop.procs import ProcScanner, parse_argv
+from otop.tmux import Target, Tmux, parse_pane
+from tests.conftest import TmuxServer, fake_opencode_in_bash, spawn_fake
+
+
+@pytest.mark.parametrize(
+    ("argv", "kind", "session", "cont", "dir_arg"),
+    [
+        (["opencode"], ProcKind.TUI, None, False, None),
+        (["opencode", "-s", "ses_x"], ProcKind.TUI, "ses_x", False, None),
+        (["opencode", "--session=ses_y", "-m", "a/b"], ProcKind.TUI, "ses_y", False, None),
+        (["opencode", "/some/dir"], ProcKind.TUI, None, False, "/some/dir"),
+        (["opencode", "-c"], ProcKind.TUI, None, True, None),
+        (["opencode", "run", "say", "hi"], ProcKind.RUN, None, False, None),
+        (["opencode", "run", "-s", "ses_z", "go"], ProcKind.RUN, "ses_z", False, None),
+        (["opencode", "serve", "--port", "4096"], ProcKind.SERVE, None, False, None),
+        (["opencode", "attach", "http://127.0.0.1:4096"], ProcKind.ATTACH, None, False, None),
+        (["/x/opencode.exe", "--model", "m", "proj"], ProcKind.TUI, None, False, "proj"),
+        (["opencode", "auth", "login"], None, None, False, None),
+        (["opencode", "models"], None, None, False, None),
+    ],
+)
+def test_parse_argv(
+    argv: list[str], kind: ProcKind | None, session: str | None, cont: bool, dir_arg: str | None
+) -> None:
+    """An opencode argv tells its kind, `-s` session, `--continue` and project directory."""
+    assert parse_argv(argv) == (kind, session, cont, dir_arg)
+
+
+def test_finds_process_by_argv0(tmp_path: Path) -> None:
+    """A process whose argv[0] is `opencode` is found with its cwd, argv session and start."""
+    p = spawn_fake(tmp_path, "-s", "ses_abc")
+    try:
+        scanner = ProcScanner()
+        found = {}
+        deadline = time.monotonic() + 5
+        while p.pid not in found and time.monotonic() < deadline:
+            found = {x.pid: x for x in scanner.scan()[0]}
+            time.sleep(0.05)
+        rec = found[p.pid]
+        assert rec.kind == ProcKind.TUI
+        assert rec.cwd == str(tmp_path)
+        assert rec.session_arg == "ses_abc"
+        assert rec.cpu_percent is None  # one sample is not a measurement
+        assert abs(rec.started_at - time.time()) < 10
+        time.sleep(0.2)
+        again = {x.pid: x for x in scanner.scan()[0]}[p.pid]
+        assert again.cpu_percent is not None and again.cpu_percent < 50
+    finally:
+        p.kill()
+        p.wait()
+    assert p.pid not in {x.pid for x in ProcScanner().scan()[0]}
+
+
+def test_cpu_is_a_delta_not_a_lifetime_average(tmp_path: Path) -> None:
+    """A process that burned CPU at start and then sleeps reads near 0 %, not its average."""
+    import subprocess
+    import sys
+
+    code = "import time\nt=time.time()\nwhile time.time()-t<0.6: pass\ntime.sleep(60)\n"
+    p = subprocess.Popen(["bash", "-c", f"exec -a opencode {sys.executable} - <<< '{code}'"])
+    try:
+        time.sleep(1.0)
+        s = ProcScanner()
+        s.scan()
+        time.sleep(0.3)
+        rec = {x.pid: x for x in s.scan()[0]}[p.pid]
+        assert rec.cpu_percent is not None and rec.cpu_percent < 10
+    finally:
+        p.kill()
+        p.wait()
+
+
+def test_panes_and_tty_match(tmux: TmuxServer, tmp_path: Path) -> None:
+    """Panes of a private server are listed, and a fake opencode in one holds that pane's tty."""
+    pane_id = tmux.new_window(tmp_path, fake_opencode_in_bash(), "agent")
+    tmux.new_window(tmp_path, "bash --norc --noprofile", "shell")
+    t = Tmux(Target(socket_name=tmux.socket))
+    panes = {p.id: p for p in t.panes()}
+    assert len(panes) == 2
+    procs: list[object] = []
+    deadline = time.monotonic() + 5
+    while not procs and time.monotonic() < deadline:
+        procs = [x for x in ProcScanner().scan()[0] if x.tty == panes[pane_id].tty]
+        time.sleep(0.1)
+    assert len(procs) == 1, (panes, ProcScanner().scan()[0])
+    assert panes[pane_id].window_name == "agent"
+    assert panes[pane_id].location == "s:0.0"
+
+
+def test_no_server_means_no_panes(tmp_path: Path) -> None:
+    """A socket with no server yields no panes rather than an error."""
+    assert Tmux(Target(socket_name="otop-test-nothing-here")).panes() == []
+
+
+def test_capture_several_panes_in_one_command(tmux: TmuxServer, tmp_path: Path) -> None:
+    """Several panes are captured with a single tmux command, each text to its pane."""
+    a = tmux.new_window(tmp_path, "bash --norc --noprofile -c 'echo alpha-text; sleep 30'")
+    b = tmux.new_window(tmp_path, "bash --norc --noprofile -c 'echo beta-text; sleep 30'")
+    time.sleep(0.4)
+    t = Tmux(Target(socket_name=tmux.socket))
+    before = t.commands
+    shots = t.capture([a, b, "%999"])
+    assert "alpha-text" in shots[a] and "beta-text" in shots[b]
+    assert "alpha-text" not in shots[b]
+    t.commands = before
+    shots = t.capture([a, b])
+    assert t.commands == before + 1
+
+
+def test_jump_selects_window_and_pane(tmux: TmuxServer, tmp_path: Path) -> None:
+    """Jumping selects the target's window and pane (no client attached: selection only)."""
+    tmux.new_window(tmp_path, "sleep 30", "one")
+    target = tmux.new_window(tmp_path, "sleep 30", "two")
+    t = Tmux(Target(socket_name=tmux.socket))
+    pane = next(p for p in t.panes() if p.id == target)
+    t.jump(pane)
+    assert tmux("display", "-p", "-t", "s:", "#{window_name} #{pane_id}").strip() == f"two {target}"
+
+
+def test_hostile_pane_title_parses() -> None:
+    """A pane title full of separators and format characters stays in the title field."""
+    line = "\x1f".join(["%1", "s", "0", "@1", "w", "0", "/dev/pts/1", "42", "opencode", "1", "1"])
+    p = parse_pane(line + "\x1fOC | #(touch /tmp/x)\x1f#[fg=red]")
+    assert p is not None
+    assert p.title == "OC | #(touch /tmp/x)\x1f#[fg=red]"
