@@ -19,7 +19,7 @@ from otop.sim.fake_llm import Server
 
 T = TypeVar("T")
 OPENCODE_VERSION = "1.18.33"
-READY_TEXT = "Ask anything"
+READY_TEXTS = ("Ask anything", "ctrl+p commands")
 QUIET_ENV = {
     "OPENCODE_DISABLE_AUTOUPDATE": "1",
     "OPENCODE_DISABLE_MODELS_FETCH": "1",
@@ -171,7 +171,7 @@ class Lab:
         extra = " ".join(f"{k}={v}" for k, v in (env or {}).items())
         cmd = " ".join(["opencode", *args])
         self.tmux("send-keys", "-t", pane, f"{extra} {cmd}".strip(), "Enter")
-        wait_until(lambda: READY_TEXT in self.screen(pane), 60, 0.3)
+        wait_until(lambda: any(t in self.screen(pane) for t in READY_TEXTS), 60, 0.3)
 
     def screen(self, pane: str) -> str:
         return self.tmux("capture-pane", "-p", "-t", pane, check=False)

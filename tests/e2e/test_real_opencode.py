@@ -1,0 +1,222 @@
+"""End to end: the real opencode binary, offline against the scripted model, in a private tmux.
+
+The scenarios run in order on one lab (a real TUI takes ~6 s and ~0.75 GB to start, so three
+TUIs are reused): each asserts what `otop list --json` says about pane, session and state.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otop.render import document
+from otop.scan import Options, Scanner
+from otop.sim.lab import Lab, find_binary, wait_until
+
+pytestmark = pytest.mark.e2e
+Agent = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    binary = find_binary()
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("opencode is not installed, and CI must run the end-to-end tests")
+        pytest.skip("opencode not installed (scripts/install-opencode)")
+    lab = Lab(tmp_path_factory.mktemp("lab"), binary)
+    yield lab
+    lab.close()
+
+
+class View:
+    """`otop list --json`, as the CLI computes it, against the lab's tmux and data."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.scanner = Scanner(Options(socket_name=lab.socket), env=lab.env)
+
+    def agents(self) -> list[Agent]:
+        doc = document(scan := self.scanner.scan(), scan.agents)
+        agents = doc["agents"]
+        assert isinstance(agents, list)
+        return agents
+
+    def wait(self, pred: Callable[[Agent], bool], timeout: float = 30) -> Agent:
+        def check() -> Agent | None:
+            return next((a for a in self.agents() if pred(a)), None)
+
+        return wait_until(check, timeout, 0.25)
+
+    def in_pane(self, pane: str) -> Agent | None:
+        return next((a for a in self.agents() if a["pane"] and a["pane"]["id"] == pane), None)
+
+
+@pytest.fixture(scope="module")
+def view(lab: Lab) -> View:
+    return View(lab)
+
+
+@pytest.fixture(scope="module")
+def panes(lab: Lab) -> dict[str, str]:
+    alpha, beta = lab.project("alpha"), lab.project("beta")
+    p = {"one": lab.window("one", alpha), "two": lab.window("two", beta)}
+    lab.start(p["one"])
+    lab.start(p["two"])
+    return p
+
+
+def on(pane: str, state: str | None = None) -> Callable[[Agent], bool]:
+    def pred(a: Agent) -> bool:
+        return (
+            bool(a["pane"]) and a["pane"]["id"] == pane and (state is None or a["state"] == state)
+        )
+
+    return pred
+
+
+def test_fresh_tuis_are_new(view: View, panes: dict[str, str]) -> None:
+    """A TUI on its home screen is `new`, in its own pane, with no session."""
+    for name in ("one", "two"):
+        a = view.wait(on(panes[name]))
+        assert a["state"] == "new" and a["session_id"] is None
+        assert a["kind"] == "tui"
+        assert a["evidence"]["pane"]["confidence"] == "certain"
+
+
+def test_two_idle_tuis_in_different_dirs(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """Two TUIs in different directories each show their own session, idle after a turn."""
+    lab.type(panes["one"], "[[stream:2:0.1]] hello one")
+    lab.type(panes["two"], "[[stream:2:0.1]] hello two")
+    one = view.wait(lambda a: on(panes["one"], "idle")(a) and a["session_id"] is not None)
+    two = view.wait(lambda a: on(panes["two"], "idle")(a) and a["session_id"] is not None)
+    assert one["session_id"] != two["session_id"]
+    assert one["directory"].endswith("/alpha") and two["directory"].endswith("/beta")
+    for a in (one, two):
+        assert a["evidence"]["session"]["confidence"] in ("certain", "likely")
+        assert a["last_output"] == "All done here."
+        assert a["messages"] >= 2
+        assert a["model"] == "fake/fake-model"
+
+
+def test_generating(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """A streaming answer is `generating` while it streams, then `idle`."""
+    lab.type(panes["one"], "[[stream:16:0.5]] tell me a long story")
+    a = view.wait(on(panes["one"], "generating"))
+    assert a["group"] == "working"
+    view.wait(on(panes["one"], "idle"), 40)
+
+
+def test_thinking(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """A reasoning stream is `thinking`."""
+    lab.type(panes["one"], "[[think:14:0.5]] think hard")
+    view.wait(on(panes["one"], "thinking"))
+    view.wait(on(panes["one"], "idle"), 40)
+
+
+def test_bash_tool(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """A running bash command is `tool` with the tool's name."""
+    lab.type(panes["one"], "[[sh:sleep 8]] run it")
+    a = view.wait(on(panes["one"], "tool"))
+    assert a["tool"] == "bash"
+    view.wait(on(panes["one"], "idle"), 40)
+
+
+def test_permission(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """A real permission prompt is `permission` (waiting), not busy; answering it moves on."""
+    lab.type(panes["one"], '[[call:read:{"filePath":"/etc/hostname"}]] read that file')
+    a = view.wait(on(panes["one"], "permission"))
+    assert a["group"] == "waiting"
+    assert a["waiting_since"] is not None
+    assert "Permission required" in lab.screen(panes["one"])
+    lab.keys(panes["one"], "Enter")
+    view.wait(on(panes["one"], "idle"), 40)
+
+
+def test_question(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """The question dialog is `question` (waiting) until answered."""
+    q = '{"questions":[{"question":"Pick one?","header":"Pick","options":[{"label":"red","description":"r"},{"label":"blue","description":"b"}]}]}'  # noqa: E501
+    lab.type(panes["one"], f"[[call:question:{q}]] ask me")
+    a = view.wait(on(panes["one"], "question"))
+    assert a["group"] == "waiting"
+    lab.keys(panes["one"], "Enter")
+    view.wait(on(panes["one"], "idle"), 40)
+
+
+def test_subagent(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """A running task tool is `subagent`; the child shows under its parent, never as an agent."""
+    lab.type(panes["one"], "[[sub:<<stream:14:0.5>> dig around]] delegate this")
+    a = view.wait(lambda x: on(panes["one"], "subagent")(x) and bool(x["children"]), 40)
+    child = a["children"][0]
+    assert child["state"] in ("generating", "thinking", "tool")
+    ids = {x["session_id"] for x in view.agents()}
+    assert child["session_id"] not in ids
+    view.wait(on(panes["one"], "idle"), 60)
+
+
+def test_two_tuis_same_dir(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """A second TUI in the same directory gets its own session; the first keeps its own."""
+    first = view.wait(on(panes["one"], "idle"))
+    panes["three"] = lab.window("three", lab.project("alpha"))
+    lab.start(panes["three"])
+    lab.type(panes["three"], "[[stream:2:0.1]] second in alpha")
+    third = view.wait(lambda a: on(panes["three"], "idle")(a) and a["session_id"] is not None)
+    again = view.wait(on(panes["one"]))
+    assert third["session_id"] != first["session_id"]
+    assert again["session_id"] == first["session_id"]
+    for a in (again, third):
+        assert a["evidence"]["session"]["confidence"] in ("certain", "likely")
+
+
+def test_resume_with_s(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """`opencode -s ID` in a pane is mapped to that session, with certainty, from argv."""
+    before = view.wait(on(panes["two"], "idle"))
+    sid = before["session_id"]
+    lab.keys(panes["two"], "C-c")
+    wait_until(lambda: lab.opencode_pid(panes["two"]) is None, 15)
+    lab.start(panes["two"], "-s", sid)
+    a = view.wait(lambda x: on(panes["two"])(x) and x["pid"] != before["pid"])
+    assert a["session_id"] == sid
+    assert a["state"] == "idle"
+    assert a["evidence"]["session"]["source"] == "argv"
+    assert a["evidence"]["session"]["confidence"] == "certain"
+
+
+def test_sigkill_mid_turn(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """A TUI killed mid-turn leaves its session `stale`, never `working`."""
+    lab.type(panes["three"], "[[stream:40:0.5]] a long one")
+    a = view.wait(on(panes["three"], "generating"))
+    sid = a["session_id"]
+    os.kill(a["pid"], signal.SIGKILL)
+    wait_until(lambda: lab.opencode_pid(panes["three"]) is None, 10)
+    time.sleep(0.5)
+    for _ in range(3):
+        mine = [x for x in view.agents() if x["session_id"] == sid]
+        assert mine, "the killed session should still be listed, as stale"
+        assert all(x["group"] != "working" for x in mine)
+        assert mine[0]["state"] == "stale" and mine[0]["pid"] is None
+        time.sleep(0.5)
+    assert mine[0]["pane"] and mine[0]["pane"]["id"] == panes["three"]
+
+
+def test_scan_time_is_small(view: View) -> None:
+    """A scan of the live lab stays well under the 1 s the states must show up in."""
+    view.agents()
+    times = []
+    for _ in range(10):
+        t0 = time.monotonic()
+        view.agents()
+        times.append(time.monotonic() - t0)
+    assert sorted(times)[5] < 0.5
+    print(f"median scan {sorted(times)[5] * 1000:.1f} ms")
+
+
+def test_lab_dirs(lab: Lab) -> None:
+    """Nothing in the lab wrote outside its own directory (HOME and XDG are isolated)."""
+    assert Path(lab.env["HOME"]).is_relative_to(lab.root)
+    assert (lab.data / "opencode" / "opencode.db").exists()
