@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from otop.opencode.store import Store
+from otop.sim.lab import kill_tmux_server
 from otop.sim.store import OpencodeDB
 
 
@@ -65,7 +66,7 @@ class TmuxServer:
 
     def kill(self) -> None:
         if self.started:
-            self("kill-server", check=False)
+            kill_tmux_server(self.socket, self.env)
 
 
 @pytest.fixture

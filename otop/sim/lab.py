@@ -32,6 +32,22 @@ QUIET_ENV = {
 }
 
 
+def kill_tmux_server(socket: str, env: dict[str, str] | None = None) -> None:
+    """Kill a private tmux server and remove its socket file (tmux may leave it behind)."""
+    run = subprocess.run
+    out = run(
+        ["tmux", "-L", socket, "display", "-p", "#{socket_path}"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    run(["tmux", "-L", socket, "kill-server"], env=env, capture_output=True)
+    path = out.stdout.strip()
+    if path and os.path.basename(path) == socket:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
 def find_binary() -> str | None:
     """The opencode binary the tests use: $OTOP_OPENCODE_BIN, else the project's cache."""
     env = os.environ.get("OTOP_OPENCODE_BIN")
@@ -132,8 +148,13 @@ class Lab:
         d.mkdir(parents=True, exist_ok=True)
         if git and not (d / ".git").exists():
             (d / "README.md").write_text(f"# {name}\n")
-            env = {**self.env, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                   "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+            env = {
+                **self.env,
+                "GIT_AUTHOR_NAME": "t",
+                "GIT_AUTHOR_EMAIL": "t@t",
+                "GIT_COMMITTER_NAME": "t",
+                "GIT_COMMITTER_EMAIL": "t@t",
+            }
             for cmd in (
                 ["git", "init", "-q"],
                 ["git", "add", "."],
@@ -156,8 +177,23 @@ class Lab:
         """A new window with a plain shell; returns its pane id."""
         shell = "bash --norc --noprofile"
         if not self._tmux_started:
-            self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "lab", "-n", name,
-                      "-x", "160", "-y", "45", "-c", str(cwd), shell)  # fmt: skip
+            self.tmux(
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "lab",
+                "-n",
+                name,
+                "-x",
+                "160",
+                "-y",
+                "45",
+                "-c",
+                str(cwd),
+                shell,
+            )
             self.tmux("set", "-g", "default-command", shell)
             self.tmux("set", "-g", "remain-on-exit", "off")
             self._tmux_started = True
@@ -207,7 +243,7 @@ class Lab:
             for line in self.tmux("list-panes", "-a", "-F", "#{pane_pid}", check=False).split():
                 with contextlib.suppress(psutil.NoSuchProcess, ValueError):
                     pids += [c.pid for c in psutil.Process(int(line)).children(recursive=True)]
-            self.tmux("kill-server", check=False)
+            kill_tmux_server(self.socket, self.env)
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

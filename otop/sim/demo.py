@@ -1,0 +1,280 @@
+"""The demo: simulated opencode agents in a private tmux server, watched by otop.
+
+Each agent is a process named `opencode` that writes opencode's real schema into the demo's
+own data dir, logs its run to the shared log, sets its pane title and draws a permission
+dialog when it asks for one; otop finds them exactly as it finds real agents.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from otop.sim.agent import log_line
+from otop.sim.lab import kill_tmux_server
+from otop.sim.store import OpencodeDB, now_ms
+
+ROOT = Path(__file__).resolve().parents[2]
+AGENTS = [
+    ("api", "Add pagination to the orders API"),
+    ("web", "Fix the flaky login test"),
+    ("docs", "Write the migration guide"),
+    ("infra", "Bump the base image"),
+    ("data", "Speed up the nightly export"),
+]
+PERMISSION = (
+    "\n  △ Permission required\n    ← Run: rm -rf build/\n\n   Allow once   Allow always   Reject\n"
+)
+
+
+def _clear() -> None:
+    sys.stdout.write("\033[2J\033[H")
+
+
+def play(name: str, title: str, data: Path, phase: int) -> None:
+    """One simulated agent: cycles through real states, writing rows as opencode does."""
+    db = OpencodeDB(data / "opencode" / "opencode.db")
+    log = data / "opencode" / "log" / "opencode.log"
+    run = uuid.uuid4().hex[:8]
+    cwd = os.getcwd()
+    time.sleep(0.5)
+    with log.open("a") as f:
+        f.write(log_line(run, "creating instance", directory=cwd))
+    sid = db.session(cwd, title)
+    db.finished_turn(sid, "Look at the code first", "I read the module.", at=now_ms() - 5000)
+    sys.stdout.write(f"\033]2;OC | {title}\007")
+    steps = ["generating", "tool", "permission", "idle", "question", "subagent", "idle2"]
+    i = phase
+    while True:
+        step = steps[i % len(steps)]
+        i += 1
+        _clear()
+        print(f"(simulated opencode agent '{name}': {step})\n")
+        with log.open("a") as f:
+            f.write(log_line(run, "loop", session__id=sid, step="0"))
+        if step == "generating":
+            db.user(sid, "Carry on with the next step")
+            mid = db.assistant(sid)
+            db.part(mid, sid, {"type": "step-start"})
+            db.part(mid, sid, {"type": "text", "text": "", "time": {"start": now_ms()}})
+            time.sleep(5)
+            db.part(
+                mid,
+                sid,
+                {
+                    "type": "text",
+                    "text": "Next I will run the build.",
+                    "time": {"start": now_ms(), "end": now_ms()},
+                },
+            )
+            db.complete(mid, finish="tool-calls")
+        elif step == "tool":
+            mid = db.assistant(sid)
+            print("$ make test")
+            part = db.tool_part(mid, sid, "bash", inp={"command": "make test"})
+            time.sleep(5)
+            db.update_part(
+                part,
+                {
+                    "type": "tool",
+                    "tool": "bash",
+                    "callID": "c",
+                    "state": {
+                        "status": "completed",
+                        "input": {},
+                        "output": "ok",
+                        "time": {"start": now_ms(), "end": now_ms()},
+                    },
+                },
+            )
+            db.complete(mid, finish="tool-calls")
+        elif step == "permission":
+            mid = db.assistant(sid)
+            db.tool_part(mid, sid, "bash", inp={"command": "rm -rf build/"})
+            with log.open("a") as f:
+                f.write(
+                    log_line(run, "asking", id=f"per_{uuid.uuid4().hex[:12]}", permission="bash")
+                )
+            print(PERMISSION)
+            time.sleep(8)
+            db.part(
+                mid,
+                sid,
+                {
+                    "type": "text",
+                    "text": "Build dir cleaned. All tests pass.",
+                    "time": {"start": now_ms(), "end": now_ms()},
+                },
+            )
+            db.complete(mid, finish="stop")
+            with log.open("a") as f:
+                f.write(log_line(run, "exiting loop", session__id=sid))
+        elif step in ("idle", "idle2"):
+            print("  Ask anything...")
+            time.sleep(6)
+        elif step == "question":
+            db.user(sid, "Which database should the export use?")
+            mid = db.assistant(sid)
+            db.tool_part(mid, sid, "question", inp={"questions": [{"question": "Which one?"}]})
+            print("  Which database should the export use?\n  1. postgres\n  2. sqlite")
+            time.sleep(7)
+            db.complete(mid, finish="stop")
+        elif step == "subagent":
+            db.user(sid, "Survey the callers in parallel")
+            mid = db.assistant(sid)
+            child = db.session(cwd, "Survey callers (@general subagent)", parent=sid)
+            db.tool_part(mid, sid, "task", metadata={"sessionId": child})
+            db.user(child, "Survey the callers")
+            cm = db.assistant(child)
+            db.part(cm, child, {"type": "text", "text": "", "time": {"start": now_ms()}})
+            time.sleep(6)
+            db.complete(cm, finish="stop")
+            db.part(
+                mid,
+                sid,
+                {
+                    "type": "text",
+                    "text": "Found 14 callers; 3 need changes.",
+                    "time": {"start": now_ms(), "end": now_ms()},
+                },
+            )
+            db.complete(mid, finish="stop")
+
+
+class Demo:
+    """A private tmux server (own socket, own config) with simulated agents and otop."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="otop-demo-"))
+        self.data = self.root / ".otop-data"
+        (self.data / "opencode" / "log").mkdir(parents=True)
+        OpencodeDB(self.data / "opencode" / "opencode.db").close()
+        self.socket = f"otop-demo-{uuid.uuid4().hex[:6]}"
+        self.env = {**os.environ, "XDG_DATA_HOME": str(self.data), "PYTHONPATH": str(ROOT)}
+        self.env.pop("TMUX", None)
+        self.started = False
+
+    def tmux(self, *args: str) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True
+        )
+        return out.stdout
+
+    def start(self) -> None:
+        py = shlex.quote(sys.executable)
+        watch = f"{py} -m otop.sim.demo --watch"
+        self.tmux(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "demo",
+            "-n",
+            "otop",
+            "-x",
+            "150",
+            "-y",
+            "40",
+            "-c",
+            str(self.root),
+            f"bash --norc --noprofile -c {shlex.quote(watch)}",
+        )
+        self.started = True
+        self.tmux("set", "-g", "status-right", "otop demo: C-b w lists windows, C-b d leaves")
+        for phase, (name, title) in enumerate(AGENTS):
+            d = self.root / name
+            d.mkdir()
+            # Parameters travel in the environment: an argv word would read as opencode's
+            # project-directory argument (or a subcommand: `web` is one).
+            cmd = (
+                f"OTOP_DEMO_PLAY={shlex.quote(name)} OTOP_DEMO_TITLE={shlex.quote(title)}"
+                f" OTOP_DEMO_PHASE={phase} exec -a opencode {py} -m otop.sim.demo"
+            )
+            self.tmux(
+                "new-window",
+                "-d",
+                "-t",
+                "demo:",
+                "-n",
+                name,
+                "-c",
+                str(d),
+                f"bash --norc --noprofile -c {shlex.quote(cmd)}",
+            )
+        self.started = True
+
+    def close(self) -> None:
+        if self.started:
+            kill_tmux_server(self.socket, self.env)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def watch() -> None:
+    """Redraw `otop list` every second (the demo's first window)."""
+    from otop.cli import main as otop
+
+    while True:
+        _clear()
+        print("otop list  (simulated agents; refreshes every second)\n")
+        socket = os.environ.get("TMUX", "").split(",")[0]
+        otop(["-S", socket, "list"] if socket else ["list"])
+        sys.stdout.flush()
+        time.sleep(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="otop demo with simulated opencode agents")
+    ap.add_argument("--watch", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--headless",
+        type=float,
+        metavar="SECONDS",
+        help="print otop's view for SECONDS instead of attaching",
+    )
+    args = ap.parse_args(argv)
+    play_name = os.environ.pop("OTOP_DEMO_PLAY", None)
+    if play_name:
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(15, b"opencode", 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
+        title = os.environ.pop("OTOP_DEMO_TITLE", play_name)
+        phase = int(os.environ.pop("OTOP_DEMO_PHASE", "0"))
+        play(play_name, title, Path(os.environ["XDG_DATA_HOME"]), phase)
+        return 0
+    if args.watch:
+        watch()
+        return 0
+    demo = Demo()
+    try:
+        demo.start()
+        if args.headless is not None or not sys.stdout.isatty():
+            end = time.monotonic() + (args.headless or 10)
+            while time.monotonic() < end:
+                time.sleep(2)
+                print(demo.tmux("capture-pane", "-p", "-t", "demo:otop").rstrip() + "\n")
+            if os.environ.get("OTOP_DEMO_DEBUG"):
+                for name, _ in AGENTS:
+                    print(
+                        name, demo.tmux("capture-pane", "-p", "-t", f"demo:{name}").strip()[-300:]
+                    )
+        else:
+            subprocess.run(["tmux", "-L", demo.socket, "attach", "-t", "demo:otop"], env=demo.env)
+    finally:
+        demo.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,34 @@
+"""The demo, run headless as CI would: real states move, nothing is left running."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+from otop.procs import ProcScanner
+
+
+def test_demo_headless_shows_states_and_cleans_up() -> None:
+    """The demo lists simulated agents in several states and stops every process it started."""
+    before = {p.pid for p in ProcScanner().scan()[0]}
+    out = subprocess.run(
+        [sys.executable, "-m", "otop.sim.demo", "--headless", "16"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    ).stdout
+    assert "Add pagination to the orders API" in out
+    assert "Fix the flaky login test" in out
+    seen = {s for s in ("permission", "question", "subagent", "tool:bash", "generating", "idle")
+            if s in out}  # fmt: skip
+    assert len(seen) >= 4, seen
+    assert "demo:1.0" in out  # agents are mapped to their panes
+    deadline = time.monotonic() + 5
+    left = set()
+    while time.monotonic() < deadline:
+        left = {p.pid for p in ProcScanner().scan()[0]} - before
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, f"demo left processes behind: {left}"
