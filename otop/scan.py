@@ -93,11 +93,12 @@ class Scanner:
         cpu = self._cpu(procs, t0)
         agents = [self._agent(b, details, screens, cpu, now) for b in bindings]
         taken = {a.pane.id for a in agents if a.pane is not None}
+        servers = [p for p in procs if p.kind == ProcKind.SERVE]
         for detail in orphans:
             pane = orphan_pane(
                 detail.brief.title, [p for p in panes if not _runs_opencode(p)], taken
             )
-            agents.append(_orphan_agent(detail, pane, now))
+            agents.append(_orphan_agent(detail, pane, servers, now))
         self.last_duration = time.monotonic() - t0
         return Scan(
             generated_at=now,
@@ -296,7 +297,30 @@ def _runs_opencode(p: Pane) -> bool:
     return p.current_command in ("opencode", "opencode.exe")
 
 
-def _orphan_agent(detail: SessionDetail, pane: Pane | None, now: float) -> Agent:
+def _orphan_agent(
+    detail: SessionDetail, pane: Pane | None, servers: list[Proc], now: float
+) -> Agent:
+    """A session with an unfinished turn and no TUI: stale, unless a server may be driving it."""
+    if servers:
+        # `opencode serve` runs sessions for its clients without a TUI; which ones, only its
+        # HTTP API can say, so the turn is taken as live rather than declared stale.
+        server = servers[0]
+        verdict = infer(detail, Signals(alive=True), now)
+        return Agent(
+            key=f"ses:{detail.brief.id}",
+            proc=server,
+            pane=None,
+            session=detail,
+            state=verdict.state,
+            tool=verdict.tool,
+            evidence_pane=Evidence("none", Confidence.UNKNOWN, "driven by a server, not a pane"),
+            evidence_session=Evidence(
+                "server",
+                Confidence.GUESS,
+                f"no TUI shows {detail.brief.id}; opencode serve (pid {server.pid}) may drive it",
+            ),
+            evidence_state=verdict.evidence,
+        )
     verdict = infer(detail, Signals(alive=False), now)
     pane_ev = (
         Evidence("pane title", Confidence.LIKELY, f"{pane.id} still carries the session's title")

@@ -223,3 +223,27 @@ def test_hostile_title_in_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     out = table([agent], time.time())
     assert "\x1b" not in out and "\x07" not in out
     assert "evil" in out
+
+
+def test_unfinished_session_with_a_server_is_not_stale(
+    tmux: TmuxServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With `opencode serve` running, a TUI-less unfinished turn may be the server's: not stale."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    db = OpencodeDB(tmp_path / "data" / "opencode" / "opencode.db")
+    sid = db.session(str(tmp_path), "Driven by a web client")
+    db.user(sid, "go")
+    db.assistant(sid)
+    pane = tmux.new_window(tmp_path, agent_cmd("serve", "--port", "4096"), "srv")
+    pid_in(tmux, pane)
+    doc = run_json(capsys, "-L", tmux.socket, "list", "--json", "--all")
+    agents = doc["agents"]
+    assert isinstance(agents, list)
+    mine = [a for a in agents if a["session_id"] == sid]
+    assert len(mine) == 1
+    assert mine[0]["state"] == "generating"
+    assert mine[0]["kind"] == "serve"
+    assert mine[0]["evidence"]["session"]["confidence"] == "guess"
