@@ -44,6 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", nargs="?", help="session id (or its end), pane id (%%3) or pid")
     p.add_argument("--next", action="store_true", help="the agent that has waited longest for you")
 
+    uis = {
+        "ui": "the live table, full screen (the default)",
+        "popup": "the live table sized for tmux display-popup; Enter jumps",
+    }
+    for name, text in uis.items():
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--interval", type=float, default=2.0, help="seconds between scans")
+
     p = sub.add_parser("explain", help="say why otop believes what it shows about an agent")
     p.add_argument("target", help="session id (or its end), pane id (%%3) or pid")
     return ap
@@ -79,7 +87,25 @@ def _dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return cmd_jump(args)
     if args.command == "explain":
         return cmd_explain(args)
+    if args.command in (None, "ui", "popup"):
+        return cmd_ui(args, popup=args.command == "popup")
     ap.print_help()
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace, popup: bool) -> int:
+    if popup and not (os.environ.get("TMUX") or args.socket_name or args.socket_path):
+        raise UsageError("`otop popup` runs inside tmux (bind it to display-popup); use `otop`")
+    interval = getattr(args, "interval", 2.0)
+    if interval < 0.2:
+        raise UsageError("--interval must be at least 0.2 seconds")
+    from otop.ui.app import OtopApp
+
+    scanner = _scanner(args, one_shot=False)
+    tmux = scanner.tmux
+    assert tmux is not None
+    app = OtopApp(scanner.scan, lambda a: jump_to(tmux, a), popup=popup, interval=interval)
+    app.run()
     return 0
 
 

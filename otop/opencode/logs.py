@@ -158,7 +158,10 @@ class SharedLog:
             self._since = since
         if st.st_size > self._offset:
             self._read(st.st_size)
-        return [r.freeze() for r in self._runs.values() if r.last_line_at >= since - _BACKTRACK]
+        # Runs that ended before the oldest live process started cannot be anyone's now.
+        for rid in [k for k, r in self._runs.items() if r.last_line_at < since - _BACKTRACK]:
+            del self._runs[rid]
+        return [r.freeze() for r in self._runs.values()]
 
     def _read(self, size: int) -> None:
         with self.path.open("rb") as f:

@@ -1,0 +1,1 @@
+"""The Textual app: otop's live table, full screen or in a tmux popup."""
