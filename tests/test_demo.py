@@ -18,8 +18,8 @@ def test_demo_headless_shows_states_and_cleans_up() -> None:
         text=True,
         timeout=90,
     ).stdout
-    assert "Add pagination to the orders API" in out
-    assert "Fix the flaky login test" in out
+    assert "Add pagination" in out
+    assert "Fix the flaky" in out
     seen = {s for s in ("permission", "question", "subagent", "tool:bash", "generating", "idle")
             if s in out}  # fmt: skip
     assert len(seen) >= 4, seen

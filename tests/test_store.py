@@ -222,3 +222,14 @@ def test_paths_follow_xdg_and_opencode_db(tmp_path: Path) -> None:
     chan.parent.mkdir(parents=True)
     chan.write_bytes(b"")
     assert find_paths(env).db == chan
+
+
+def test_last_output_is_the_models_not_the_users(db: OpencodeDB, store: Store) -> None:
+    """While a new round has no answer yet, the last output stays the model's previous words."""
+    sid = db.session("/p", "t")
+    db.finished_turn(sid, "first", "model said this", at=now_ms() - 5000)
+    db.user(sid, "the user's new prompt")
+    db.assistant(sid)
+    d = store.detail(sid)
+    assert d is not None
+    assert d.last_output == "model said this"

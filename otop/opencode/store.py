@@ -341,13 +341,19 @@ class Store:
     def _last_output(self, session_id: str) -> str:
         """The last non-empty line of the newest assistant text, searching a few messages back."""
         rows = self._rows(
-            "SELECT p.data FROM message m JOIN part p ON p.message_id = m.id"
+            "SELECT m.data, p.data FROM message m JOIN part p ON p.message_id = m.id"
             " WHERE m.id IN (SELECT id FROM message WHERE session_id = ?"
             " ORDER BY time_created DESC, id DESC LIMIT ?)"
             " ORDER BY m.time_created DESC, m.id DESC, p.id DESC",
             [session_id, _TEXT_SEARCH_MESSAGES],
         )
-        for (raw,) in rows:
+        roles: dict[object, str | None] = {}
+        for mraw, raw in rows:
+            if mraw not in roles:
+                mdata = load_json(mraw)
+                roles[mraw] = str(mdata.get("role")) if mdata else None
+            if roles[mraw] != "assistant":
+                continue  # the user's own prompt is not the model's last words
             data = load_json(raw)
             if data is None or data.get("type") != "text" or data.get("synthetic"):
                 continue

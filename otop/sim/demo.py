@@ -159,7 +159,8 @@ class Demo:
         OpencodeDB(self.data / "opencode" / "opencode.db").close()
         self.socket = f"otop-demo-{uuid.uuid4().hex[:6]}"
         self.env = {**os.environ, "XDG_DATA_HOME": str(self.data), "PYTHONPATH": str(ROOT)}
-        self.env.pop("TMUX", None)
+        for name in ("TMUX", "COLUMNS", "LINES"):  # the panes have their own sizes
+            self.env.pop(name, None)
         self.started = False
 
     def tmux(self, *args: str) -> str:
@@ -170,7 +171,7 @@ class Demo:
 
     def start(self) -> None:
         py = shlex.quote(sys.executable)
-        watch = f"{py} -m otop.sim.demo --watch"
+        watch = f"{py} -m otop ui --interval 1"
         self.tmux(
             "-f",
             "/dev/null",
@@ -189,6 +190,7 @@ class Demo:
             f"bash --norc --noprofile -c {shlex.quote(watch)}",
         )
         self.started = True
+        self.tmux("set", "-g", "default-size", "150x40")
         self.tmux("set", "-g", "status-right", "otop demo: C-b w lists windows, C-b d leaves")
         for phase, (name, title) in enumerate(AGENTS):
             d = self.root / name
@@ -211,6 +213,7 @@ class Demo:
                 f"bash --norc --noprofile -c {shlex.quote(cmd)}",
             )
         self.started = True
+        self.tmux("set", "-g", "default-size", "150x40")
 
     def close(self) -> None:
         if self.started:
@@ -218,22 +221,8 @@ class Demo:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def watch() -> None:
-    """Redraw `otop list` every second (the demo's first window)."""
-    from otop.cli import main as otop
-
-    while True:
-        _clear()
-        print("otop list  (simulated agents; refreshes every second)\n")
-        socket = os.environ.get("TMUX", "").split(",")[0]
-        otop(["-S", socket, "list"] if socket else ["list"])
-        sys.stdout.flush()
-        time.sleep(1)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="otop demo with simulated opencode agents")
-    ap.add_argument("--watch", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument(
         "--headless",
         type=float,
@@ -252,9 +241,6 @@ def main(argv: list[str] | None = None) -> int:
         title = os.environ.pop("OTOP_DEMO_TITLE", play_name)
         phase = int(os.environ.pop("OTOP_DEMO_PHASE", "0"))
         play(play_name, title, Path(os.environ["XDG_DATA_HOME"]), phase)
-        return 0
-    if args.watch:
-        watch()
         return 0
     demo = Demo()
     try:
