@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -308,4 +308,3 @@ class Scan:
     db_path: str | None
     problems: tuple[Problem, ...] = ()
     tmux_socket: str | None = None
-    extra: dict[str, object] = field(default_factory=dict)

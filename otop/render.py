@@ -182,8 +182,3 @@ def table(agents: Sequence[Agent], now: float, width: int = 120) -> str:
             "  ".join(c + " " * (fixed[i] - cell_width(c)) for i, c in enumerate(cells)).rstrip()
         )
     return "\n".join(lines)
-
-
-def tmux_escape(text: str) -> str:
-    """Text safe inside a tmux format: control characters gone, every `#` doubled."""
-    return clean(text).replace("#", "##")

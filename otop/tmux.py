@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -148,19 +147,6 @@ class Tmux:
                 raise
         self.cmd("select-window", "-t", pane.window_id)
         self.cmd("select-pane", "-t", pane.id)
-
-    def version(self) -> tuple[int, int] | None:
-        try:
-            out = self.cmd("-V")
-        except TmuxError:
-            return None
-        return parse_version(out[0] if out else "")
-
-
-def parse_version(text: str) -> tuple[int, int] | None:
-    """(major, minor) from `tmux -V` output such as `tmux 3.3a` or `tmux next-3.5`."""
-    m = re.search(r"(\d+)\.(\d+)", text)
-    return (int(m.group(1)), int(m.group(2))) if m else None
 
 
 def parse_pane(line: str) -> Pane | None:

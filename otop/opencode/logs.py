@@ -11,7 +11,6 @@ from pathlib import Path
 from otop.model import LogRun
 
 _PAIR = re.compile(r'([A-Za-z_][\w.]*)=("(?:[^"\\]|\\.)*"|\S*)')
-_SES = re.compile(r"ses_[0-9A-Za-z]{10,}")
 # 1.14 and older: one file per process, named after its UTC start time.
 _PER_PROCESS_NAME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{6})\.log$")
 _OLD_LINE = re.compile(r"^(?:INFO|WARN|ERROR|DEBUG)\s+(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})")
@@ -239,8 +238,3 @@ def is_per_process_log(path: str) -> bool:
     """Whether an open file is a per-process opencode log (1.14 and older)."""
     name = os.path.basename(path)
     return os.sep + "log" + os.sep in path and bool(_PER_PROCESS_NAME.match(name))
-
-
-def sessions_in(text: str) -> list[str]:
-    """Session ids mentioned in a text, in order."""
-    return _SES.findall(text)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import quote
@@ -143,17 +142,6 @@ class Store:
         marks = ",".join("?" * len(wanted))
         rows = self._rows(f"{self._brief_select()} WHERE id IN ({marks})", wanted)
         return {b.id: b for b in (self._brief(r) for r in rows)}
-
-    def find_session(self, prefix: str) -> list[str]:
-        """Session ids equal to, or starting with, a (possibly shortened) id."""
-        exact = self._rows("SELECT id FROM session WHERE id = ?", [prefix])
-        if exact:
-            return [str(exact[0][0])]
-        upper = prefix + "\uffff"
-        rows = self._rows(
-            "SELECT id FROM session WHERE id >= ? AND id < ? LIMIT 5", [prefix, upper]
-        )
-        return [str(r[0]) for r in rows]
 
     # -- one session in depth ----------------------------------------------------------------
 
@@ -458,13 +446,3 @@ def _explain(exc: sqlite3.DatabaseError, path: Path, timeout: float) -> str:
     if "unable to open" in text:
         return f"cannot open {path} read-only ({text})"
     return f"cannot read {path}: {text}"
-
-
-def wait_for_change(store: Store, last: int, timeout: float, poll: float = 0.1) -> int:
-    """Block until the database changes or a timeout passes; returns the new data_version."""
-    end = time.monotonic() + timeout
-    while True:
-        current = store.data_version()
-        if current != last or time.monotonic() >= end:
-            return current
-        time.sleep(poll)
