@@ -20,7 +20,8 @@ def load_json(raw: object) -> dict[str, object] | None:
     return value if isinstance(value, dict) else None
 
 
-def _ms(value: object) -> float | None:
+def ms_to_s(value: object) -> float | None:
+    """opencode's epoch milliseconds as otop's epoch seconds (None when absent)."""
     return float(value) / 1000.0 if isinstance(value, (int, float)) and value > 0 else None
 
 
@@ -70,7 +71,7 @@ def running_tool(part_id: str, data: dict[str, object]) -> ToolRun | None:
     if status not in ("pending", "running"):
         return None
     times = state.get("time")
-    started = _ms(times.get("start")) if isinstance(times, dict) else None
+    started = ms_to_s(times.get("start")) if isinstance(times, dict) else None
     meta = state.get("metadata")
     child = None
     if isinstance(meta, dict):

@@ -16,6 +16,7 @@ from otop.opencode.rows import (
     last_line,
     load_json,
     model_label,
+    ms_to_s,
     running_tool,
     span_open,
 )
@@ -29,13 +30,6 @@ _CHILDREN_LIMIT = 8
 
 class StoreError(Exception):
     """The database cannot be read; the message says why in plain words."""
-
-
-def _ms(value: object) -> float | None:
-    """opencode stores epoch milliseconds; otop uses epoch seconds."""
-    if isinstance(value, (int, float)) and value > 0:
-        return float(value) / 1000.0
-    return None
 
 
 class Store:
@@ -115,8 +109,8 @@ class Store:
             id=str(row[0]),
             title=str(row[1] or ""),
             directory=str(row[2] or ""),
-            created_at=_ms(row[3]) or 0.0,
-            updated_at=_ms(row[4]) or 0.0,
+            created_at=ms_to_s(row[3]) or 0.0,
+            updated_at=ms_to_s(row[4]) or 0.0,
             interactive=bool(row[5]),
             parent_id=str(row[6]) if row[6] else None,
         )
@@ -173,8 +167,8 @@ class Store:
             id=str(r[0]),
             title=str(r[1] or ""),
             directory=str(r[2] or ""),
-            created_at=_ms(r[3]) or 0.0,
-            updated_at=_ms(r[4]) or 0.0,
+            created_at=ms_to_s(r[3]) or 0.0,
+            updated_at=ms_to_s(r[4]) or 0.0,
             interactive=r[5] is None if "permission" in self.session_columns else True,
             parent_id=str(r[6]) if r[6] else None,
         )
@@ -218,7 +212,7 @@ class Store:
         round_started: float | None = None
         assistant: tuple[str, dict[str, object], float] | None = None
         newest_role: str | None = None
-        last_activity = max(_ms(r[2]) or 0.0 for r in recent)
+        last_activity = max(ms_to_s(r[2]) or 0.0 for r in recent)
         for mid, created, _updated, raw in recent:
             data = load_json(raw)
             if data is None:
@@ -229,9 +223,9 @@ class Store:
             if newest_role is None:
                 newest_role = role
             if role == "assistant" and assistant is None and data is not None:
-                assistant = (str(mid), data, _ms(created) or 0.0)
+                assistant = (str(mid), data, ms_to_s(created) or 0.0)
             if role == "user" and round_started is None:
-                round_started = _ms(created)
+                round_started = ms_to_s(created)
         if round_started is None:
             round_started = self._last_user_time(session_id, int(float(str(recent[-1][1]))))
         model = agent = ""
@@ -275,7 +269,7 @@ class Store:
         reasoning_open = text_open = False
         for pid, pupdated, praw in parts:
             pdata = load_json(praw)
-            last_activity = max(last_activity, _ms(pupdated) or 0.0)
+            last_activity = max(last_activity, ms_to_s(pupdated) or 0.0)
             if pdata is None:
                 malformed = True
                 continue
@@ -323,7 +317,7 @@ class Store:
                 data = load_json(raw)
                 if data is not None and data.get("role") == "user":
                     cur.close()
-                    return _ms(created)
+                    return ms_to_s(created)
         return None
 
     def _last_output(self, session_id: str) -> str:
@@ -392,7 +386,7 @@ class Store:
         )
         out = []
         for cid, created in rows:
-            if since is not None and (_ms(created) or 0.0) < since - 1.0:
+            if since is not None and (ms_to_s(created) or 0.0) < since - 1.0:
                 continue
             child = self.detail(str(cid), depth=depth)
             if child is not None:
@@ -426,7 +420,7 @@ class Store:
         ):
             parts[str(mid)].append(raw)
         return [
-            history_entry(str(mid), _ms(created) or 0.0, raw, parts[str(mid)])
+            history_entry(str(mid), ms_to_s(created) or 0.0, raw, parts[str(mid)])
             for mid, created, raw in msgs
         ]
 
