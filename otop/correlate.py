@@ -28,6 +28,7 @@ class Binding:
         default_factory=lambda: Evidence("none", U, "no evidence for a session")
     )
     notes: list[str] = field(default_factory=list)
+    ambiguous: bool = False  # several processes could show the same sessions: no state either
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,7 @@ def _indirect(b: Binding, world: World, claimed: set[str], everyone: Sequence[Bi
         claimed.add(s.id)
         return
     if sharing:
+        b.ambiguous = True
         b.session_evidence = Evidence(
             "none",
             U,

@@ -252,11 +252,7 @@ class Scanner:
             verdict = Verdict(
                 State.IDLE, None, Evidence("kind", Confidence.CERTAIN, "a server: see its sessions")
             )
-        elif (
-            b.session_id is None
-            and b.session_evidence.confidence == Confidence.UNKNOWN
-            and ("cannot tell" in b.session_evidence.detail)
-        ):
+        elif b.ambiguous:
             verdict = Verdict(
                 State.NEW,
                 None,
