@@ -11,9 +11,9 @@ from collections.abc import Sequence
 
 from otop import __version__
 from otop.model import Agent, Group, Scan
-from otop.render import document, ordered, table, visible
+from otop.render import StatusStyle, document, ordered, table, visible
 from otop.scan import Options, Scanner
-from otop.tmux import Tmux, TmuxError
+from otop.tmux import Target, Tmux, TmuxError
 
 
 class UsageError(Exception):
@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("jump", help="switch the tmux client to an agent's pane")
     p.add_argument("target", nargs="?", help="session id (or its end), pane id (%%3) or pid")
     p.add_argument("--next", action="store_true", help="the agent that has waited longest for you")
+    p.add_argument(
+        "--notify",
+        action="store_true",
+        help="report problems with tmux display-message (for key bindings)",
+    )
 
     uis = {
         "ui": "the live table, full screen (the default)",
@@ -51,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in uis.items():
         p = sub.add_parser(name, help=text)
         p.add_argument("--interval", type=float, default=2.0, help="seconds between scans")
+
+    p = sub.add_parser(
+        "watch", help="keep tmux's @otop_status and window badges current (one per tmux server)"
+    )
+    p = sub.add_parser("tmux", help="load the tmux plugin into a server, or remove it")
+    p.add_argument("action", choices=("setup", "uninstall"))
 
     p = sub.add_parser("explain", help="say why otop believes what it shows about an agent")
     p.add_argument("target", help="session id (or its end), pane id (%%3) or pid")
@@ -87,6 +98,10 @@ def _dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return cmd_jump(args)
     if args.command == "explain":
         return cmd_explain(args)
+    if args.command == "watch":
+        return cmd_watch(args)
+    if args.command == "tmux":
+        return cmd_tmux(args)
     if args.command in (None, "ui", "popup"):
         return cmd_ui(args, popup=args.command == "popup")
     ap.print_help()
@@ -178,21 +193,83 @@ def cmd_jump(args: argparse.Namespace) -> int:
     if not args.target and not args.next:
         raise UsageError("jump needs a session id, pane id or pid, or --next")
     scanner = _scanner(args, one_shot=False)
-    scan = scanner.scan()
-    if args.next:
-        agent = next_waiting(scan.agents)
-        if agent is None:
-            print("otop: no agent is waiting for you", file=sys.stderr)
-            return 1
-    else:
-        agent = find_agent(scan, args.target)
-    if agent.pane is None:
-        raise UsageError(f"agent {agent.session_id or agent.key} runs in no tmux pane")
     assert scanner.tmux is not None
+    tmux = scanner.tmux
     try:
-        scanner.tmux.jump(agent.pane, os.environ.get("OTOP_CLIENT") or None)
+        scan = scanner.scan()
+        if args.next:
+            agent = next_waiting(scan.agents)
+            if agent is None:
+                raise UsageError("no agent is waiting for you")
+        else:
+            agent = find_agent(scan, args.target)
+        if agent.pane is None:
+            raise UsageError(f"agent {agent.session_id or agent.key} runs in no tmux pane")
+        try:
+            tmux.jump(agent.pane, os.environ.get("OTOP_CLIENT") or None)
+        except TmuxError as exc:
+            raise UsageError(f"cannot jump to {agent.pane.id}: {exc}") from None
+    except UsageError as exc:
+        if not args.notify:
+            raise
+        _notify(tmux, f"otop: {exc}")
+        return 1
+    return 0
+
+
+def _notify(tmux: Tmux, text: str) -> None:
+    """A message on the client's status line (a key binding has no terminal to print to)."""
+    client = os.environ.get("OTOP_CLIENT")
+    target = ["-c", client] if client else []
+    try:
+        tmux.cmd("display-message", *target, text.replace("#", "##"))
+    except TmuxError:
+        print(text, file=sys.stderr)
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from otop import plugin, watch
+
+    scanner = _scanner(args, one_shot=False)
+    tmux = scanner.tmux
+    assert tmux is not None
+    try:
+        sock = plugin.socket_path(tmux)
     except TmuxError as exc:
-        raise UsageError(f"cannot jump to {agent.pane.id}: {exc}") from None
+        raise UsageError(f"no tmux server to watch ({tmux.target.describe()}): {exc}") from None
+    try:
+        lock = watch.take_lock(watch.lock_path(sock))
+    except watch.AlreadyRunning as exc:
+        print(f"otop: {exc}", file=sys.stderr)
+        return 0
+
+    def style() -> tuple[StatusStyle, bool, float]:
+        cfg = plugin.read_config(tmux)
+        return cfg.style, cfg.badges, cfg.watch_interval
+
+    with lock:
+        tmux.cmd("set-option", "-gq", watch.PID_OPTION, str(os.getpid()))
+        return watch.Watcher(scanner, tmux, style, sock).run()
+
+
+def cmd_tmux(args: argparse.Namespace) -> int:
+    from otop import plugin
+
+    tmux = Tmux(Target.from_env(None, args.socket_name, args.socket_path))
+    try:
+        if args.action == "uninstall":
+            for line in plugin.uninstall(tmux):
+                print(f"otop: {line}")
+            return 0
+        report = plugin.setup(tmux)
+    except TmuxError as exc:
+        raise UsageError(f"tmux ({tmux.target.describe()}): {exc}") from None
+    if report.messages:
+        _notify(tmux, "otop: " + "; ".join(report.messages))
+    for text in report.messages:
+        print(f"otop: {text}", file=sys.stderr)
+    keys = ", ".join(f"prefix+{k}" for k in report.bound) or "no keys"
+    print(f"otop: bound {keys}; {report.watcher}")
     return 0
 
 

@@ -269,3 +269,33 @@ def _open_log(p: psutil.Process) -> str | None:
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return None
     return None
+
+
+class PidProbe:
+    """The set of opencode pids, cheaply: one /proc listing, and a look at new pids only."""
+
+    def __init__(self, proc: str = "/proc") -> None:
+        self.proc = proc
+        self._known: dict[int, bool] = {}
+
+    def pids(self) -> frozenset[int]:
+        try:
+            now = {int(n) for n in os.listdir(self.proc) if n.isdigit()}
+        except OSError:
+            return frozenset()
+        known = {pid: ours for pid, ours in self._known.items() if pid in now}
+        for pid in now - known.keys():
+            known[pid] = self._ours(pid)
+        self._known = known
+        return frozenset(pid for pid, ours in known.items() if ours)
+
+    def _ours(self, pid: int) -> bool:
+        try:
+            with open(f"{self.proc}/{pid}/comm", encoding="utf-8", errors="replace") as f:
+                if f.read().strip() in NAMES:
+                    return True
+            with open(f"{self.proc}/{pid}/cmdline", "rb") as fb:
+                argv0 = fb.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace")
+        except OSError:
+            return False
+        return os.path.basename(argv0) in NAMES

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from otop.model import GROUP_RANK, Agent, Group, ProcKind, Scan, SessionDetail, State
 from otop.status import child_state
@@ -182,3 +183,87 @@ def table(agents: Sequence[Agent], now: float, width: int = 120) -> str:
             "  ".join(c + " " * (fixed[i] - cell_width(c)) for i, c in enumerate(cells)).rstrip()
         )
     return "\n".join(lines)
+
+
+# -- tmux status line and window badges ------------------------------------------------------
+
+
+def tmux_escape(text: str) -> str:
+    """Text made inert in a tmux format: `#` doubled, so `#(`, `#[` and `#{` stay literal."""
+    return clean(text).replace("#", "##")
+
+
+@dataclass(frozen=True)
+class StatusStyle:
+    """How counts and badges look in tmux: a glyph and a colour per group, and a template."""
+
+    icons: Mapping[Group, str]
+    colours: Mapping[Group, str]
+    template: str = "{waiting} {working} {idle} {stale}"
+
+    def paint(self, group: Group, text: str) -> str:
+        """Text (already escaped) in its group's colour; colours are tmux style words."""
+        colour = self.colours.get(group, "")
+        if not colour or colour == "default":
+            return text
+        return f"#[fg={colour}]{text}#[fg=default]"
+
+
+DEFAULT_ICONS: dict[Group, str] = {
+    Group.WAITING: "⏳",
+    Group.WORKING: "⚙",
+    Group.IDLE: "·",
+    Group.STALE: "✗",
+}
+DEFAULT_COLOURS: dict[Group, str] = {
+    Group.WAITING: "colour208",
+    Group.WORKING: "colour2",
+    Group.IDLE: "default",
+    Group.STALE: "colour244",
+}
+DEFAULT_STYLE = StatusStyle(DEFAULT_ICONS, DEFAULT_COLOURS)
+
+
+def status_text(agents: Iterable[Agent], style: StatusStyle = DEFAULT_STYLE) -> str:
+    """Counts by group for `#{otop_status}`: empty groups and a world without agents vanish."""
+    c = counts(agents)
+    parts: dict[str, str] = {}
+    for group in Group:
+        n = c[group]
+        parts[group.value] = (
+            style.paint(group, f"{tmux_escape(style.icons.get(group, ''))}{n}") if n else ""
+        )
+    try:
+        text = style.template.format_map(parts)
+    except (KeyError, ValueError, IndexError):
+        text = DEFAULT_STYLE.template.format_map(parts)
+    return " ".join(text.split())
+
+
+def window_badges(
+    agents: Iterable[Agent], now: float, style: StatusStyle = DEFAULT_STYLE
+) -> dict[str, str]:
+    """Per tmux window id, a badge for the most urgent of its agents (with a leading space).
+
+    Waiting badges say how long the agent has waited; a `?` marks a guessed session.
+    """
+    best: dict[str, Agent] = {}
+    guessed: set[str] = set()
+    for a in agents:
+        if a.pane is None:
+            continue
+        wid = a.pane.window_id
+        if a.guessed:
+            guessed.add(wid)
+        cur = best.get(wid)
+        if cur is None or urgency(a) < urgency(cur):
+            best[wid] = a
+    out: dict[str, str] = {}
+    for wid, a in best.items():
+        text = style.icons.get(a.group, "")
+        if a.group == Group.WAITING and a.waiting_since is not None:
+            text += age(now - a.waiting_since)
+        if wid in guessed:
+            text += "?"
+        out[wid] = " " + style.paint(a.group, tmux_escape(text))
+    return out

@@ -68,6 +68,10 @@ class Scanner:
     def close(self) -> None:
         self.store.close()
 
+    def process_log_paths(self) -> list[str]:
+        """The per-process log files (opencode 1.14) seen in the last scan."""
+        return list(self._process_logs)
+
     def scan(self, now: float | None = None) -> Scan:
         """Look at everything once and join it into agents."""
         t0 = time.monotonic()

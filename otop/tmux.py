@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import libtmux
@@ -93,6 +93,27 @@ class Tmux:
             raise TmuxError(err)
         return list(result.stdout)
 
+    def chain(self, commands: Iterable[Sequence[str]]) -> list[str]:
+        """Several commands in one tmux invocation (`a ; b ; c`); tmux stops at a failure."""
+        args: list[str] = []
+        for c in commands:
+            if args:
+                args.append(";")
+            args += [literal(a) for a in c]
+        return self.cmd(*args) if args else []
+
+    def option(self, name: str, default: str = "", scope: str = "-g") -> str:
+        """One option's value, or the default when it is unset."""
+        try:
+            out = self.cmd("show-options", scope + "qv", name)
+        except TmuxError:
+            return default
+        return "\n".join(out) if out else default
+
+    def expand(self, fmt: str) -> str:
+        """A format expanded by the server (`display-message -p`)."""
+        return "\n".join(self.cmd("display-message", "-p", fmt))
+
     def panes(self) -> list[Pane]:
         """Every pane of every session of the server; empty when no server runs."""
         try:
@@ -147,6 +168,11 @@ class Tmux:
                 raise
         self.cmd("select-window", "-t", pane.window_id)
         self.cmd("select-pane", "-t", pane.id)
+
+
+def literal(arg: str) -> str:
+    """An argument tmux will not split: a trailing `;` would end the command, `\\;` does not."""
+    return arg[:-1] + "\\;" if arg.endswith(";") else arg
 
 
 def parse_pane(line: str) -> Pane | None:

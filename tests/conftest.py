@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
 import shlex
+import struct
 import subprocess
 import sys
+import termios
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,3 +114,86 @@ def spawn(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
     for p in procs:
         p.kill()
         p.wait()
+
+
+PERMISSION_SCREEN = "Permission required\\n  Allow once   Allow always   Reject\\n"
+
+
+def agent_cmd(*args: str, title: str | None = None, screen: str = "") -> str:
+    """A tmux command for a fake opencode that first sets a pane title and prints a screen."""
+    pre = ""
+    if title is not None:
+        pre += f"printf '\\033]2;%s\\007' {shlex.quote(title)}; "
+    if screen:
+        pre += f"printf '{screen}'; "
+    return f"bash --norc --noprofile -c {shlex.quote(pre + fake_opencode(*args))}"
+
+
+def pid_in(tmux: TmuxServer, pane: str) -> int:
+    """The pid of the fake opencode in a pane, once it runs."""
+
+    def find() -> int:
+        return int(tmux("display", "-p", "-t", pane, "#{pane_pid}").strip())
+
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if tmux("display", "-p", "-t", pane, "#{pane_current_command}").strip() == "opencode":
+            return find()
+        time.sleep(0.05)
+    raise AssertionError(f"no opencode in {pane}")
+
+
+class Client:
+    """A real tmux client attached to a private server through a pseudo-terminal."""
+
+    def __init__(self, server: TmuxServer, cols: int = 120, rows: int = 32) -> None:
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = {**server.env, "TERM": "xterm-256color"}
+        self.proc = subprocess.Popen(
+            ["tmux", "-L", server.socket, "attach"],
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        )  # fmt: skip
+        os.close(slave)
+        self.server = server
+        self.output = bytearray()
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            if server("list-clients", "-F", "#{client_name}", check=False).strip():
+                break
+            time.sleep(0.05)
+        self.name = server("list-clients", "-F", "#{client_name}").strip().splitlines()[0]
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self._lock:
+                self.output += chunk
+
+    def seen(self) -> bytes:
+        with self._lock:
+            return bytes(self.output)
+
+    def press(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def pane(self) -> str:
+        """The pane this client shows now."""
+        return self.server("display", "-p", "-c", self.name, "#{pane_id}").strip()
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)

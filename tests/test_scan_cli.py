@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from pathlib import Path
 
@@ -11,36 +10,13 @@ import pytest
 
 from otop.cli import main
 from otop.sim.store import OpencodeDB, now_ms
-from tests.conftest import TmuxServer, fake_opencode
-
-PERMISSION_SCREEN = "Permission required\\n  Allow once   Allow always   Reject\\n"
+from tests.conftest import PERMISSION_SCREEN, TmuxServer, agent_cmd, pid_in
 
 
 def log_line(ts: float, run: str, message: str, **kv: str) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
     pairs = " ".join(f"{k.replace('__', '.')}={v}" for k, v in kv.items())
     return f'timestamp={stamp} level=INFO run={run} message="{message}" {pairs}\n'
-
-
-def agent_cmd(*args: str, title: str | None = None, screen: str = "") -> str:
-    pre = ""
-    if title is not None:
-        pre += f"printf '\\033]2;%s\\007' {shlex.quote(title)}; "
-    if screen:
-        pre += f"printf '{screen}'; "
-    return f"bash --norc --noprofile -c {shlex.quote(pre + fake_opencode(*args))}"
-
-
-def pid_in(tmux: TmuxServer, pane: str) -> int:
-    def find() -> int:
-        return int(tmux("display", "-p", "-t", pane, "#{pane_pid}").strip())
-
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        if tmux("display", "-p", "-t", pane, "#{pane_current_command}").strip() == "opencode":
-            return find()
-        time.sleep(0.05)
-    raise AssertionError(f"no opencode in {pane}")
 
 
 @pytest.fixture

@@ -1,0 +1,326 @@
+"""The tmux plugin's work: read `@otop-*` options, bind keys, wire status line and badges, start
+the watcher; and undo all of it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from otop.model import Group
+from otop.render import DEFAULT_COLOURS, DEFAULT_ICONS, StatusStyle
+from otop.tmux import Tmux, TmuxError
+from otop.watch import BADGE_OPTION, PID_OPTION, STATUS_OPTION, holder, lock_path, runtime_dir
+
+PLACEHOLDER = "#{otop_status}"
+INTERPOLATED = "#{" + STATUS_OPTION + "}"
+BADGE = "#{" + BADGE_OPTION + "}"
+STATUS_OPTIONS = ("status-left", "status-right")
+FORMAT_OPTIONS = ("window-status-format", "window-status-current-format")
+BOUND_OPTION = "@otop_bound_keys"
+WARNED_OPTION = "@otop_warned"
+# Every binding otop makes carries this word, so it can tell its own from the user's.
+MARK = "otop"
+
+DEFAULTS: dict[str, str] = {
+    "key": "O",
+    "next-key": "N",
+    "popup-width": "80%",
+    "popup-height": "70%",
+    "interval": "2",
+    "watch-interval": "1",
+    "badges": "on",
+    "status-format": "{waiting} {working} {idle} {stale}",
+    **{f"icon-{g.value}": DEFAULT_ICONS[g] for g in Group},
+    **{f"color-{g.value}": DEFAULT_COLOURS[g] for g in Group},
+}
+_TRUE = {"on", "yes", "true", "1"}
+_FALSE = {"off", "no", "false", "0"}
+_SIZE = re.compile(r"^[1-9][0-9]{0,3}%?$")
+
+
+@dataclass
+class Config:
+    """The plugin's options, validated; `errors` says which values were refused and why."""
+
+    key: str | None = "O"
+    next_key: str | None = "N"
+    popup_width: str = "80%"
+    popup_height: str = "70%"
+    interval: float = 2.0
+    watch_interval: float = 1.0
+    badges: bool = True
+    style: StatusStyle = field(default_factory=lambda: StatusStyle(DEFAULT_ICONS, DEFAULT_COLOURS))
+    errors: list[str] = field(default_factory=list)
+
+
+def parse_config(raw: dict[str, str]) -> Config:
+    """Options as tmux holds them (missing = default) to a Config; bad values fall back."""
+    cfg = Config()
+    v = {k: raw.get(k, "") or d for k, d in DEFAULTS.items()}
+
+    def key(name: str) -> str | None:
+        val = raw.get(name, DEFAULTS[name]).strip()
+        if val == "":
+            return None
+        return None if val.lower() in _FALSE else val
+
+    cfg.key = key("key")
+    cfg.next_key = key("next-key")
+    for name in ("popup-width", "popup-height"):
+        if not _SIZE.match(v[name]):
+            cfg.errors.append(f"@otop-{name} {v[name]!r} is not a size like 80% or 100")
+            v[name] = DEFAULTS[name]
+    cfg.popup_width, cfg.popup_height = v["popup-width"], v["popup-height"]
+    for name, least in (("interval", 0.2), ("watch-interval", 0.2)):
+        try:
+            seconds = float(v[name])
+            if not seconds >= least or seconds > 3600:
+                raise ValueError
+        except ValueError:
+            cfg.errors.append(f"@otop-{name} {v[name]!r} is not a number of seconds (>= {least})")
+            seconds = float(DEFAULTS[name])
+        setattr(cfg, name.replace("-", "_"), seconds)
+    flag = v["badges"].lower()
+    if flag not in _TRUE | _FALSE:
+        cfg.errors.append(f"@otop-badges {v['badges']!r} is neither on nor off")
+    cfg.badges = flag not in _FALSE
+    template = v["status-format"]
+    try:
+        template.format_map({g.value: "" for g in Group})
+    except (KeyError, ValueError, IndexError):
+        cfg.errors.append(
+            f"@otop-status-format {template!r}: use {{waiting}} {{working}} {{idle}} {{stale}}"
+        )
+        template = DEFAULTS["status-format"]
+    icons = {g: raw.get(f"icon-{g.value}", DEFAULT_ICONS[g]) for g in Group}
+    colours = {g: v[f"color-{g.value}"] for g in Group}
+    cfg.style = StatusStyle(icons, colours, template)
+    return cfg
+
+
+def read_config(tmux: Tmux) -> Config:
+    """All `@otop-*` options: which are set (even to "") from one command, values from another."""
+    names = list(DEFAULTS)
+    sep = "\x1f"
+    try:
+        listed = tmux.cmd("show-options", "-g")
+    except TmuxError:
+        listed = []
+    prefix = "@otop-"
+    present = {line.split(" ", 1)[0][len(prefix) :] for line in listed if line.startswith(prefix)}
+    values = tmux.expand(sep.join(f"#{{@otop-{n}}}" for n in names)).split(sep)
+    raw = {n: v for n, v in zip(names, values, strict=False) if n in present}
+    return parse_config(raw)
+
+
+def tmux_version(text: str) -> tuple[int, int]:
+    """`tmux 3.3a` -> (3, 3); unparsable (e.g. `next-3.5`, `openbsd-7.4`) counts as new."""
+    m = re.search(r"(\d+)\.(\d+)", text)
+    if text.startswith("tmux ") and m and "next" not in text:
+        return int(m.group(1)), int(m.group(2))
+    return (99, 0)
+
+
+def installed_version() -> tuple[int, int]:
+    try:
+        out = subprocess.run(["tmux", "-V"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return (0, 0)
+    return tmux_version(out.strip())
+
+
+def otop_command() -> str:
+    """This otop, as a shell word list safe inside a tmux format."""
+    return shlex.join([sys.executable, "-m", "otop"]).replace("#", "##")
+
+
+def popup_binding(cfg: Config, version: tuple[int, int]) -> list[str]:
+    """The bind-key arguments after the key: a popup (tmux >= 3.2) or a window (older)."""
+    client = "#{q:client_name}"
+    inner = f"OTOP_CLIENT={client} exec {otop_command()} popup --interval {cfg.interval:g}"
+    if version >= (3, 2):
+        shell = (
+            f"tmux display-popup -c {client} -d #{{q:pane_current_path}}"
+            f" -w {cfg.popup_width} -h {cfg.popup_height} -E {shlex.quote(inner)}"
+        )
+    else:
+        shell = f"tmux new-window -n {MARK} -c #{{q:pane_current_path}} {shlex.quote(inner)}"
+    return ["run-shell", "-b", shell]
+
+
+def next_binding() -> list[str]:
+    return [
+        "run-shell",
+        "-b",
+        f"OTOP_CLIENT=#{{q:client_name}} {otop_command()} jump --next --notify",
+    ]
+
+
+def _binding(tmux: Tmux, key: str) -> str | None:
+    """What a prefix key runs now, or None when it is free."""
+    try:
+        out = tmux.cmd("list-keys", "-T", "prefix", key)
+    except TmuxError:
+        return None
+    return "\n".join(out) or None
+
+
+def _ours(binding: str | None) -> bool:
+    return binding is not None and MARK in binding and "run-shell" in binding
+
+
+@dataclass
+class Report:
+    """What setup did, in words: shown by the plugin with display-message."""
+
+    bound: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    watcher: str = ""
+
+
+def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True) -> Report:
+    """Load the plugin into a tmux server; safe to run again (reloads change nothing twice)."""
+    report = Report()
+    version = version or installed_version()
+    cfg = read_config(tmux)
+    report.messages += cfg.errors
+    _unbind(tmux, keep=())
+    warned = set(tmux.option(WARNED_OPTION).split())
+    for key, args in ((cfg.key, popup_binding(cfg, version)), (cfg.next_key, next_binding())):
+        if not key:
+            continue
+        current = _binding(tmux, key)
+        if current is not None and not _ours(current):
+            if key not in warned:
+                report.messages.append(
+                    f"prefix+{key} is already bound ({current.split(key, 1)[-1].strip()[:60]});"
+                    " set @otop-key / @otop-next-key to another key"
+                )
+                warned.add(key)
+            continue
+        try:
+            tmux.cmd("bind-key", "-T", "prefix", key, *args)
+        except TmuxError as exc:
+            report.messages.append(f"cannot bind prefix+{key}: {exc}")
+            continue
+        report.bound.append(key)
+    tmux.cmd("set-option", "-gq", BOUND_OPTION, " ".join(report.bound))
+    if warned:
+        tmux.cmd("set-option", "-gq", WARNED_OPTION, " ".join(sorted(warned)))
+    _interpolate(tmux, PLACEHOLDER, INTERPOLATED)
+    _badges(tmux, cfg.badges)
+    if not cfg.badges:
+        _clear_badges(tmux)
+    if start:
+        report.watcher = start_watcher(tmux)
+    return report
+
+
+def uninstall(tmux: Tmux) -> list[str]:
+    """Remove bindings, badges, the status interpolation, otop's own options and the watcher."""
+    done = []
+    pid = stop_watcher(tmux)
+    if pid:
+        done.append(f"stopped watcher {pid}")
+    keys = _unbind(tmux, keep=())
+    if keys:
+        done.append("unbound prefix+" + ", prefix+".join(keys))
+    _interpolate(tmux, INTERPOLATED, PLACEHOLDER)
+    _badges(tmux, False)
+    _clear_badges(tmux)
+    for name in (STATUS_OPTION, BOUND_OPTION, WARNED_OPTION, PID_OPTION):
+        tmux.cmd("set-option", "-gqu", name)
+    done.append("removed badges, status counts and otop's options")
+    return done
+
+
+def _unbind(tmux: Tmux, keep: tuple[str, ...]) -> list[str]:
+    """Unbind the keys otop bound last time, if they still run otop."""
+    removed = []
+    for key in tmux.option(BOUND_OPTION).split():
+        if key in keep or not _ours(_binding(tmux, key)):
+            continue
+        try:
+            tmux.cmd("unbind-key", "-T", "prefix", key)
+            removed.append(key)
+        except TmuxError:
+            continue
+    return removed
+
+
+def _interpolate(tmux: Tmux, old: str, new: str) -> None:
+    for name in STATUS_OPTIONS:
+        value = tmux.option(name)
+        if old in value:
+            tmux.cmd("set-option", "-gq", name, value.replace(old, new))
+
+
+def _badges(tmux: Tmux, on: bool) -> None:
+    """Append the badge to both window-status formats once, or take it out again."""
+    for name in FORMAT_OPTIONS:
+        value = tmux.option(name)
+        if on and BADGE not in value:
+            tmux.cmd("set-option", "-gq", name, value + BADGE)
+        elif not on and BADGE in value:
+            tmux.cmd("set-option", "-gq", name, value.replace(BADGE, ""))
+
+
+def _clear_badges(tmux: Tmux) -> None:
+    try:
+        windows = tmux.cmd("list-windows", "-a", "-F", "#{window_id}")
+    except TmuxError:
+        return
+    cmds = [["set-option", "-wqu", "-t", w, BADGE_OPTION] for w in windows if w]
+    if cmds:
+        tmux.chain(cmds)
+
+
+def socket_path(tmux: Tmux) -> str:
+    return tmux.expand("#{socket_path}")
+
+
+def start_watcher(tmux: Tmux) -> str:
+    """Start `otop watch` for this server, or ask the running one to re-read the options."""
+    sock = socket_path(tmux)
+    pid = holder(lock_path(sock))
+    if pid:
+        try:
+            os.kill(pid, signal.SIGHUP)
+            return f"watcher {pid} reloaded"
+        except ProcessLookupError:
+            pass
+    log = runtime_dir() / "watch.log"
+    if log.exists() and log.stat().st_size > 1_000_000:
+        log.unlink()
+    with open(log, "ab") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "otop", "-S", sock, "watch"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return f"watcher {proc.pid} started"
+
+
+def stop_watcher(tmux: Tmux, wait: float = 3.0) -> int | None:
+    """Stop this server's watcher; returns its pid if one ran."""
+    lock = lock_path(socket_path(tmux))
+    pid = holder(lock)
+    if not pid:
+        return None
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return None
+    end = time.monotonic() + wait
+    while time.monotonic() < end and holder(lock):
+        time.sleep(0.05)
+    return pid

@@ -1,0 +1,228 @@
+"""The one background watcher per tmux server: scans when something changed, sets tmux options.
+
+It feeds `@otop_status` (global) and `@otop_badge` (per window) so that the status line never
+spawns a process to redraw: tmux redraws attached clients itself when an option changes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from otop.model import Group, Scan
+from otop.opencode.store import StoreError
+from otop.procs import PidProbe
+from otop.render import StatusStyle, status_text, visible, window_badges
+from otop.scan import Scanner
+from otop.tmux import Tmux, TmuxError, literal
+
+STATUS_OPTION = "@otop_status"
+BADGE_OPTION = "@otop_badge"
+PID_OPTION = "@otop_watcher_pid"
+# Even when nothing seems to change, look properly this often (stale turns, moved panes).
+FULL_SCAN_EVERY = 10.0
+
+
+def runtime_dir() -> Path:
+    """A private directory for lock files: $XDG_RUNTIME_DIR/otop, else /tmp/otop-UID."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    d = Path(base) / "otop" if base else Path(f"/tmp/otop-{os.getuid()}")
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return d
+
+
+def lock_path(socket_path: str) -> Path:
+    """The lock file that makes a watcher the only one for its tmux server."""
+    return runtime_dir() / ("watch" + socket_path.replace("/", "%") + ".lock")
+
+
+class AlreadyRunning(Exception):
+    """Another watcher holds the lock for this tmux server."""
+
+    def __init__(self, pid: int | None) -> None:
+        super().__init__(f"a watcher already runs for this tmux server (pid {pid or '?'})")
+        self.pid = pid
+
+
+def take_lock(path: Path) -> IO[str]:
+    """Hold the watcher lock for as long as the returned file stays open."""
+    f = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        text = f.read().strip()
+        f.close()
+        raise AlreadyRunning(int(text) if text.isdigit() else None) from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def holder(path: Path) -> int | None:
+    """The pid of the watcher holding a lock, or None when nobody holds it."""
+    try:
+        f = open(path, encoding="utf-8")  # noqa: SIM115
+    except OSError:
+        return None
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = f.read().strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return None
+
+
+@dataclass
+class Outputs:
+    """What the watcher last told tmux."""
+
+    status: str | None = None
+    badges: dict[str, str] | None = None
+
+
+def plan(
+    old: Outputs, status: str, badges: dict[str, str], windows: set[str] | None
+) -> list[list[str]]:
+    """The tmux commands that turn the old outputs into the new ones (none when equal).
+
+    Badges of windows that no longer exist are not unset: their options went with them.
+    """
+    cmds: list[list[str]] = []
+    if status != old.status:
+        cmds.append(["set-option", "-gq", STATUS_OPTION, status])
+    before = old.badges or {}
+    for wid, badge in sorted(badges.items()):
+        if before.get(wid) != badge:
+            cmds.append(["set-option", "-wq", "-t", wid, BADGE_OPTION, badge])
+    for wid in sorted(before.keys() - badges.keys()):
+        if windows is None or wid in windows:
+            cmds.append(["set-option", "-wqu", "-t", wid, BADGE_OPTION])
+    return cmds
+
+
+class Watcher:
+    """Scan on change (or on a slow beat), render, and push only differences to tmux."""
+
+    def __init__(
+        self,
+        scanner: Scanner,
+        tmux: Tmux,
+        style: Callable[[], tuple[StatusStyle, bool, float]],
+        socket_path: str,
+    ) -> None:
+        self.scanner = scanner
+        self.tmux = tmux
+        self.read_style = style
+        self.socket_path = socket_path
+        self.style, self.badges_on, self.interval = style()
+        self.pids = PidProbe()
+        self.out = Outputs()
+        self.scan: Scan | None = None
+        self.signature: tuple[object, ...] | None = None
+        self.last_full = 0.0
+        self.scans = 0
+        self.pushes = 0
+        self._reload = False
+        self._stop = False
+
+    # -- change detection ---------------------------------------------------------------
+
+    def probe(self) -> tuple[object, ...]:
+        """Cheap facts whose change means a scan could tell something new."""
+        try:
+            version: int = self.scanner.store.data_version()
+        except StoreError:
+            version = -1
+        logs: list[tuple[str, int]] = []
+        for p in (self.scanner.paths.shared_log, *map(Path, self.scanner.process_log_paths())):
+            try:
+                logs.append((str(p), p.stat().st_size))
+            except OSError:
+                continue
+        return (self.pids.pids(), version, tuple(logs))
+
+    def busy(self) -> bool:
+        """Working agents change without notice (screens, CPU): keep scanning them."""
+        return self.scan is not None and any(a.group == Group.WORKING for a in self.scan.agents)
+
+    # -- one beat -------------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> bool:
+        """Look (scan only if due), then push what changed; False once tmux is gone."""
+        if self._reload:
+            self._reload = False
+            self.style, self.badges_on, self.interval = self.read_style()
+            self.out = Outputs()  # repaint everything in the new style
+        if not os.path.exists(self.socket_path):
+            return False
+        mono = time.monotonic()
+        sig = self.probe()
+        if (
+            self.scan is None
+            or sig != self.signature
+            or self.busy()
+            or mono - self.last_full >= FULL_SCAN_EVERY
+        ):
+            self.scan = self.scanner.scan()
+            self.scans += 1
+            self.signature = sig
+            self.last_full = mono
+        return self.push(self.scan, time.time() if now is None else now)
+
+    def push(self, scan: Scan, now: float) -> bool:
+        agents = [a for a in scan.agents if visible(a, False)]
+        status = status_text(agents, self.style)
+        badges = window_badges(agents, now, self.style) if self.badges_on else {}
+        cmds = plan(self.out, status, badges, None)
+        if not cmds:
+            return True
+        try:
+            self.tmux.chain(cmds)
+        except TmuxError as exc:
+            if not os.path.exists(self.socket_path) or "no server" in str(exc):
+                return False
+            # A window closed between the scan and now: push one by one, skipping failures.
+            for c in cmds:
+                try:
+                    self.tmux.cmd(*map(literal, c))
+                except TmuxError:
+                    continue
+        self.pushes += 1
+        self.out = Outputs(status, badges)
+        return True
+
+    # -- life -----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Beat until tmux goes away or a signal asks to stop."""
+        signal.signal(signal.SIGHUP, self._on_hup)
+        signal.signal(signal.SIGTERM, self._on_term)
+        signal.signal(signal.SIGINT, self._on_term)
+        while not self._stop:
+            started = time.monotonic()
+            if not self.tick():
+                break
+            spent = time.monotonic() - started
+            end = started + max(self.interval, spent * 20)  # never more than ~5% of a core
+            while not self._stop and not self._reload and time.monotonic() < end:
+                time.sleep(min(0.25, max(0.0, end - time.monotonic())))
+        self.scanner.close()
+        return 0
+
+    def _on_hup(self, signum: int, frame: FrameType | None) -> None:
+        self._reload = True
+
+    def _on_term(self, signum: int, frame: FrameType | None) -> None:
+        self._stop = True

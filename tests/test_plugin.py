@@ -1,0 +1,384 @@
+"""The tmux plugin on real private tmux servers: keys, status counts, badges, the watcher."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from otop import plugin
+from otop.render import tmux_escape
+from otop.sim.store import OpencodeDB
+from otop.tmux import Target, Tmux, literal
+from otop.watch import holder, lock_path
+from tests.conftest import PERMISSION_SCREEN, Client, TmuxServer, agent_cmd, pid_in
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = str(Path(sys.executable).parent)
+
+
+def wait_for(check: Callable[[], object], timeout: float = 8.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class World:
+    """A private tmux server with otop's environment, a database, and fake agents in it."""
+
+    server: TmuxServer
+    db: OpencodeDB
+    tmp: Path
+
+    @property
+    def tmux(self) -> Tmux:
+        return Tmux(Target(socket_name=self.server.socket))
+
+    def option(self, name: str, window: str | None = None) -> str:
+        args = ["show-options", "-wqv", "-t", window] if window else ["show-options", "-gqv"]
+        return self.server(*args, name).rstrip("\n")
+
+    def load(self) -> None:
+        """Load the plugin as TPM does: run otop.tmux from inside tmux, output discarded."""
+        self.server("run-shell", str(ROOT / "otop.tmux"))
+
+    def watcher(self) -> int | None:
+        return holder(lock_path(self.server("display", "-p", "#{socket_path}").strip()))
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    data = tmp_path / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.delenv("OPENCODE_DB", raising=False)
+    monkeypatch.delenv("TMUX", raising=False)
+    server = TmuxServer(tmp_path)
+    server.env.update(XDG_DATA_HOME=str(data), PATH=f"{BIN}:{os.environ['PATH']}")
+    server.env.pop("OPENCODE_DB", None)
+    home = tmp_path / "home"
+    home.mkdir()
+    server.new_window(home, "sleep 600", "shell")
+    db = OpencodeDB(data / "opencode" / "opencode.db", seed=5)
+    w = World(server, db, tmp_path)
+    sock = server("display", "-p", "#{socket_path}").strip()
+    yield w
+    server.kill()
+    # The watcher leaves by itself once its server is gone; make sure of it.
+    lock = lock_path(sock)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and holder(lock):
+        time.sleep(0.05)
+    pid = holder(lock)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+    db.close()
+
+
+def add_agents(w: World) -> dict[str, str]:
+    """Three agents: a tool running, a permission dialog, an idle one. Returns their panes."""
+    dirs = {k: w.tmp / k for k in ("tool", "perm", "idle")}
+    for d in dirs.values():
+        d.mkdir()
+    ses = {k: w.db.session(str(d), f"Work {k}") for k, d in dirs.items()}
+    w.db.user(ses["tool"], "build")
+    m = w.db.assistant(ses["tool"])
+    w.db.tool_part(m, ses["tool"], "bash", inp={"command": "make"})
+    w.db.user(ses["perm"], "read it")
+    m = w.db.assistant(ses["perm"])
+    w.db.tool_part(m, ses["perm"], "read", inp={"filePath": "/etc/hostname"})
+    w.db.finished_turn(ses["idle"], "hi", "Done.")
+    panes = {
+        "tool": w.server.new_window(dirs["tool"], agent_cmd("-s", ses["tool"]), "tool"),
+        "perm": w.server.new_window(
+            dirs["perm"], agent_cmd("-s", ses["perm"], screen=PERMISSION_SCREEN), "perm"
+        ),
+        "idle": w.server.new_window(dirs["idle"], agent_cmd("-s", ses["idle"]), "idle"),
+    }
+    for p in panes.values():
+        pid_in(w.server, p)
+    panes.update({f"ses_{k}": v for k, v in ses.items()})
+    return panes
+
+
+def window_of(w: World, pane: str) -> str:
+    return w.server("display", "-p", "-t", pane, "#{window_id}").strip()
+
+
+def test_tpm_load_binds_keys_and_wires_status_once(world: World) -> None:
+    """Loading (twice) binds O and N, interpolates #{otop_status} and appends one badge."""
+    world.server("set-option", "-g", "status-right", "[#{otop_status}] %H:%M")
+    world.load()
+    world.load()
+    popup = world.server("list-keys", "-T", "prefix", "O")
+    assert "display-popup" in popup and "otop popup" in popup and "#{q:client_name}" in popup
+    assert "jump --next --notify" in world.server("list-keys", "-T", "prefix", "N")
+    assert world.option("status-right") == "[#{@otop_status}] %H:%M"
+    for name in plugin.FORMAT_OPTIONS:
+        assert world.option(name).count("#{@otop_badge}") == 1
+        assert world.option(name).endswith("#{@otop_badge}")
+    wait_for(world.watcher, what="the watcher")
+    assert world.option("@otop_watcher_pid") == str(world.watcher())
+
+
+def test_watcher_sets_counts_and_badges(world: World) -> None:
+    """The watcher counts agents by group and badges each agent's window by its state."""
+    panes = add_agents(world)
+    world.load()
+    wait_for(lambda: world.option("@otop_status"), what="@otop_status")
+    assert world.option("@otop_status") == (
+        "#[fg=colour208]⏳1#[fg=default] #[fg=colour2]⚙1#[fg=default] ·1"
+    )
+    perm = world.option("@otop_badge", window_of(world, panes["perm"]))
+    assert perm.startswith(" #[fg=colour208]⏳") and perm.endswith("s#[fg=default]")
+    assert world.option("@otop_badge", window_of(world, panes["tool"])) == (
+        " #[fg=colour2]⚙#[fg=default]"
+    )
+    assert world.option("@otop_badge", window_of(world, panes["idle"])) == " ·"
+    # The shell window has no agent and no badge.
+    assert world.option("@otop_badge", "s:0") == ""
+
+
+def test_badge_follows_a_state_change_quickly(world: World) -> None:
+    """A turn that finishes in the database turns its window's badge idle within 1.5 s."""
+    panes = add_agents(world)
+    world.load()
+    win = window_of(world, panes["tool"])
+    wait_for(lambda: "⚙" in world.option("@otop_badge", win), what="working badge")
+    ses = panes["ses_tool"]
+    t0 = time.monotonic()
+    world.db.finished_turn(ses, "next", "Finished.")
+    wait_for(lambda: world.option("@otop_badge", win) == " ·", timeout=5, what="idle badge")
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_hostile_titles_never_reach_tmux(world: World) -> None:
+    """Titles like `#(touch x)` and `#[fg=red]` never get into options or run a command."""
+    pwned = world.tmp / "pwned"
+    for title in (f"#(touch {pwned})", "#[fg=red]red", "#{session_name}"):
+        d = world.tmp / f"h{len(title)}"
+        d.mkdir()
+        sid = world.db.session(str(d), title)
+        world.db.finished_turn(sid, "x", f"#(touch {pwned})")
+        world.server.new_window(d, agent_cmd("-s", sid, title=f"OC | {title}"), "h")
+    client = Client(world.server)
+    try:
+        world.load()
+        wait_for(lambda: world.option("@otop_status") == "·3", what="three idle agents")
+        time.sleep(1.5)  # status lines redraw on the client
+        opts = "".join(
+            line for line in world.server("show-options", "-g").splitlines() if "otop" in line
+        )
+        windows = world.server("list-windows", "-a", "-F", "#{window_id}").split()
+        opts += "".join(world.option("@otop_badge", w) for w in windows)
+        assert "touch" not in opts and "fg=red" not in opts
+        assert not pwned.exists()
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("fmt", ["#{@probe}", "#{E:@probe}"], ids=["plain", "expanded"])
+def test_tmux_escape_through_a_real_status_line(world: World, fmt: str) -> None:
+    """Escaped text is drawn on a real client's status line literally, its commands unrun."""
+    pwned = world.tmp / "pwned2"
+    hostile = f"#(touch {pwned}) #[fg=red]#{{session_name}} ;"
+    world.server("set-option", "-g", "status-right-length", "200")
+    world.server("set-option", "-g", "status-right", f"<{fmt}>")
+    world.server("set-option", "-g", "@probe", literal(tmux_escape(hostile)))
+    client = Client(world.server, cols=200)
+    try:
+        drawn = f"<{hostile}>".encode()
+        wait_for(lambda: drawn in client.seen(), timeout=5, what="the status line")
+        assert not pwned.exists()
+    finally:
+        client.close()
+
+
+def test_single_watcher(world: World) -> None:
+    """Three watchers started at once leave exactly one running; the others exit 0."""
+    env = {**world.server.env}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "otop", "-L", world.server.socket, "watch"],
+            env=env,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    time.sleep(3)
+    alive = [p for p in procs if p.poll() is None]
+    assert len(alive) == 1
+    for p in procs:
+        if p is not alive[0]:
+            assert p.returncode == 0
+            assert p.stderr is not None and b"already runs" in p.stderr.read()
+    assert world.watcher() == alive[0].pid
+    world.load()  # the plugin's load keeps the running watcher
+    time.sleep(0.5)
+    assert world.watcher() == alive[0].pid
+    world.server.kill()
+    alive[0].wait(5)
+    assert alive[0].returncode == 0
+    for p in procs:
+        assert p.stderr is not None
+        p.stderr.close()
+
+
+def test_watcher_leaves_with_its_server(world: World) -> None:
+    """Killing the tmux server ends its watcher within a few seconds."""
+    world.load()
+    wait_for(world.watcher, what="the watcher")
+    pid = world.watcher()
+    assert pid
+    world.server.kill()
+
+    def gone() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    wait_for(gone, timeout=5, what="the watcher to leave")
+
+
+def snapshot(w: World) -> dict[str, str]:
+    windows = w.server("list-windows", "-a", "-F", "#{window_id}").split()
+    return {
+        "global": w.server("show-options", "-g"),
+        "window": w.server("show-options", "-gw"),
+        "keys": w.server("list-keys"),
+        "per-window": "".join(w.server("show-options", "-w", "-t", x) for x in windows),
+    }
+
+
+def test_uninstall_leaves_tmux_as_it_was(world: World) -> None:
+    """After load and uninstall, options, formats, keys and windows are as before."""
+    add_agents(world)
+    world.server("set-option", "-g", "status-left", "#{otop_status} |")
+    world.server("set-option", "-g", "@otop-key", "o")  # the user's own config stays
+    before = snapshot(world)
+    world.load()
+    wait_for(lambda: world.option("@otop_status"), what="counts")
+    assert snapshot(world) != before
+    out = subprocess.run(
+        [sys.executable, "-m", "otop", "-L", world.server.socket, "tmux", "uninstall"],
+        capture_output=True,
+        text=True,
+        env=world.server.env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "stopped watcher" in out.stdout
+    assert world.watcher() is None
+    assert snapshot(world) == before
+
+
+def test_user_key_is_kept_and_reported_once(world: World) -> None:
+    """A key the user bound is not overwritten; setup says so the first time only."""
+    world.server("bind-key", "-T", "prefix", "O", "display-message", "mine")
+    first = plugin.setup(world.tmux, start=False)
+    second = plugin.setup(world.tmux, start=False)
+    assert "mine" in world.server("list-keys", "-T", "prefix", "O")
+    assert first.bound == ["N"] and second.bound == ["N"]
+    assert any("prefix+O is already bound" in m for m in first.messages)
+    assert not second.messages
+
+
+def test_options_change_keys_and_bad_values_are_reported(world: World) -> None:
+    """@otop-* options rebind keys; bad values fall back to defaults with a message."""
+    world.server("set-option", "-g", "@otop-key", "P")
+    world.server("set-option", "-g", "@otop-next-key", "")
+    world.server("set-option", "-g", "@otop-interval", "soon")
+    world.server("set-option", "-g", "@otop-popup-width", "90%")
+    report = plugin.setup(world.tmux, start=False)
+    assert report.bound == ["P"]
+    binding = world.server("list-keys", "-T", "prefix", "P")
+    assert "-w 90%" in binding and "--interval 2" in binding
+    assert any("@otop-interval 'soon'" in m for m in report.messages)
+    assert world.server("list-keys", "-T", "prefix", "N", check=False) == ""
+    world.server("set-option", "-g", "@otop-key", "off")
+    assert plugin.setup(world.tmux, start=False).bound == []
+    assert world.server("list-keys", "-T", "prefix", "P", check=False) == ""
+
+
+def test_badges_off(world: World) -> None:
+    """@otop-badges off keeps window formats untouched."""
+    before = world.option("window-status-format")
+    world.server("set-option", "-g", "@otop-badges", "off")
+    plugin.setup(world.tmux, start=False)
+    assert world.option("window-status-format") == before
+
+
+def test_old_tmux_gets_a_window_instead_of_a_popup() -> None:
+    """Before tmux 3.2 (no display-popup) the key opens a window running the popup."""
+    cfg = plugin.parse_config({})
+    args = plugin.popup_binding(cfg, (3, 1))
+    assert "new-window" in args[-1] and "display-popup" not in args[-1]
+    assert "display-popup" in plugin.popup_binding(cfg, (3, 2))[-1]
+    assert plugin.tmux_version("tmux 3.3a") == (3, 3)
+    assert plugin.tmux_version("tmux 2.9") == (2, 9)
+    assert plugin.tmux_version("tmux next-3.5") == (99, 0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        ({"popup-width": "huge"}, "@otop-popup-width 'huge'"),
+        ({"watch-interval": "0.01"}, "@otop-watch-interval '0.01'"),
+        ({"badges": "maybe"}, "@otop-badges 'maybe'"),
+        ({"status-format": "{busy}"}, "@otop-status-format '{busy}'"),
+    ],
+    ids=["size", "interval", "flag", "template"],
+)
+def test_bad_option_values(raw: dict[str, str], error: str) -> None:
+    """Each bad option value is named in the errors and replaced by its default."""
+    cfg = plugin.parse_config(raw)
+    assert any(e.startswith(error) for e in cfg.errors)
+    assert cfg.popup_width == "80%" and cfg.watch_interval == 1.0 and cfg.badges
+    assert cfg.style.template == plugin.DEFAULTS["status-format"]
+
+
+def test_next_key_jumps_to_the_agent_waiting(world: World) -> None:
+    """prefix+N in a real client moves it to the pane of the agent waiting for the user."""
+    panes = add_agents(world)
+    world.load()
+    client = Client(world.server)
+    try:
+        assert client.pane() != panes["perm"]
+        client.press(b"\x02N")
+        wait_for(lambda: client.pane() == panes["perm"], timeout=8, what="the jump")
+    finally:
+        client.close()
+
+
+def test_popup_enter_jumps_to_the_pane(world: World) -> None:
+    """prefix+O opens the popup in a real client; Enter jumps to the most urgent agent."""
+    panes = add_agents(world)
+    world.load()
+    client = Client(world.server)
+    try:
+        start = client.pane()
+        assert start != panes["perm"]
+        client.press(b"\x02O")
+        wait_for(lambda: b"Work perm" in client.seen(), timeout=15, what="the popup's rows")
+        client.press(b"\r")
+        wait_for(lambda: client.pane() == panes["perm"], timeout=8, what="the jump")
+        wait_for(
+            lambda: "otop popup" not in subprocess.run(
+                ["ps", "-eo", "args"], capture_output=True, text=True
+            ).stdout,
+            timeout=5,
+            what="the popup to close",
+        )  # fmt: skip
+    finally:
+        client.close()
