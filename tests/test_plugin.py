@@ -382,3 +382,77 @@ def test_popup_enter_jumps_to_the_pane(world: World) -> None:
         )  # fmt: skip
     finally:
         client.close()
+
+
+def copy_plugin(tmp_path: Path) -> Path:
+    """The plugin as TPM would clone it: the repository's tracked files."""
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    plugin_dir = tmp_path / "plugins" / "otop"
+    for f in files:
+        if (ROOT / f).is_file():
+            dest = plugin_dir / f
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes((ROOT / f).read_bytes())
+            dest.chmod((ROOT / f).stat().st_mode)
+    return plugin_dir
+
+
+def server_without_otop(tmp_path: Path) -> TmuxServer:
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != BIN)
+    server = TmuxServer(tmp_path)
+    server.env.update(PATH=path, XDG_DATA_HOME=str(tmp_path / "data"))
+    assert subprocess.run(["sh", "-c", "command -v otop"], env=server.env).returncode != 0
+    server.new_window(tmp_path, "sleep 600", "shell")
+    return server
+
+
+def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
+    """With no otop on PATH, loading the plugin installs it into the plugin's .venv in the
+    background, says so, then binds the keys; a reload meanwhile starts no second install."""
+    plugin_dir = copy_plugin(tmp_path)
+    server = server_without_otop(tmp_path)
+    try:
+        server("set-option", "-g", "status-right", "#{otop_status}")
+        server("run-shell", str(plugin_dir / "otop.tmux"))
+        assert server("show-options", "-gqv", "status-right").strip() == "#{@otop_status}"
+        wait_for(lambda: (plugin_dir / ".venv-installing").exists(), what="the install")
+        assert "installing" in server("show-options", "-gqv", "@otop_status")
+        server("run-shell", str(plugin_dir / "otop.tmux"))  # a reload while it installs
+        wait_for(
+            lambda: server("list-keys", "-T", "prefix", "O", check=False),
+            timeout=280,
+            what="the plugin to install and bind prefix+O",
+        )
+        assert (plugin_dir / ".venv" / "bin" / "otop").exists()
+        assert str(plugin_dir / ".venv") in server("list-keys", "-T", "prefix", "O")
+        log = (plugin_dir / ".venv-install.log").read_text()
+        assert log.count("== otop install") == 1
+        assert not (plugin_dir / ".venv-installing").exists()
+    finally:
+        sock = server("display", "-p", "#{socket_path}", check=False).strip()
+        server.kill()
+        if sock:
+            wait_for(lambda: holder(lock_path(sock)) is None, timeout=5, what="watcher exit")
+
+
+def test_failed_install_says_why(tmp_path: Path) -> None:
+    """An install that cannot work reports the failure where the counts go, and cleans up."""
+    plugin_dir = copy_plugin(tmp_path)
+    server = server_without_otop(tmp_path)
+    try:
+        server("set-environment", "-g", "OTOP_PYTHON", "/bin/false")
+        server("set-option", "-g", "status-right", "#{otop_status}")
+        server("run-shell", str(plugin_dir / "otop.tmux"))
+        wait_for(
+            lambda: (
+                server("show-options", "-gqv", "@otop_status").strip() == "otop: install failed"
+            ),
+            what="the failure",
+        )
+        assert not (plugin_dir / ".venv").exists()
+        wait_for(lambda: not (plugin_dir / ".venv-installing").exists(), what="the lock")
+        assert not server("list-keys", "-T", "prefix", "O", check=False)
+    finally:
+        server.kill()

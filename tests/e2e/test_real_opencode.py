@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from otop.scan import Options, Scanner
 from otop.sim.lab import Lab, find_binary, wait_until
 
 pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
 Agent = dict[str, Any]
 
 
@@ -128,14 +130,31 @@ def test_bash_tool(lab: Lab, view: View, panes: dict[str, str]) -> None:
 
 
 def test_permission(lab: Lab, view: View, panes: dict[str, str]) -> None:
-    """A real permission prompt is `permission` (waiting), not busy; answering it moves on."""
+    """A real permission prompt is `permission` (waiting), not busy, and the plugin's badge on
+    its window turns to waiting within 3 s of the dialog appearing; answering it moves on."""
+    lab.tmux("set-option", "-g", "@otop-command", f"{sys.executable} -m otop")
+    lab.tmux("run-shell", str(ROOT / "otop.tmux"))
+    win = lab.tmux("display", "-p", "-t", panes["one"], "#{window_id}").strip()
     lab.type(panes["one"], '[[call:read:{"filePath":"/etc/hostname"}]] read that file')
+    seen: dict[str, float] = {}
+    deadline = time.monotonic() + 30
+    while len(seen) < 2 and time.monotonic() < deadline:
+        now = time.monotonic()
+        if "screen" not in seen and "Permission required" in lab.screen(panes["one"]):
+            seen["screen"] = now
+        if "badge" not in seen and "⏳" in lab.tmux("show", "-wqv", "-t", win, "@otop_badge"):
+            seen["badge"] = now
+        time.sleep(0.05)
+    assert set(seen) == {"screen", "badge"}, seen
+    delay = seen["badge"] - seen["screen"]
+    print(f"badge turned waiting {delay:.2f} s after the dialog appeared")
+    assert delay < 3
     a = view.wait(on(panes["one"], "permission"))
     assert a["group"] == "waiting"
     assert a["waiting_since"] is not None
-    assert "Permission required" in lab.screen(panes["one"])
     lab.keys(panes["one"], "Enter")
     view.wait(on(panes["one"], "idle"), 40)
+    wait_until(lambda: "⏳" not in lab.tmux("show", "-wqv", "-t", win, "@otop_badge") or None, 5)
 
 
 def test_question(lab: Lab, view: View, panes: dict[str, str]) -> None:
