@@ -82,7 +82,7 @@ def agent_command(agent: str) -> str:
 class Bench:
     """N live fake agents in a private tmux server, over a copy of a history database."""
 
-    def __init__(self, history: Path, agents: int) -> None:
+    def __init__(self, history: Path, agents: int, busy_every: int = 3) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="otop-bench-"))
         self.data = self.root / "data" / "opencode"
         self.data.mkdir(parents=True)
@@ -93,13 +93,15 @@ class Bench:
         self.env = {**os.environ, "XDG_DATA_HOME": str(self.root / "data")}
         self.env.pop("TMUX", None)
         db = OpencodeDB(self.db_path)
+        self.sessions: list[str] = []
         log = self.data / "log" / "opencode.log"
         for i in range(agents):
             d = self.root / f"proj-{i}"
             d.mkdir()
             sid = db.session(str(d), f"Live agent {i}")
             db.finished_turn(sid, "go", f"answer {i}")
-            if i % 3 == 0:  # a third of them mid-turn, running a tool
+            self.sessions.append(sid)
+            if busy_every and i % busy_every == 0:  # some of them mid-turn, running a tool
                 db.user(sid, "more")
                 mid = db.assistant(sid)
                 db.tool_part(mid, sid, "bash", inp={"command": "make"})
@@ -174,6 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="100,1000,10000", help="history sizes (sessions)")
     ap.add_argument("--agents", default="1,20,100", help="live agent counts")
     ap.add_argument("--scans", type=int, default=30)
+    ap.add_argument(
+        "--live",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="watcher CPU window (0 skips the watcher, latency and popup figures)",
+    )
+    ap.add_argument("--live-size", type=int, default=10000, help="history for the live figures")
+    ap.add_argument("--live-agents", type=int, default=20)
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
     counts = [int(x) for x in args.agents.split(",")]
@@ -190,6 +201,21 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['queries']:>8.0f} {r['tmux_commands']:>9.0f}",
                 flush=True,
             )
+    if args.live > 0:
+        from otop.sim.bench_live import run
+
+        r = run(history_db(args.live_size), args.live_agents, args.live)
+        print(
+            f"\nwatcher, {args.live_agents} agents, {args.live_size} sessions:"
+            f"\n  CPU idle {r['idle_cpu']:.2f}% of a core over {args.live:.0f} s"
+            f"\n  CPU with every agent changing state each second {r['busy_cpu']:.2f}%"
+            f"\n  state change to badge: median {r['latency_median'] * 1000:.0f} ms,"
+            f" p95 {r['latency_p95'] * 1000:.0f} ms"
+            f"\n  RSS {r['watcher_rss']:.0f} MB"
+            f"\npopup: first rows median {r['popup_median'] * 1000:.0f} ms,"
+            f" RSS {r['popup_rss']:.0f} MB",
+            flush=True,
+        )
     return 0
 
 

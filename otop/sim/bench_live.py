@@ -1,0 +1,171 @@
+"""Background costs: the watcher's CPU and memory, state-change latency, popup time to rows."""
+
+from __future__ import annotations
+
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from otop.sim.bench import Bench
+from otop.sim.store import OpencodeDB
+
+
+def _wait(check: object, timeout: float, what: str) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+class Live:
+    """A watcher on a Bench's tmux server."""
+
+    def __init__(self, bench: Bench) -> None:
+        self.bench = bench
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "otop", "-L", bench.socket, "watch"],
+            env=bench.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.ps = psutil.Process(self.proc.pid)
+        _wait(lambda: self.option("@otop_status"), 30, "the watcher's first counts")
+        self.windows = bench.tmux("list-windows", "-t", "b", "-F", "#{window_id}").split()
+
+    def option(self, name: str, window: str | None = None) -> str:
+        scope = ["-wqv", "-t", window] if window else ["-gqv"]
+        return self.bench.tmux("show-options", *scope, name).strip()
+
+    def cpu(self, seconds: float) -> float:
+        """% of one core the watcher used over the next `seconds`."""
+        t0 = self.ps.cpu_times()
+        time.sleep(seconds)
+        t1 = self.ps.cpu_times()
+        return 100.0 * (t1.user + t1.system - t0.user - t0.system) / seconds
+
+    def rss_mb(self) -> float:
+        return float(self.ps.memory_info().rss) / 1e6
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
+def _turn(db: OpencodeDB, sid: str, busy: bool) -> None:
+    """Move a session to a running tool, or finish its turn."""
+    if busy:
+        db.user(sid, "again")
+        mid = db.assistant(sid)
+        db.tool_part(mid, sid, "bash", inp={"command": "make"})
+    else:
+        db.finished_turn(sid, "next", "done")
+
+
+def latency(live: Live, db: OpencodeDB, rounds: int = 10) -> list[float]:
+    """Seconds from a turn written to the database to the window badge showing it."""
+    sid, win = live.bench.sessions[1], live.windows[1]
+    out = []
+    busy = True
+    for _ in range(rounds):
+        before = live.option("@otop_badge", win)
+        t0 = time.monotonic()
+        _turn(db, sid, busy)
+        _wait(lambda b=before: live.option("@otop_badge", win) != b, 10, "the badge")
+        out.append(time.monotonic() - t0)
+        busy = not busy
+        time.sleep(random.uniform(0.3, 1.3))  # sample every phase of the watcher's beat
+    return out
+
+
+def churn_cpu(live: Live, seconds: float) -> float:
+    """Watcher CPU while every agent changes state every second."""
+    stop = threading.Event()
+
+    def writer() -> None:
+        db = OpencodeDB(live.bench.db_path)
+        busy = True
+        while not stop.is_set():
+            for sid in live.bench.sessions:
+                _turn(db, sid, busy)
+            busy = not busy
+            stop.wait(1.0)
+        db.close()
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    try:
+        return live.cpu(seconds)
+    finally:
+        stop.set()
+        t.join()
+
+
+def popup_first_rows(bench: Bench, runs: int = 10) -> tuple[list[float], float]:
+    """Seconds from starting `otop popup` in a pane to its first frame showing agents, and the
+    largest RSS (MB) of a popup."""
+    out = []
+    rss = 0.0
+    for i in range(runs):
+        name = f"popup{i}"
+        cmd = f"{sys.executable} -m otop popup"
+        t0 = time.monotonic()
+        bench.tmux("new-window", "-d", "-t", "b:", "-n", name, cmd)
+
+        def shown(n: str = name) -> bool:
+            return "Live agent" in bench.tmux("capture-pane", "-p", "-t", f"b:{n}")
+
+        _wait(shown, 20, "the popup's rows")
+        out.append(time.monotonic() - t0)
+        pid = bench.tmux("display", "-p", "-t", f"b:{name}", "#{pane_pid}").strip()
+        if pid.isdigit():
+            rss = max(rss, psutil.Process(int(pid)).memory_info().rss / 1e6)
+        bench.tmux("kill-window", "-t", f"b:{name}")
+    return out, rss
+
+
+def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
+    """All background figures on one world of `agents` idle agents over a history."""
+    bench = Bench(history, agents, busy_every=0)
+    try:
+        _wait(
+            lambda: (
+                len(bench.tmux("list-panes", "-a", "-F", "#{pane_current_command}").split())
+                >= agents
+            ),
+            30,
+            "the agents",
+        )
+        live = Live(bench)
+        db = OpencodeDB(bench.db_path)
+        try:
+            time.sleep(2)
+            idle = live.cpu(seconds)
+            lat = sorted(latency(live, db))
+            busy = churn_cpu(live, seconds / 2)
+            rss = live.rss_mb()
+        finally:
+            live.close()
+        times, popup_rss = popup_first_rows(bench)
+        first = sorted(times)
+        db.close()
+        return {
+            "idle_cpu": idle,
+            "busy_cpu": busy,
+            "latency_median": statistics.median(lat),
+            "latency_p95": lat[int(0.95 * (len(lat) - 1))],
+            "watcher_rss": rss,
+            "popup_median": statistics.median(first),
+            "popup_rss": popup_rss,
+        }
+    finally:
+        bench.close()
