@@ -115,11 +115,9 @@ def cmd_ui(args: argparse.Namespace, popup: bool) -> int:
     if interval < 0.2:
         raise UsageError("--interval must be at least 0.2 seconds")
     from otop.ui.app import OtopApp
+    from otop.ui.backend import LiveBackend
 
-    scanner = _scanner(args, one_shot=False)
-    tmux = scanner.tmux
-    assert tmux is not None
-    app = OtopApp(scanner.scan, lambda a: jump_to(tmux, a), popup=popup, interval=interval)
+    app = OtopApp(LiveBackend(_scanner(args, one_shot=False)), popup=popup, interval=interval)
     app.run()
     return 0
 
@@ -280,14 +278,3 @@ def cmd_explain(args: argparse.Namespace) -> int:
     agent = find_agent(scan, args.target)
     print(explain(agent, scan.generated_at))
     return 0
-
-
-def jump_to(tmux: Tmux, agent: Agent) -> str | None:
-    """Jump to an agent's pane; returns an error in plain words, or None."""
-    if agent.pane is None:
-        return "this agent runs in no tmux pane"
-    try:
-        tmux.jump(agent.pane, os.environ.get("OTOP_CLIENT") or None)
-    except TmuxError as exc:
-        return f"cannot jump to {agent.pane.id}: {exc}"
-    return None

@@ -308,3 +308,14 @@ class Scan:
     db_path: str | None
     problems: tuple[Problem, ...] = ()
     tmux_socket: str | None = None
+
+
+@dataclass(frozen=True)
+class McpServer:
+    """One MCP server from opencode's config (secrets like headers and env are never kept)."""
+
+    name: str
+    kind: str  # local | remote | toggle (an entry that only enables or disables)
+    target: str  # the command line or the URL
+    enabled: bool
+    source: str  # the config file that said so last

@@ -16,13 +16,14 @@ def _ms(t: float | None) -> int | None:
     return int(t * 1000) if t is not None else None
 
 
-def visible(agent: Agent, show_all: bool) -> bool:
-    """Whether a default view lists an agent: interactive TUIs only, unless asked for all."""
-    if show_all:
-        return True
+def visible(agent: Agent, show_all: bool, background: bool | None = None) -> bool:
+    """Whether a view lists an agent: interactive TUIs by default; `show_all` adds
+    non-interactive sessions, `background` adds `opencode run` and servers (default: show_all)."""
+    if background is None:
+        background = show_all
     if agent.proc is not None and agent.proc.kind in (ProcKind.RUN, ProcKind.SERVE):
-        return False
-    return not (agent.session is not None and not agent.session.brief.interactive)
+        return background
+    return show_all or not (agent.session is not None and not agent.session.brief.interactive)
 
 
 def urgency(agent: Agent) -> tuple[int, float, str]:

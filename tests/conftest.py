@@ -22,6 +22,10 @@ from otop.opencode.store import Store
 from otop.sim.lab import kill_tmux_server
 from otop.sim.store import OpencodeDB
 
+# Times in views are local: tests see them in one zone, whatever the machine's.
+os.environ["TZ"] = "UTC"
+time.tzset()
+
 
 @pytest.fixture
 def db(tmp_path: Path) -> Iterator[OpencodeDB]:

@@ -1,136 +1,344 @@
-"""The Textual app driven by Pilot over fixture scans (no tmux or opencode needed)."""
+"""The Textual app driven by Pilot over a fixed world (no tmux or opencode needed): every key."""
 
 from __future__ import annotations
 
 import asyncio
-import time
+import io
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+from rich.console import Console
 from rich.text import Text
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
-from otop.model import (
-    Agent,
-    Confidence,
-    Evidence,
-    Pane,
-    Proc,
-    ProcKind,
-    Scan,
-    SessionBrief,
-    SessionDetail,
-    State,
-    Tokens,
-    Turn,
-)
+from otop.model import Problem
+from otop.text import cell_width
 from otop.ui.app import OtopApp
+from otop.ui.screens import DetailScreen, PanelScreen
+from tests.ui_world import AGENTS, CHILD, FixtureBackend
 
-EV = Evidence("test", Confidence.CERTAIN, "fixture")
-
-
-def agent(n: int, state: State, title: str) -> Agent:
-    brief = SessionBrief(f"ses_{n:026d}", title, "/p", 0, 0, True)
-    detail = SessionDetail(brief, "fake/fake-model", "build", Tokens(10, 5), 0.0, 4,
-                           "last words", Turn(round_started_at=time.time() - 30))  # fmt: skip
-    proc = Proc(1000 + n, ProcKind.TUI, ("opencode",), "/p", "/dev/pts/1", time.time() - 60,
-                50_000_000, 1.5)  # fmt: skip
-    pane = Pane(f"%{n}", "s", n, f"@{n}", "w", 0, "/dev/pts/1", 1, "", "opencode")
-    return Agent(f"pid:{1000 + n}", proc, pane, detail, state, None, EV, EV, EV)
+Step = Callable[[OtopApp, object], Awaitable[None]]
 
 
-AGENTS = (
-    agent(1, State.IDLE, "Idle one"),
-    agent(2, State.PERMISSION, "[bold]Needs you[/bold]"),
-    agent(3, State.GENERATING, "Busy one"),
-)
-
-
-def scan() -> Scan:
-    return Scan(time.time(), AGENTS, "/db")
-
-
-def test_rows_sorted_and_counted() -> None:
-    """Agents show two rows each, waiting first, with counts by group in the header."""
+def drive(backend: FixtureBackend, body: Step, *, popup: bool = False,
+          size: tuple[int, int] = (100, 30)) -> OtopApp:  # fmt: skip
+    """Run the app headless, wait for its first scan, then run the test's steps."""
+    app = OtopApp(backend, popup=popup, interval=60)
 
     async def run() -> None:
-        app = OtopApp(scan, lambda a: None, interval=60)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause(0.3)
-            table = app.query_one(DataTable)
-            assert table.row_count == 3
-            assert [a.session.brief.title for a in app.rows if a.session] == [
-                "[bold]Needs you[/bold]", "Busy one", "Idle one"]  # fmt: skip
-            first = table.get_row_at(0)[0]
-            assert isinstance(first, Text)
-            assert first.plain.startswith("[bold]Needs you[/bold]")  # markup shown, not applied
-            counts = app.query_one("#counts", Static).render()
-            assert "1 waiting" in str(counts) and "1 working" in str(counts)
+        async with app.run_test(size=size) as pilot:
+            await pilot.pause(0.2)
+            await body(app, pilot)
 
     asyncio.run(run())
+    return app
 
 
-def test_enter_jumps_and_closes_popup() -> None:
+def titles(app: OtopApp) -> list[str]:
+    return [r.session.brief.title.split()[0] if r.session else "-" for r in app.rows]
+
+
+def message(app: OtopApp) -> str:
+    return str(app.query_one("#message", Static).render())
+
+
+def screen_text(app: OtopApp) -> str:
+    """The plain text of every Static on the current screen, as a terminal would show it."""
+    console = Console(record=True, width=200, file=io.StringIO())
+    for widget in app.screen.query(Static):
+        console.print(widget.content)
+    return console.export_text()
+
+
+def test_rows_sorted_counted_and_hostile_text_plain() -> None:
+    """Two rows per agent, waiting first; counts by group; markup and escapes shown inert."""
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        table = app.query_one(DataTable)
+        assert table.row_count == 6  # the `opencode run` agent is hidden
+        assert titles(app) == ["[bold]Needs", "Busy", "日本語のタイトル", "Idle", "Maybe", "Killed"]
+        first = table.get_row_at(0)[0]
+        assert isinstance(first, Text)
+        assert first.plain.startswith("[bold]Needs you[/bold]") and "\x1b" not in first.plain
+        counts = str(app.query_one("#counts", Static).render())
+        assert "1 waiting" in counts and "2 working" in counts and "2 idle" in counts
+        assert "1 stale" in counts and "sort: urgency" in counts
+        guessed = table.get_row_at(4)[0]
+        assert isinstance(guessed, Text) and guessed.plain.split("\n")[0].endswith(" ?")
+
+    drive(FixtureBackend(), body)
+
+
+def test_long_and_wide_titles_are_cut_not_wrapped_at_80x24() -> None:
+    """At 80x24 every cell keeps two lines, and wide titles fit their cell width."""
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        table = app.query_one(DataTable)
+        for i in range(table.row_count):
+            for cell in table.get_row_at(i):
+                assert isinstance(cell, Text)
+                assert cell.plain.count("\n") == 1
+        wide = table.get_row_at(2)[0]
+        assert isinstance(wide, Text)
+        top = wide.plain.split("\n")[0]
+        assert top.endswith("…") and cell_width(top) <= app.widths["TITLE"] < 30
+
+    drive(FixtureBackend(), body, size=(80, 24))
+
+
+def test_enter_in_popup_jumps_and_closes() -> None:
     """In the popup, Enter jumps to the selected agent's pane and closes the app."""
-    jumped: list[str] = []
+    backend = FixtureBackend()
 
-    def jump(a: Agent) -> str | None:
-        jumped.append(a.key)
-        return None
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("j", "enter")  # type: ignore[attr-defined]
+        await pilot.pause(0.1)  # type: ignore[attr-defined]
 
-    async def run() -> None:
-        app = OtopApp(scan, jump, popup=True, interval=60)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause(0.3)
-            await pilot.press("j")
-            await pilot.press("enter")
-            await pilot.pause(0.1)
-            assert not app.is_running
-
-    asyncio.run(run())
-    assert jumped == ["pid:1003"]
+    app = drive(backend, body, popup=True)
+    assert backend.jumps == ["pid:4003"]
+    assert not app.is_running
 
 
-def test_failed_jump_says_why() -> None:
-    """A jump that fails (pane closed) shows the reason and keeps the app open."""
+def test_failed_jump_says_why_and_rescans() -> None:
+    """A jump to a pane that has closed says so, keeps the app open and scans again."""
+    backend = FixtureBackend(jump_error="cannot jump to %2: can't find pane")
 
-    async def run() -> None:
-        app = OtopApp(scan, lambda a: "pane %2 has closed", popup=True, interval=60)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause(0.3)
-            await pilot.press("enter")
-            await pilot.pause(0.1)
-            assert app.is_running
-            assert "has closed" in str(app.query_one("#message", Static).render())
+    async def body(app: OtopApp, pilot: object) -> None:
+        before = backend.scans
+        await pilot.press("enter")  # type: ignore[attr-defined]
+        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        assert app.is_running
+        assert "can't find pane" in message(app)
+        assert backend.scans > before
 
-    asyncio.run(run())
-
-
-def test_next_waiting_and_quit() -> None:
-    """`w` moves to the waiting agent; `q` quits."""
-
-    async def run() -> None:
-        app = OtopApp(scan, lambda a: None, interval=60)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause(0.3)
-            await pilot.press("j", "j")
-            await pilot.press("w")
-            assert app.query_one(DataTable).cursor_row == 0
-            await pilot.press("q")
-            assert not app.is_running
-
-    asyncio.run(run())
+    drive(backend, body, popup=True)
 
 
-def test_empty_state_names_the_problem() -> None:
-    """With no agents, the app says why (for example the missing database)."""
-    from otop.model import Problem
+def test_enter_in_full_screen_opens_the_detail_view() -> None:
+    """Full screen Enter shows the history (tools, text, evidence); tab shows the live pane."""
+    backend = FixtureBackend()
 
-    def empty() -> Scan:
-        return Scan(time.time(), (), "/x", (Problem("database", "no opencode database at /x"),))
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("enter")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        assert isinstance(app.screen, DetailScreen)
+        text = screen_text(app)
+        assert "fix the [b]bug[/b]" in text and "⚙ bash [completed]" in text
+        assert "All tests pass." in text and "certain" in text
+        await pilot.press("tab")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        assert "$ screen of %2" in screen_text(app) and "\x1b" not in screen_text(app)
+        await pilot.press("o")  # type: ignore[attr-defined]
+        assert backend.jumps == ["pid:4002"]
+        await pilot.press("escape")  # type: ignore[attr-defined]
+        assert not isinstance(app.screen, DetailScreen) and app.is_running
 
-    async def run() -> None:
-        app = OtopApp(empty, lambda a: None, interval=60)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause(0.3)
-            assert "no opencode database" in str(app.query_one("#message", Static).render())
+    drive(backend, body)
 
-    asyncio.run(run())
+
+def test_detail_lists_subagents() -> None:
+    """The detail view of a parent lists its subagent children."""
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("j", "enter")  # type: ignore[attr-defined]
+        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        assert "↳ dig around (@general subagent)" in screen_text(app)
+
+    drive(FixtureBackend(), body)
+
+
+def test_o_jumps_without_closing_full_screen() -> None:
+    """`o` jumps from the full-screen table and the table stays."""
+    backend = FixtureBackend()
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("o")  # type: ignore[attr-defined]
+        assert backend.jumps == ["pid:4002"] and app.is_running
+
+    drive(backend, body)
+
+
+def test_r_rescans_and_jk_move() -> None:
+    """`r` scans at once; j/k and arrows move the cursor."""
+    backend = FixtureBackend()
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        table = app.query_one(DataTable)
+        before = backend.scans
+        await pilot.press("r")  # type: ignore[attr-defined]
+        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        assert backend.scans == before + 1
+        await pilot.press("j", "j", "down")  # type: ignore[attr-defined]
+        assert table.cursor_row == 3
+        await pilot.press("k", "up")  # type: ignore[attr-defined]
+        assert table.cursor_row == 1
+
+    drive(backend, body)
+
+
+def test_sort_cycles_and_flips() -> None:
+    """`>` and `<` cycle the sort column; `s` flips its direction; the header says which."""
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("greater_than_sign")  # type: ignore[attr-defined]
+        assert app.sort == "title"
+        assert titles(app)[:2] == ["[bold]Needs", "Busy"] and "sort: title ↓" in str(
+            app.query_one("#counts", Static).render()
+        )
+        await pilot.press("s")  # type: ignore[attr-defined]
+        assert titles(app)[0] == "日本語のタイトル"
+        await pilot.press("less_than_sign", "less_than_sign")  # type: ignore[attr-defined]
+        assert app.sort == "model"
+        app.sort, app.flipped = "cpu", False
+        app.redraw()
+        assert titles(app)[0] == "Killed"  # pid 4007 uses most CPU in the fixture
+
+    drive(FixtureBackend(), body)
+
+
+def test_filter_is_live_and_esc_clears_it() -> None:
+    """`/` filters as you type (title, model, tty, state, session id); esc clears it."""
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("slash", "b", "u", "s", "y")  # type: ignore[attr-defined]
+        assert titles(app) == ["Busy"]
+        box = app.query_one("#filter", Input)
+        box.value = "pts/6"
+        await pilot.pause(0.1)  # type: ignore[attr-defined]
+        assert titles(app) == ["Maybe"]
+        box.value = "permission"
+        await pilot.pause(0.1)  # type: ignore[attr-defined]
+        assert titles(app) == ["[bold]Needs"]
+        box.value = "nothing like this"
+        await pilot.pause(0.1)  # type: ignore[attr-defined]
+        assert app.rows == [] and "No agent matches" in message(app)
+        await pilot.press("enter", "escape")  # type: ignore[attr-defined]
+        assert len(app.rows) == 6 and not box.display and app.is_running
+
+    drive(FixtureBackend(), body)
+
+
+def test_y_yanks_the_session_id() -> None:
+    """`y` copies the selected session id and says where it went."""
+    backend = FixtureBackend()
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("y")  # type: ignore[attr-defined]
+        assert backend.yanked == [AGENTS[1].session_id]
+        assert "tmux buffer" in message(app)
+
+    drive(backend, body)
+
+
+def test_a_shows_children_and_p_background() -> None:
+    """`a` adds subagent children under their parent; `p` adds `opencode run` processes."""
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("a")  # type: ignore[attr-defined]
+        keys = [r.key for r in app.rows]
+        child = "pid:4003/" + CHILD.brief.id
+        assert keys.index("pid:4003") + 1 == keys.index(child)
+        assert "pid:4005" not in keys
+        await pilot.press("p")  # type: ignore[attr-defined]
+        assert "pid:4005" in [r.key for r in app.rows]
+        await pilot.press("a", "p")  # type: ignore[attr-defined]
+        assert len(app.rows) == 6
+
+    drive(FixtureBackend(), body)
+
+
+def test_t_shows_the_todo_list() -> None:
+    """`t` opens the selected session's todos, markup inert; esc closes the panel."""
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("j", "j", "j", "t")  # type: ignore[attr-defined]
+        assert isinstance(app.screen, PanelScreen)
+        text = screen_text(app)
+        assert "✓ write the parser" in text and "▶ [red]test it[/red]" in text
+        await pilot.press("escape")  # type: ignore[attr-defined]
+        assert not isinstance(app.screen, PanelScreen)
+
+    drive(FixtureBackend(), body)
+
+
+def test_m_lists_mcp_servers_from_config(tmp_path: Path) -> None:
+    """`m` lists MCP servers from the global and the project config, enabled and disabled."""
+    cfg = tmp_path / "config"
+    cfg.mkdir()
+    (cfg / "opencode.json").write_text(
+        '{"mcp": {"docs": {"type": "remote", "url": "https://docs.example/mcp"},'
+        ' "fs": {"type": "local", "command": ["mcp-fs", "--root", "/"]}}}'
+    )
+    backend = FixtureBackend(config=cfg)
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("m")  # type: ignore[attr-defined]
+        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        text = screen_text(app)
+        assert "docs  remote  enabled" in text and "https://docs.example/mcp" in text
+        assert "fs  local  enabled" in text and "mcp-fs --root /" in text
+
+    drive(backend, body)
+
+
+def test_e_explains_and_question_mark_helps() -> None:
+    """`e` shows the evidence for the selected agent; `?` lists every key."""
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("j", "j", "j", "j", "e")  # type: ignore[attr-defined]
+        text = screen_text(app)
+        assert "guess" in text and "the newest session in /p/guess" in text
+        await pilot.press("escape", "question_mark")  # type: ignore[attr-defined]
+        text = screen_text(app)
+        for key in ("enter", "filter", "sort", "yank", "todo", "MCP", "preview", "waiting"):
+            assert key.lower() in text.lower()
+        await pilot.press("question_mark")  # type: ignore[attr-defined]
+        assert not isinstance(app.screen, PanelScreen)
+
+    drive(FixtureBackend(), body)
+
+
+def test_v_previews_the_pane() -> None:
+    """`v` shows the last lines of the selected agent's pane, escape sequences removed."""
+    backend = FixtureBackend()
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("v")  # type: ignore[attr-defined]
+        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        preview = str(app.query_one("#preview", Static).render())
+        assert "$ screen of %2" in preview and "[bold]not bold[/bold]" in preview
+        await pilot.press("j")  # type: ignore[attr-defined]
+        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        assert "$ screen of %3" in str(app.query_one("#preview", Static).render())
+        await pilot.press("v")  # type: ignore[attr-defined]
+        assert not app.query_one("#preview", Static).display
+
+    drive(backend, body, popup=True)
+
+
+def test_w_finds_the_waiting_agent_and_q_quits() -> None:
+    """`w` (and `n`) move to the next waiting agent; `q` quits."""
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("j", "j", "w")  # type: ignore[attr-defined]
+        assert app.query_one(DataTable).cursor_row == 0
+        await pilot.press("j", "n")  # type: ignore[attr-defined]
+        assert app.query_one(DataTable).cursor_row == 0
+        await pilot.press("q")  # type: ignore[attr-defined]
+
+    app = drive(FixtureBackend(), body)
+    assert not app.is_running
+
+
+def test_empty_states_say_why() -> None:
+    """With no agents the app names the missing database, or says none run and where it looked."""
+
+    async def missing(app: OtopApp, pilot: object) -> None:
+        assert "no opencode database at /x" in message(app)
+
+    drive(FixtureBackend((), (Problem("database", "no opencode database at /x"),)), missing)
+
+    async def quiet(app: OtopApp, pilot: object) -> None:
+        assert "No opencode agents running" in message(app) and "/data/opencode.db" in message(app)
+
+    drive(FixtureBackend(()), quiet)

@@ -1,22 +1,48 @@
-"""otop's live table (full screen or popup); it renders scans and never reads opencode itself."""
+"""otop's live table (full screen or popup); it renders scans and asks its backend for the rest."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import contextlib
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable, Footer, Static
+from textual.css.query import NoMatches
+from textual.widgets import DataTable, Footer, Input, Static
 
-from otop.model import Agent, Scan
-from otop.render import ordered, visible
-from otop.ui.rows import COLUMNS, cells, header
+from otop.explain import explain
+from otop.model import Group, McpServer, Scan
+from otop.render import directory_of, visible
+from otop.text import clean
+from otop.ui.backend import Backend
+from otop.ui.rows import SORT_NAMES, Row, build, cells, header, layout
+from otop.ui.screens import DetailScreen, PanelScreen, help_text, lines
 
-Source = Callable[[], Scan]
-Jumper = Callable[[Agent], "str | None"]
+# Keys of the table; they do nothing under the detail view or a panel.
+_TABLE: list[Binding] = [
+    Binding("escape", "close", "close", show=False),
+    Binding("enter", "select", "jump/detail"),
+    Binding("o", "jump", "jump", show=False),
+    Binding("r", "rescan", "refresh", show=False),
+    Binding("j", "down", "down", show=False),
+    Binding("k", "up", "up", show=False),
+    Binding("slash", "filter", "filter"),
+    Binding("less_than_sign", "sort(-1)", "sort", show=False),
+    Binding("greater_than_sign", "sort(1)", "sort"),
+    Binding("s", "flip", "flip", show=False),
+    Binding("y", "yank", "yank"),
+    Binding("e", "explain", "why"),
+    Binding("t", "todos", "todo", show=False),
+    Binding("m", "mcp", "mcp", show=False),
+    Binding("v", "preview", "preview"),
+    Binding("a", "toggle_all", "all", show=False),
+    Binding("p", "toggle_background", "bg", show=False),
+    Binding("w,n", "next_waiting", "next waiting"),
+    Binding("question_mark", "help", "help"),
+]
+_TABLE_ACTIONS = {b.action.split("(")[0] for b in _TABLE}
 
 
 class OtopApp(App[None]):
@@ -24,91 +50,108 @@ class OtopApp(App[None]):
 
     CSS_PATH = "otop.tcss"
     TITLE = "otop"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "quit"),
-        Binding("escape", "quit", "close", show=False),
-        Binding("enter", "select", "jump"),
-        Binding("r", "rescan", "refresh"),
-        Binding("j", "down", "down", show=False),
-        Binding("k", "up", "up", show=False),
-        Binding("a", "toggle_all", "all"),
-        Binding("w,n", "next_waiting", "next waiting"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "quit"), *_TABLE]
 
-    def __init__(self, source: Source, jumper: Jumper, *, popup: bool = False,
-                 interval: float = 2.0) -> None:  # fmt: skip
+    def __init__(self, backend: Backend, *, popup: bool = False, interval: float = 2.0) -> None:
         super().__init__()
-        self.source = source
-        self.jumper = jumper
+        self.backend = backend
         self.popup = popup
         self.interval = interval
         self.show_all = False
+        self.background = False
+        self.sort = "urgency"
+        self.flipped = False
+        self.needle = ""
         self.scan: Scan | None = None
-        self.rows: list[Agent] = []
+        self.rows: list[Row] = []
+        self.empty_shown = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="counts")
         table: DataTable[object] = DataTable(id="agents", cursor_type="row", zebra_stripes=False)
         yield table
+        yield Static(id="preview")
+        yield Input(placeholder="filter: title, model, directory, tty, state, session", id="filter")
         yield Static(id="message")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for col in COLUMNS:
-            table.add_column(col, key=col)
+        self.widths: dict[str, int] = {}
+        self.query_one(DataTable).focus()
         self.action_rescan()
         self.set_interval(self.interval, self.action_rescan)
 
+    # -- scans --------------------------------------------------------------------------
+
     @work(thread=True, exclusive=True, group="scan")
     def action_rescan(self) -> None:
-        scan = self.source()
+        scan = self.backend.scan()
         self.call_from_thread(self.show, scan)
 
     def show(self, scan: Scan) -> None:
-        """Redraw the table from a scan, keeping the cursor on the same agent."""
         self.scan = scan
+        # While the app closes, its widgets are already gone: nothing to draw.
+        with contextlib.suppress(NoMatches):
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Rebuild the table from the last scan, keeping the cursor on the same row."""
+        scan = self.scan
+        if scan is None:
+            return
         table = self.query_one(DataTable)
-        keep = (
-            self.rows[table.cursor_row].key
-            if self.rows and table.cursor_row < len(self.rows)
-            else None
-        )
-        self.rows = ordered(a for a in scan.agents if visible(a, self.show_all))
-        table.clear()
-        now = time.time()
-        width = max(20, self.size.width - 60)
-        for a in self.rows:
-            table.add_row(*cells(a, now, width), height=2, key=a.key)
-        self.query_one("#counts", Static).update(header(self.rows))
+        current = self.selected()
+        keep = current.key if current else None
+        agents = [a for a in scan.agents if visible(a, self.show_all, self.background)]
+        self.rows = build(agents, sort=self.sort, flipped=self.flipped, needle=self.needle,
+                          children=self.show_all)  # fmt: skip
+        widths = layout(self.size.width)
+        if widths != self.widths:
+            self.widths = widths
+            table.clear(columns=True)
+            for name, w in widths.items():
+                table.add_column(name, key=name, width=w)
+        else:
+            table.clear()
+        for row in self.rows:
+            table.add_row(*cells(row, scan.generated_at, widths), height=2, key=row.key)
+        extra = f"sort: {self.sort} {'↑' if self.flipped else '↓'}"
+        if self.needle:
+            extra += f"   filter: {clean(self.needle)} ({len(self.rows)} shown)"
+        self.query_one("#counts", Static).update(header(agents, extra))
         if not self.rows:
-            problem = next((p.message for p in scan.problems if p.source == "database"), None)
-            self.say(problem or "No opencode agents running.")
+            self.say(self.empty_text(scan, bool(agents)))
+            self.empty_shown = True
+        elif self.empty_shown:
+            self.say("")
+            self.empty_shown = False
         if keep is not None:
-            for i, a in enumerate(self.rows):
-                if a.key == keep:
+            for i, row in enumerate(self.rows):
+                if row.key == keep:
                     table.move_cursor(row=i)
                     break
+        self.update_preview()
+
+    def empty_text(self, scan: Scan, filtered: bool) -> str:
+        if filtered:
+            return "No agent matches the filter (esc clears it)."
+        for p in scan.problems:
+            if p.source == "database":
+                return f"No opencode agents found: {p.message}."
+        hidden = len(scan.agents)
+        more = f" ({hidden} hidden: a shows all, p background)" if hidden else ""
+        return f"No opencode agents running{more}. Database: {scan.db_path or '-'}"
 
     def say(self, text: str) -> None:
-        self.query_one("#message", Static).update(text)
+        self.query_one("#message", Static).update(Text(text))
 
-    def selected(self) -> Agent | None:
+    def selected(self) -> Row | None:
         table = self.query_one(DataTable)
         if not self.rows or table.cursor_row >= len(self.rows):
             return None
         return self.rows[table.cursor_row]
 
-    def action_select(self) -> None:
-        agent = self.selected()
-        if agent is None:
-            return
-        error = self.jumper(agent)
-        if error:
-            self.say(error)
-            self.action_rescan()
-        elif self.popup:
-            self.exit()
+    # -- moving -------------------------------------------------------------------------
 
     def action_down(self) -> None:
         self.query_one(DataTable).action_cursor_down()
@@ -116,18 +159,189 @@ class OtopApp(App[None]):
     def action_up(self) -> None:
         self.query_one(DataTable).action_cursor_up()
 
-    def action_toggle_all(self) -> None:
-        self.show_all = not self.show_all
-        if self.scan is not None:
-            self.show(self.scan)
-
     def action_next_waiting(self) -> None:
         table = self.query_one(DataTable)
-        for i, a in enumerate(self.rows):
-            if a.group.value == "waiting" and i != table.cursor_row:
+        n = len(self.rows)
+        for step in range(1, n + 1):
+            i = (table.cursor_row + step) % n
+            row = self.rows[i]
+            if row.child is None and row.agent.group == Group.WAITING:
                 table.move_cursor(row=i)
                 return
-        self.say("no agent is waiting for you")
+        self.say("No agent is waiting for you.")
+
+    def on_resize(self) -> None:
+        self.redraw()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Table keys work on the table only, not under the detail view or a panel."""
+        if action in ("quit", "help") or action not in _TABLE_ACTIONS:
+            return True
+        return self.screen is self.screen_stack[0]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        with contextlib.suppress(NoMatches):  # highlights still arrive while the app closes
+            self.update_preview()
+
+    # -- acting on the selected agent ---------------------------------------------------
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_select()
+
+    def action_select(self) -> None:
+        if self.popup:
+            self.action_jump()
+        else:
+            self.action_detail()
+
+    def action_jump(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        error = self.backend.jump(row.agent)
+        if error:
+            self.say(error)
+            self.action_rescan()
+        elif self.popup:
+            self.exit()
+
+    def action_detail(self) -> None:
+        row = self.selected()
+        if row is None or self.scan is None:
+            return
+        self.push_screen(DetailScreen(self.backend, row.agent, row.session, self.scan.generated_at))
+
+    def action_yank(self) -> None:
+        row = self.selected()
+        if row is None or row.session is None:
+            self.say("Nothing to copy: this agent has no session yet.")
+            return
+        self.say(self.backend.yank(row.session.brief.id))
+
+    def action_explain(self) -> None:
+        row = self.selected()
+        if row is None or self.scan is None:
+            return
+        body = Text(explain(row.agent, self.scan.generated_at))
+        self.push_screen(PanelScreen("Why otop believes it", body, "explain"))
+
+    def action_todos(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        s = row.session
+        body = Text()
+        if s is None or not s.todos:
+            body.append("No todo list in this session.", style="dim")
+        for todo in s.todos if s else ():
+            mark = {"completed": "✓", "in_progress": "▶", "cancelled": "✗"}.get(todo.status, "○")
+            style = {"completed": "dim", "in_progress": "bold", "cancelled": "dim strike"}.get(
+                todo.status, ""
+            )
+            body.append(f"{mark} {clean(todo.content)}", style=style)
+            body.append(f"  [{clean(todo.priority)}]\n", style="dim")
+        title = "Todos: " + (clean(s.brief.title) if s else "(no session)")
+        self.push_screen(PanelScreen(title, body, "todos"))
+
+    def action_mcp(self) -> None:
+        row = self.selected()
+        directory = directory_of(row.agent) if row else None
+        self.load_mcp(directory or None)
+
+    @work(thread=True, exclusive=True, group="mcp")
+    def load_mcp(self, directory: str | None) -> None:
+        servers, problems = self.backend.mcp(directory)
+        self.call_from_thread(self._show_mcp, directory, servers, problems)
+
+    def _show_mcp(
+        self, directory: str | None, servers: list[McpServer], problems: list[str]
+    ) -> None:
+        body = Text()
+        if not servers:
+            body.append("No MCP servers configured.\n", style="dim")
+        for s in servers:
+            body.append("● " if s.enabled else "○ ", style="green" if s.enabled else "dim")
+            body.append(f"{s.name}", style="bold" if s.enabled else "dim")
+            body.append(f"  {s.kind}  {'enabled' if s.enabled else 'disabled'}\n")
+            if s.target:
+                body.append(f"    {s.target}\n", style="dim")
+            body.append(f"    from {s.source}\n", style="dim")
+        for p in problems:
+            body.append(f"! {p}\n", style="red")
+        title = "MCP servers" + (f" for {clean(directory)}" if directory else "")
+        self.push_screen(PanelScreen(title, body, "mcp"))
+
+    # -- view options -------------------------------------------------------------------
+
+    def action_sort(self, step: int) -> None:
+        i = SORT_NAMES.index(self.sort)
+        self.sort = SORT_NAMES[(i + step) % len(SORT_NAMES)]
+        self.redraw()
+
+    def action_flip(self) -> None:
+        self.flipped = not self.flipped
+        self.redraw()
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self.say("Showing every session and subagent." if self.show_all else "")
+        self.redraw()
+
+    def action_toggle_background(self) -> None:
+        self.background = not self.background
+        self.say("Showing opencode run and serve too." if self.background else "")
+        self.redraw()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.needle = event.value.strip()
+        self.redraw()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_close(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display or self.needle:
+            box.value = ""
+            box.display = False
+            self.needle = ""
+            self.query_one(DataTable).focus()
+            self.redraw()
+            return
+        self.exit()
+
+    def action_preview(self) -> None:
+        panel = self.query_one("#preview", Static)
+        panel.display = not panel.display
+        self.update_preview()
+
+    def update_preview(self) -> None:
+        panel = self.query_one("#preview", Static)
+        if not panel.display:
+            return
+        row = self.selected()
+        if row is None or row.agent.pane is None:
+            panel.update(Text("(no pane to preview)", style="dim"))
+            return
+        self.load_preview(row)
+
+    @work(thread=True, exclusive=True, group="preview")
+    def load_preview(self, row: Row) -> None:
+        assert row.agent.pane is not None
+        text = self.backend.capture(row.agent.pane, 0)
+        self.call_from_thread(self._show_preview, text)
+
+    def _show_preview(self, text: str) -> None:
+        shown = lines(text)
+        while shown and not shown[-1].strip():
+            shown.pop()
+        panel = self.query_one("#preview", Static)
+        panel.update(Text("\n".join(shown[-12:]), no_wrap=True, overflow="ellipsis"))
+
+    def action_help(self) -> None:
+        self.push_screen(PanelScreen("otop keys", help_text(self.popup), "help"))

@@ -1,13 +1,15 @@
-"""Pure: one agent as two styled table rows' worth of cells, and the header counts."""
+"""Pure: agents (and their subagent children) as two-line table rows, sorted and filtered."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from rich.text import Text
 
-from otop.model import Agent, Group
-from otop.render import age, counts, short_id, state_label, title_of
+from otop.model import GROUP_RANK, Agent, Group, SessionDetail, State
+from otop.render import age, counts, directory_of, short_id, state_label, title_of, urgency
+from otop.status import child_state
 from otop.text import clean, cut
 
 STYLE = {
@@ -16,50 +18,97 @@ STYLE = {
     Group.IDLE: "",
     Group.STALE: "dim",
 }
-COLUMNS = ("TITLE", "STATE", "SESSION", "UP", "CPU%", "TOKENS", "MODEL")
+# Fixed widths of every column but the title, which takes what is left.
+WIDTHS = {"STATE": 12, "SESSION": 8, "UP": 8, "CPU%": 5, "TOKENS": 9, "MODEL": 16}
+NARROW_DROPS = ("UP", "CPU%")  # below 100 columns
+
+
+def layout(screen_width: int) -> dict[str, int]:
+    """Column widths for a screen width: the title gets the rest, narrow screens drop two."""
+    cols = {k: v for k, v in WIDTHS.items() if screen_width >= 100 or k not in NARROW_DROPS}
+    # each column has one cell of padding on both sides; the scrollbar takes two more
+    title = max(12, screen_width - sum(cols.values()) - 2 * (len(cols) + 1) - 2)
+    return {"TITLE": title, **cols}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table entry: an agent, or one of its subagent children (shown with `a`)."""
+
+    agent: Agent
+    child: SessionDetail | None = None
+
+    @property
+    def key(self) -> str:
+        return self.agent.key + (f"/{self.child.brief.id}" if self.child else "")
+
+    @property
+    def session(self) -> SessionDetail | None:
+        return self.child or self.agent.session
+
+    def state(self, now: float) -> State:
+        if self.child is None:
+            return self.agent.state
+        return child_state(self.child, self.agent.proc is not None, now).state
 
 
 def _mb(n: int | None) -> str:
     return f"{n / 1e6:.0f}M" if n else "-"
 
 
-def cells(agent: Agent, now: float, title_width: int = 40) -> list[Text]:
-    """Seven cells, each two lines: the first line facts, the second dimmed secondary facts."""
-    s = agent.session
-    p = agent.proc
-    style = STYLE[agent.group]
-    title = title_of(agent) + (" ?" if agent.guessed else "")
+def _model(s: SessionDetail | None) -> str:
+    return clean(s.model).split("/")[-1] if s else "-"
+
+
+def _tty(path: str | None) -> str:
+    return path.removeprefix("/dev/") if path else "-"
+
+
+def cells(row: Row, now: float, widths: dict[str, int]) -> list[Text]:
+    """The row's cells for the columns in `widths`, each two lines: facts, then dimmed facts."""
+    a = row.agent
+    s = row.session
+    p = a.proc
+    if row.child is not None:
+        state = row.state(now)
+        title = "↳ " + (clean(row.child.brief.title) or "(subagent)")
+        label = state.value
+        style = STYLE[state.group]
+    else:
+        title = title_of(a) + (" ?" if a.guessed else "")
+        label = state_label(a)
+        style = STYLE[a.group]
     last = clean(s.last_output) if s else ""
-    loc = agent.pane.location if agent.pane else "-"
-    top = [
-        cut(title, title_width),
-        state_label(agent),
-        short_id(agent.session_id),
-        age(now - p.started_at) if p else "-",
-        f"{p.cpu_percent:.1f}" if p and p.cpu_percent is not None else "-",
-        f"{s.tokens.total:,}" if s else "-",
-        cut(clean(s.model).split("/")[-1], 18) if s else "-",
-    ]
-    bottom = [
-        cut(last or "-", title_width),
-        f"round {age(now - s.turn.round_started_at)}" if s and s.turn.round_started_at else "",
-        f"{s.messages} msgs" if s else "",
-        f"pid {p.pid}" if p else "no process",
-        _mb(p.rss_bytes) if p else "",
-        f"out {s.tokens.output:,}" if s else "",
-        loc,
-    ]
+    child = row.child is not None
+    round_at = s.turn.round_started_at if s and not child else None
+    where = (
+        ""
+        if child
+        else (a.pane.location if a.pane else "no pane") + " " + _tty(p.tty if p else None)
+    )
+    content = {
+        "TITLE": (title, last or "-"),
+        "STATE": (label, f"round {age(now - round_at)}" if round_at else ""),
+        "SESSION": (short_id(s.brief.id if s else None), f"{s.messages} msgs" if s else ""),
+        "UP": (age(now - p.started_at) if p and not child else "",
+               f"{p.pid}" if p and not child else ""),
+        "CPU%": (f"{p.cpu_percent:.1f}" if p and p.cpu_percent is not None and not child else "",
+                 _mb(p.rss_bytes) if p and not child else ""),
+        "TOKENS": (f"{s.tokens.total:,}" if s else "-", f"out {s.tokens.output:,}" if s else ""),
+        "MODEL": (_model(s), where),
+    }  # fmt: skip
     out = []
-    for a, b in zip(top, bottom, strict=True):
-        t = Text(a, style=style, no_wrap=True, overflow="ellipsis")
+    for name, width in widths.items():
+        top, bottom = content[name]
+        t = Text(cut(top, width), style=style, no_wrap=True, overflow="ellipsis")
         t.append("\n")
-        t.append(b, style="dim")
+        t.append(cut(bottom, width), style="dim")
         out.append(t)
     return out
 
 
-def header(agents: Sequence[Agent]) -> Text:
-    """Counts by group, most urgent first."""
+def header(agents: Sequence[Agent], extra: str = "") -> Text:
+    """Counts by group, most urgent first, then `extra` (sort, filter) dimmed."""
     c = counts(agents)
     t = Text()
     for group, label in ((Group.WAITING, "waiting"), (Group.WORKING, "working"),
@@ -67,4 +116,62 @@ def header(agents: Sequence[Agent]) -> Text:
         if t:
             t.append("  ")
         t.append(f"{c[group]} {label}", style=STYLE[group] or None)
+    if extra:
+        t.append("   " + extra, style="dim")
     return t
+
+
+def _cpu(a: Agent) -> float:
+    return a.proc.cpu_percent or 0.0 if a.proc else -1.0
+
+
+def _tokens(a: Agent) -> int:
+    return a.session.tokens.total if a.session else -1
+
+
+# name -> (key, natural direction is descending)
+SORTS: dict[str, tuple[Callable[[Agent], object], bool]] = {
+    "urgency": (urgency, False),
+    "title": (lambda a: title_of(a).lower(), False),
+    "state": (lambda a: (GROUP_RANK[a.group], a.state.value), False),
+    "session": (lambda a: a.session_id or "", False),
+    "uptime": (lambda a: -(a.proc.started_at if a.proc else 0.0), True),
+    "cpu": (_cpu, True),
+    "tokens": (_tokens, True),
+    "model": (lambda a: a.session.model if a.session else "", False),
+}
+SORT_NAMES = tuple(SORTS)
+
+
+def sort_agents(agents: Iterable[Agent], name: str, flipped: bool) -> list[Agent]:
+    """Agents in a sort's natural direction (biggest first for numbers), or flipped."""
+    key, descending = SORTS.get(name, SORTS["urgency"])
+    return sorted(agents, key=key, reverse=descending != flipped)  # type: ignore[arg-type]
+
+
+def matches(agent: Agent, needle: str) -> bool:
+    """Whether a filter text occurs in title, model, directory, tty, state or session id."""
+    if not needle:
+        return True
+    s = agent.session
+    hay = [title_of(agent), state_label(agent), agent.group.value, directory_of(agent)]
+    if s:
+        hay += [s.model, s.brief.id]
+    if agent.proc:
+        hay += [agent.proc.tty or "", str(agent.proc.pid)]
+    if agent.pane:
+        hay.append(agent.pane.location)
+    low = needle.lower()
+    return any(low in h.lower() for h in hay)
+
+
+def build(
+    agents: Iterable[Agent], *, sort: str, flipped: bool, needle: str, children: bool
+) -> list[Row]:
+    """The rows of the table: filtered, sorted, each agent followed by its children if asked."""
+    out: list[Row] = []
+    for a in sort_agents((a for a in agents if matches(a, needle)), sort, flipped):
+        out.append(Row(a))
+        if children and a.session is not None:
+            out += [Row(a, c) for c in a.session.children]
+    return out
