@@ -29,6 +29,13 @@ def test_demo_headless_shows_states_and_cleans_up() -> None:
             if s in out}  # fmt: skip
     assert len(seen) >= 4, seen
     assert "demo:1.0" in out  # agents are mapped to their panes
+    # The plugin is loaded: counts in the status line, badges on the agents' windows, moving.
+    statuses = {line for line in out.splitlines() if line.startswith("status: ")}
+    assert len(statuses) >= 2, statuses
+    assert any("⏳" in s for s in statuses) and any("⚙" in s for s in statuses)
+    badges = {line for line in out.splitlines() if line.startswith("badge api:")}
+    assert len(badges) >= 2, badges
+    assert "badge otop:\n" in out or "badge otop:" in out.splitlines()
     deadline = time.monotonic() + 10
     left = set()
     while time.monotonic() < deadline:
@@ -37,3 +44,6 @@ def test_demo_headless_shows_states_and_cleans_up() -> None:
             break
         time.sleep(0.2)
     assert not left, f"demo left processes behind: {left}"
+    watchers = subprocess.run(["pgrep", "-f", "otop -S .*otop-demo-.* watch"],
+                              capture_output=True, text=True).stdout.split()  # fmt: skip
+    assert not watchers, f"the demo's watcher is still running: {watchers}"

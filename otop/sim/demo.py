@@ -11,6 +11,7 @@ import argparse
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -191,7 +192,12 @@ class Demo:
         )
         self.started = True
         self.tmux("set", "-g", "default-size", "150x40")
-        self.tmux("set", "-g", "status-right", "otop demo: C-b w lists windows, C-b d leaves")
+        # The plugin, loaded as a user's tmux.conf would: counts in the status line, badges on
+        # the windows, prefix+O for the popup and prefix+N for the agent waiting longest.
+        self.tmux("set", "-g", "status-right-length", "120")
+        self.tmux("set", "-g", "status-right",
+                  "#{otop_status}  | C-b O popup, C-b N next waiting, C-b d leave")  # fmt: skip
+        self.tmux("set", "-g", "@otop-command", f"{py} -m otop")
         for phase, (name, title) in enumerate(AGENTS):
             d = self.root / name
             d.mkdir()
@@ -214,11 +220,38 @@ class Demo:
             )
         self.started = True
         self.tmux("set", "-g", "default-size", "150x40")
+        self.tmux("run-shell", str(ROOT / "otop.tmux"))
+
+    def status(self) -> str:
+        """What the plugin shows: the counts, then each window's badge."""
+        out = [f"status: {self.tmux('show', '-gqv', '@otop_status').strip()}"]
+        for line in self.tmux("list-windows", "-t", "demo", "-F", "#{window_name}").split():
+            badge = self.tmux("show", "-wqv", "-t", f"demo:{line}", "@otop_badge").rstrip("\n")
+            out.append(f"badge {line}:{badge}")
+        return "\n".join(out)
 
     def close(self) -> None:
         if self.started:
+            sock = self.tmux("display", "-p", "#{socket_path}").strip()
             kill_tmux_server(self.socket, self.env)
+            if sock:
+                _wait_watcher(sock)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _wait_watcher(socket_path: str) -> None:
+    """The plugin's watcher leaves once its server is gone; make sure before returning."""
+    # Imported here: the simulated agents run this module under argv[0] `opencode`, where
+    # Python cannot see the virtualenv's packages (psutil).
+    from otop.watch import holder, lock_path
+
+    lock = lock_path(socket_path)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and holder(lock):
+        time.sleep(0.1)
+    pid = holder(lock)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             end = time.monotonic() + (args.headless or 10)
             while time.monotonic() < end:
                 time.sleep(2)
-                print(demo.tmux("capture-pane", "-p", "-t", "demo:otop").rstrip() + "\n")
+                print(demo.tmux("capture-pane", "-p", "-t", "demo:otop").rstrip())
+                print(demo.status() + "\n")
             if os.environ.get("OTOP_DEMO_DEBUG"):
                 for name, _ in AGENTS:
                     print(
