@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "watch", help="keep tmux's @otop_status and window badges current (one per tmux server)"
     )
+    sub.add_parser("doctor", help="check tmux, the plugin, the database and the agents")
     p = sub.add_parser("tmux", help="load the tmux plugin into a server, or remove it")
     p.add_argument("action", choices=("setup", "uninstall"))
 
@@ -102,6 +103,12 @@ def _dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return cmd_watch(args)
     if args.command == "tmux":
         return cmd_tmux(args)
+    if args.command == "doctor":
+        from otop import doctor
+
+        text, status = doctor.report(doctor.run(_scanner(args)))
+        print(text)
+        return status
     if args.command in (None, "ui", "popup"):
         return cmd_ui(args, popup=args.command == "popup")
     ap.print_help()

@@ -1,0 +1,104 @@
+"""`otop doctor` on a healthy set-up and on broken ones, with real tmux servers and files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from otop.cli import main
+from tests.conftest import agent_cmd, pid_in
+from tests.test_plugin import World, wait_for
+from tests.test_plugin import world as world
+
+
+def doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    status = main([*args, "doctor"])
+    return status, capsys.readouterr().out
+
+
+def test_healthy(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """Plugin loaded, watcher up, a database and a mapped agent: every check is fine."""
+    d = world.tmp / "proj"
+    d.mkdir()
+    sid = world.db.session(str(d), "Healthy")
+    world.db.finished_turn(sid, "hi", "done")
+    pid_in(world.server, world.server.new_window(d, agent_cmd("-s", sid), "a"))
+    world.server("set-option", "-g", "status-right", "#{otop_status}")
+    world.load()
+    wait_for(world.watcher, what="the watcher")
+    status, out = doctor(capsys, "-L", world.server.socket)
+    assert status == 0, out
+    assert "FAIL" not in out
+    assert "ok    plugin    loaded; keys prefix+O, prefix+N" in out
+    assert "ok    status    the status line shows the counts" in out
+    assert f"ok    watcher   running (pid {world.watcher()})" in out
+    assert "ok    database" in out and "1 sessions" in out
+    assert f"{sid}, idle; session by argv (certain)" in out
+
+
+def test_no_database_and_no_plugin(world: World, capsys: pytest.CaptureFixture[str],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A machine where opencode never ran and the plugin is not loaded: warnings, exit 0."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(world.tmp / "elsewhere"))
+    status, out = doctor(capsys, "-L", world.server.socket)
+    assert status == 0
+    assert "warn  database  no opencode database at" in out
+    assert "warn  plugin    not loaded in this server" in out
+    assert "warn  status    no counts: put #{otop_status} in status-right" in out
+
+
+def test_corrupt_database_fails(world: World, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A database file that is not SQLite is broken: FAIL and exit 1."""
+    bad = world.tmp / "bad.db"
+    bad.write_bytes(b"this is not a database at all" * 100)
+    status, out = doctor(capsys, "-L", world.server.socket, "--db", str(bad))
+    assert status == 1
+    assert "FAIL  database" in out
+
+
+def test_dead_watcher_fails(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """Plugin bindings present but no watcher: counts would be frozen, so FAIL."""
+    from otop import plugin
+
+    plugin.setup(world.tmux, start=False)
+    status, out = doctor(capsys, "-L", world.server.socket)
+    assert status == 1
+    assert "FAIL  watcher   not running" in out
+
+
+def fake_tmux(tmp_path: Path, version: str) -> Path:
+    """A `tmux` on PATH that reports another version and otherwise is the real one."""
+    real = shutil.which("tmux")
+    assert real
+    d = tmp_path / "fakebin"
+    d.mkdir()
+    script = d / "tmux"
+    script.write_text(
+        f'#!/bin/sh\nif [ "$1" = -V ]; then echo "tmux {version}"; exit 0; fi\nexec {real} "$@"\n'
+    )
+    script.chmod(0o755)
+    return d
+
+
+def test_old_tmux_warns(world: World, capsys: pytest.CaptureFixture[str],
+                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """tmux before 3.2 has no popups: said as a warning."""
+    monkeypatch.setenv("PATH", f"{fake_tmux(world.tmp, '3.1c')}{os.pathsep}{os.environ['PATH']}")
+    status, out = doctor(capsys, "-L", world.server.socket)
+    assert status == 0
+    assert "warn  tmux      tmux 3.1: no popups before 3.2" in out
+
+
+def test_no_tmux_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Without tmux on PATH nothing of the plugin can work: FAIL and exit 1."""
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    status, out = doctor(capsys)
+    assert status == 1
+    assert "FAIL  tmux      tmux is not installed" in out
