@@ -6,6 +6,7 @@ import fcntl
 import os
 import pty
 import shlex
+import signal
 import struct
 import subprocess
 import sys
@@ -13,7 +14,8 @@ import termios
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,8 @@ import pytest
 from otop.opencode.store import Store
 from otop.sim.lab import kill_tmux_server
 from otop.sim.store import OpencodeDB
+from otop.tmux import Target, Tmux
+from otop.watch import holder, lock_path
 
 # Times in views are local: tests see them in one zone, whatever the machine's.
 os.environ["TZ"] = "UTC"
@@ -201,3 +205,68 @@ class Client:
             self.proc.kill()
             self.proc.wait()
         os.close(self.master)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = str(Path(sys.executable).parent)
+
+
+def wait_for(check: Callable[[], object], timeout: float = 8.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class World:
+    """A private tmux server with otop's environment, a database, and fake agents in it."""
+
+    server: TmuxServer
+    db: OpencodeDB
+    tmp: Path
+
+    @property
+    def tmux(self) -> Tmux:
+        return Tmux(Target(socket_name=self.server.socket))
+
+    def option(self, name: str, window: str | None = None) -> str:
+        args = ["show-options", "-wqv", "-t", window] if window else ["show-options", "-gqv"]
+        return self.server(*args, name).rstrip("\n")
+
+    def load(self) -> None:
+        """Load the plugin as TPM does: run otop.tmux from inside tmux, output discarded."""
+        self.server("run-shell", str(ROOT / "otop.tmux"))
+
+    def watcher(self) -> int | None:
+        return holder(lock_path(self.server("display", "-p", "#{socket_path}").strip()))
+
+
+@pytest.fixture
+def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    data = tmp_path / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.delenv("OPENCODE_DB", raising=False)
+    monkeypatch.delenv("TMUX", raising=False)
+    server = TmuxServer(tmp_path)
+    server.env.update(XDG_DATA_HOME=str(data), PATH=f"{BIN}:{os.environ['PATH']}")
+    server.env.pop("OPENCODE_DB", None)
+    home = tmp_path / "home"
+    home.mkdir()
+    server.new_window(home, "sleep 600", "shell")
+    db = OpencodeDB(data / "opencode" / "opencode.db", seed=5)
+    w = World(server, db, tmp_path)
+    sock = server("display", "-p", "#{socket_path}").strip()
+    yield w
+    server.kill()
+    # The watcher leaves by itself once its server is gone; make sure of it.
+    lock = lock_path(sock)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and holder(lock):
+        time.sleep(0.05)
+    pid = holder(lock)
+    if pid:
+        os.kill(pid, signal.SIGTERM)
+    db.close()

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from otop.cli import main
-from tests.conftest import agent_cmd, pid_in
-from tests.test_plugin import World, wait_for
-from tests.test_plugin import world as world
+from tests.conftest import World, agent_cmd, pid_in, wait_for
 
 
 def doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
