@@ -15,7 +15,9 @@ from otop.render import tmux_escape
 from otop.tmux import literal
 from otop.watch import holder, lock_path
 from tests.conftest import (
+    BIN,
     PERMISSION_SCREEN,
+    ROOT,
     Client,
     TmuxServer,
     World,
@@ -23,9 +25,6 @@ from tests.conftest import (
     pid_in,
     wait_for,
 )
-
-ROOT = Path(__file__).resolve().parent.parent
-BIN = str(Path(sys.executable).parent)
 
 
 def add_agents(w: World) -> dict[str, str]:
