@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import psutil
 
@@ -115,6 +116,7 @@ class ProcScanner:
         # (pid, start time) -> (monotonic time, cpu seconds) of the previous look
         self._prev: dict[tuple[int, float], tuple[float, float]] = {}
         self._not_ours: set[tuple[int, str]] = set()
+        self._static: dict[tuple[int, int, str], _Static] = {}
 
     def scan(self, want_open_logs: bool = False) -> tuple[list[Proc], dict[int, str]]:
         """Every opencode process now, and (if asked) the per-process log file each holds open."""
@@ -123,42 +125,42 @@ class ProcScanner:
         seen: dict[tuple[int, float], tuple[float, float]] = {}
         now = time.monotonic()
         parents: dict[int, int] = {}
-        candidates: list[psutil.Process] = []
+        candidates: list[int] = []
         not_ours: set[tuple[int, str]] = set()
-        for p in psutil.process_iter(["name", "ppid"]):
-            name = p.info.get("name") or ""
-            parents[p.pid] = p.info.get("ppid") or 0
-            key = (p.pid, name)
-            if name in NAMES:
-                candidates.append(p)
+        table = proc_table()
+        for pid, st in table.items():
+            parents[pid] = st.ppid
+            key = (pid, st.comm)
+            if st.comm in NAMES:
+                candidates.append(pid)
             elif key in self._not_ours:
                 not_ours.add(key)
-            else:
+            elif os.path.basename(_argv0(pid)) in NAMES:
                 # argv[0] decides for wrappers that exec under another name (and tests).
-                try:
-                    cmd = p.cmdline()
-                except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                    continue
-                if cmd and os.path.basename(cmd[0]) in NAMES:
-                    candidates.append(p)
-                else:
-                    not_ours.add(key)
+                candidates.append(pid)
+            else:
+                not_ours.add(key)
         self._not_ours = not_ours
         children: dict[int, int] = {}
         for ppid in parents.values():
             children[ppid] = children.get(ppid, 0) + 1
-        for p in candidates:
-            try:
-                rec = self._record(p, now, seen, parents, children)
-                if rec is None:
-                    continue
-                procs.append(rec)
-                if want_open_logs:
-                    log = _open_log(p)
-                    if log:
-                        logs[rec.pid] = log
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        static: dict[tuple[int, int, str], _Static] = {}
+        for pid in candidates:
+            st = table[pid]
+            key3 = (pid, st.start_ticks, st.comm)
+            info = self._static.get(key3) or _static_info(pid, st)
+            if info is None:
                 continue
+            static[key3] = info
+            if info.kind is None:
+                continue
+            rec = self._record(pid, st, info, now, seen, parents, children)
+            procs.append(rec)
+            if want_open_logs:
+                log = _open_log(pid)
+                if log:
+                    logs[rec.pid] = log
+        self._static = static
         self._prev = seen
         return procs, logs
 
@@ -182,58 +184,133 @@ class ProcScanner:
 
     def _record(
         self,
-        p: psutil.Process,
+        pid: int,
+        st: Stat,
+        info: _Static,
         now: float,
         seen: dict[tuple[int, float], tuple[float, float]],
         parents: dict[int, int],
         children: dict[int, int],
-    ) -> Proc | None:
-        with p.oneshot():
-            argv = tuple(p.cmdline())
-            kind, session, cont, dir_arg = parse_argv(argv or ("opencode",))
-            if kind is None:
-                return None
-            started = p.create_time()
-            times = p.cpu_times()
-            cpu_s = times.user + times.system
-            rss = p.memory_info().rss
-            tty = _tty(p)
-            try:
-                cwd: str | None = p.cwd()
-            except (psutil.AccessDenied, psutil.ZombieProcess, FileNotFoundError):
-                cwd = None
-        key = (p.pid, started)
+    ) -> Proc:
+        assert info.kind is not None
+        cpu_s = st.cpu_ticks / _TICKS
+        key = (pid, info.started_at)
         seen[key] = (now, cpu_s)
         prev = self._prev.get(key)
         cpu = None
         if prev is not None and now - prev[0] > 0.05:
             cpu = max(0.0, 100.0 * (cpu_s - prev[1]) / (now - prev[0]))
         return Proc(
-            pid=p.pid,
-            kind=kind,
-            argv=argv,
-            cwd=cwd,
-            tty=tty,
-            started_at=started,
-            rss_bytes=rss,
+            pid=pid,
+            kind=info.kind,
+            argv=info.argv,
+            cwd=info.cwd,
+            tty=info.tty,
+            started_at=info.started_at,
+            rss_bytes=st.rss_pages * _PAGE,
             cpu_percent=cpu,
-            ancestors=tuple(_ancestors(p.pid, parents)),
-            session_arg=session,
-            continue_arg=cont,
-            dir_arg=_resolve(dir_arg, cwd),
-            children=children.get(p.pid, 0),
+            ancestors=tuple(_ancestors(pid, parents)),
+            session_arg=info.session,
+            continue_arg=info.cont,
+            dir_arg=_resolve(info.dir_arg, info.cwd),
+            children=children.get(pid, 0),
         )
 
 
-def _tty(p: psutil.Process) -> str | None:
-    """The controlling terminal. psutil caches its device map, so new ptys would go unseen:
-    decode /proc/PID/stat's tty_nr for pseudo-terminals, ask psutil for anything else."""
+class _Static(NamedTuple):
+    """What does not change in a process's life (cached by pid, start time and name)."""
+
+    argv: tuple[str, ...]
+    kind: ProcKind | None
+    session: str | None
+    cont: bool
+    dir_arg: str | None
+    cwd: str | None
+    tty: str | None
+    started_at: float
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _static_info(pid: int, st: Stat) -> _Static | None:
+    """A new opencode process's argv, cwd, tty and start time (psutil, once per process)."""
     try:
-        with open(f"/proc/{p.pid}/stat", "rb") as f:
-            stat = f.read()
-        tty_nr = int(stat[stat.rindex(b")") + 2 :].split()[4])
-    except (OSError, ValueError, IndexError):
-        return p.terminal()
+        p = psutil.Process(pid)
+        with p.oneshot():
+            argv = tuple(p.cmdline())
+            started = p.create_time()
+            try:
+                cwd: str | None = p.cwd()
+            except (psutil.AccessDenied, psutil.ZombieProcess, FileNotFoundError):
+                cwd = None
+            tty = _tty(p, st.tty_nr)
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+    kind, session, cont, dir_arg = parse_argv(argv or ("opencode",))
+    return _Static(argv, kind, session, cont, dir_arg, cwd, tty, started)
+
+
+class Stat(NamedTuple):
+    """The fields of /proc/PID/stat otop uses."""
+
+    comm: str
+    ppid: int
+    cpu_ticks: int  # utime + stime
+    start_ticks: int  # since boot: with the pid, names a process for its whole life
+    rss_pages: int
+    tty_nr: int
+
+
+def parse_stat(stat: bytes) -> Stat | None:
+    close = stat.rfind(b")")
+    fields = stat[close + 2 :].split(b" ")
+    try:
+        return Stat(
+            comm=stat[stat.find(b"(") + 1 : close].decode("utf-8", "replace"),
+            ppid=int(fields[1]),
+            cpu_ticks=int(fields[11]) + int(fields[12]),
+            start_ticks=int(fields[19]),
+            rss_pages=int(fields[21]),
+            tty_nr=int(fields[4]),
+        )
+    except (ValueError, IndexError):
+        return None
+
+
+def proc_table(proc: str = "/proc") -> dict[int, Stat]:
+    """Every process's stat line, read straight from /proc: several times cheaper than
+    psutil's iterator, and this runs on every scan."""
+    out: dict[int, Stat] = {}
+    try:
+        names = os.listdir(proc)
+    except OSError:
+        return out
+    for n in names:
+        if not n.isdigit():
+            continue
+        try:
+            with open(f"{proc}/{n}/stat", "rb") as f:
+                st = parse_stat(f.read())
+        except OSError:
+            continue  # gone meanwhile
+        if st is not None:
+            out[int(n)] = st
+    return out
+
+
+def _argv0(pid: int, proc: str = "/proc") -> str:
+    try:
+        with open(f"{proc}/{pid}/cmdline", "rb") as f:
+            return f.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _tty(p: psutil.Process, tty_nr: int) -> str | None:
+    """The controlling terminal. psutil caches its device map, so new ptys would go unseen:
+    decode stat's tty_nr for pseudo-terminals, ask psutil for anything else."""
     if tty_nr == 0:
         return None
     major = (tty_nr >> 8) & 0xFFF
@@ -259,11 +336,11 @@ def _ancestors(pid: int, parents: dict[int, int], limit: int = 16) -> Iterable[i
         yield pid
 
 
-def _open_log(p: psutil.Process) -> str | None:
+def _open_log(pid: int) -> str | None:
     from otop.opencode.logs import is_per_process_log
 
     try:
-        for f in p.open_files():
+        for f in psutil.Process(pid).open_files():
             if is_per_process_log(f.path):
                 return f.path
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):

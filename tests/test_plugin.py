@@ -360,7 +360,8 @@ def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
         server("run-shell", str(plugin_dir / "otop.tmux"))
         assert server("show-options", "-gqv", "status-right").strip() == "#{@otop_status}"
         wait_for(lambda: (plugin_dir / ".venv-installing").exists(), what="the install")
-        assert "installing" in server("show-options", "-gqv", "@otop_status")
+        wait_for(lambda: "installing" in server("show-options", "-gqv", "@otop_status"),
+                 what="the status line to say so")  # fmt: skip
         server("run-shell", str(plugin_dir / "otop.tmux"))  # a reload while it installs
         wait_for(
             lambda: server("list-keys", "-T", "prefix", "O", check=False),
