@@ -17,6 +17,7 @@ find_otop() {
 
 if otop=$(find_otop); then
   if ! out=$($otop tmux setup 2>&1 >/dev/null); then
+    tmux set-option -gq @otop_status "otop: setup failed"
     tmux display-message "otop: setup failed: $(printf '%s' "$out" | tail -n 1 | sed 's/#/##/g')"
   fi
 else

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +22,7 @@ from otop.model import (
     SessionDetail,
     State,
 )
+from otop.opencode.index import RootIndex
 from otop.opencode.logs import SharedLog, read_process_log
 from otop.opencode.paths import Paths, find_paths
 from otop.opencode.screen import shows_permission
@@ -32,6 +33,9 @@ from otop.tmux import Target, Tmux, TmuxError
 
 # Sessions whose unfinished turn lost its process are shown as stale for this long.
 ORPHAN_WINDOW = 30 * 60.0
+_Cached = tuple[tuple[object, ...], SessionDetail, float]
+# A cached session detail is read again after this long even if its events stand still.
+DETAIL_TTL = 10.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,10 @@ class Scanner:
         self.options = options or Options()
         self.paths: Paths = find_paths(env, self.options.db)
         self.store = Store(self.paths.db)
+        self.index = RootIndex(self.store)
+        # (session id, depth) -> (change marker, detail, monotonic time read)
+        self._detail_cache: dict[tuple[str, int], _Cached] = {}
+        self._used: set[tuple[str, int]] = set()
         self.log = SharedLog(self.paths.shared_log)
         self.procs = ProcScanner()
         self.tmux: Tmux | None = (
@@ -91,8 +99,10 @@ class Scanner:
         db_ok = self._sessions(procs, runs, process_runs, sessions, now, problems)
         world = World(procs, panes, runs, process_runs, sessions, shared_log or bool(process_runs))
         bindings = correlate(world)
+        self._used = set()
         details = self._details([b.session_id for b in bindings if b.session_id], db_ok, problems)
         orphans = self._orphans(bindings, sessions, details, now, db_ok, problems)
+        self._detail_cache = {k: v for k, v in self._detail_cache.items() if k in self._used}
         screens = self._screens(bindings, details)
         cpu = self._cpu(procs, t0)
         agents = [self._agent(b, details, screens, cpu, now) for b in bindings]
@@ -154,7 +164,7 @@ class Scanner:
         try:
             self.store.open()
             dirs = {d for p in procs for d in (proc_dir(p), p.cwd) if d}
-            for s in self.store.roots(dirs, now - self.options.orphan_window):
+            for s in self.index.roots(dirs, now - self.options.orphan_window):
                 into[s.id] = s
             named = {p.session_arg for p in procs if p.session_arg}
             for run in (*runs, *process_runs.values()):
@@ -166,7 +176,41 @@ class Scanner:
             return True
         except StoreError as exc:
             problems.append(Problem("database", str(exc)))
+            self.index.reset()
             return False
+
+    def _detail(self, sid: str, depth: int, seqs: Mapping[str, int] | None) -> SessionDetail | None:
+        """One session's detail, reused while its event sequence (and its children's) stand
+        still; read again at least every DETAIL_TTL seconds for what the event log misses."""
+        key = (sid, depth)
+        self._used.add(key)
+        cached = self._detail_cache.get(key)
+        marker: tuple[object, ...] | None = None
+        if seqs is not None and sid in seqs:
+            kids = cached[1].children if cached else ()
+            marker = (seqs[sid], *(seqs.get(c.brief.id) for c in kids))
+            if (
+                cached is not None
+                and cached[0] == marker
+                and time.monotonic() - cached[2] < DETAIL_TTL
+            ):
+                return cached[1]
+        d = self.store.detail(sid, depth=depth)
+        if d is None:
+            self._detail_cache.pop(key, None)
+            return None
+        if marker is not None:
+            kids_now = tuple(seqs.get(c.brief.id) for c in d.children) if seqs else ()
+            self._detail_cache[key] = ((marker[0], *kids_now), d, time.monotonic())
+        return d
+
+    def _sequences(self, ids: Iterable[str]) -> dict[str, int] | None:
+        """Event sequences of sessions and of the children their cached details hold."""
+        wanted = set(ids)
+        for (sid, _), (_, d, _) in self._detail_cache.items():
+            if sid in wanted:
+                wanted.update(c.brief.id for c in d.children)
+        return self.store.sequences(wanted)
 
     def _details(
         self, ids: list[str], db_ok: bool, problems: list[Problem]
@@ -174,9 +218,14 @@ class Scanner:
         out: dict[str, SessionDetail] = {}
         if not db_ok:
             return out
+        try:
+            seqs = self._sequences(ids)
+        except StoreError as exc:
+            problems.append(Problem("database", str(exc)))
+            return out
         for sid in ids:
             try:
-                d = self.store.detail(sid)
+                d = self._detail(sid, 1, seqs)
             except StoreError as exc:
                 problems.append(Problem("database", str(exc)))
                 break
@@ -198,11 +247,21 @@ class Scanner:
             return []
         bound = {b.session_id for b in bindings}
         out: list[SessionDetail] = []
-        for s in sessions.values():
-            if s.parent_id or s.id in bound or s.updated_at < now - self.options.orphan_window:
-                continue
+        recent = [
+            s
+            for s in sessions.values()
+            if not s.parent_id
+            and s.id not in bound
+            and s.updated_at >= now - self.options.orphan_window
+        ]
+        try:
+            seqs = self.store.sequences(s.id for s in recent)
+        except StoreError as exc:
+            problems.append(Problem("database", str(exc)))
+            return out
+        for s in recent:
             try:
-                d = self.store.detail(s.id, depth=0)
+                d = self._detail(s.id, 0, seqs)
             except StoreError as exc:
                 problems.append(Problem("database", str(exc)))
                 return out

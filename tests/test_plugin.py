@@ -364,10 +364,14 @@ def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
                  what="the status line to say so")  # fmt: skip
         server("run-shell", str(plugin_dir / "otop.tmux"))  # a reload while it installs
         wait_for(
-            lambda: server("list-keys", "-T", "prefix", "O", check=False),
+            lambda: (
+                server("list-keys", "-T", "prefix", "O", check=False)
+                or "failed" in server("show-options", "-gqv", "@otop_status")
+            ),
             timeout=280,
             what="the plugin to install and bind prefix+O",
         )
+        assert "failed" not in server("show-options", "-gqv", "@otop_status")
         assert (plugin_dir / ".venv" / "bin" / "otop").exists()
         assert str(plugin_dir / ".venv") in server("list-keys", "-T", "prefix", "O")
         log = (plugin_dir / ".venv-install.log").read_text()

@@ -128,13 +128,49 @@ class Store:
         rows = self._rows(sql, [*dirs, int(updated_since * 1000)])
         return [self._brief(r) for r in rows]
 
-    def briefs(self, ids: Iterable[str]) -> dict[str, SessionBrief]:
-        """Sessions by id (primary-key lookups)."""
+    def roots_by_id(self, ids: Iterable[str]) -> dict[str, SessionBrief]:
+        """Live (unarchived) root sessions among some ids (primary-key lookups)."""
+        return {k: b for k, b in self.briefs(ids, archived=False).items() if b.parent_id is None}
+
+    # -- change markers (opencode 1.18's event log) ----------------------------------------
+
+    def event_cursor(self) -> int | None:
+        """The newest row of the event log, or None when this schema has no event log."""
+        if not {"event", "event_sequence"} <= self.tables:
+            return None  # older schemas: no event log that every write goes through
+        rows = self._rows("SELECT max(rowid) FROM event")
+        return int(str(rows[0][0] or 0))
+
+    def touched_since(self, cursor: int) -> tuple[set[str], int]:
+        """Sessions with events after a cursor (a rowid range: cheap however long the log)."""
+        rows = self._rows("SELECT rowid, aggregate_id FROM event WHERE rowid > ?", [cursor])
+        ids = {str(r[1]) for r in rows}
+        return ids, max([cursor, *(int(r[0]) for r in rows)])  # type: ignore[call-overload]
+
+    def sequences(self, ids: Iterable[str]) -> dict[str, int] | None:
+        """Each session's event count so far (changes with every write to it), or None when
+        this schema does not keep one."""
+        if "event_sequence" not in self.tables:
+            return None
         wanted = sorted(set(ids))
         if not wanted:
             return {}
         marks = ",".join("?" * len(wanted))
-        rows = self._rows(f"{self._brief_select()} WHERE id IN ({marks})", wanted)
+        rows = self._rows(
+            f"SELECT aggregate_id, seq FROM event_sequence WHERE aggregate_id IN ({marks})", wanted
+        )
+        return {str(r[0]): int(r[1]) for r in rows}  # type: ignore[call-overload]
+
+    def briefs(self, ids: Iterable[str], archived: bool = True) -> dict[str, SessionBrief]:
+        """Sessions by id (primary-key lookups); `archived=False` leaves archived ones out."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        live = ""
+        if not archived and "time_archived" in self.session_columns:
+            live = " AND time_archived IS NULL"
+        rows = self._rows(f"{self._brief_select()} WHERE id IN ({marks}){live}", wanted)
         return {b.id: b for b in (self._brief(r) for r in rows)}
 
     # -- one session in depth ----------------------------------------------------------------

@@ -63,7 +63,7 @@ def build_history(path: Path, sessions: int, messages: int = 10) -> None:
 
 def history_db(sessions: int) -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"history-{sessions}.db"
+    path = CACHE / f"history-v2-{sessions}.db"
     if not path.exists():
         t0 = time.monotonic()
         build_history(path, sessions)

@@ -26,6 +26,12 @@ CREATE TABLE `session` (
   `revert` text, `permission` text, `agent` text, `model` text, `time_created` integer NOT NULL,
   `time_updated` integer NOT NULL, `time_compacting` integer, `time_archived` integer);
 """
+# opencode 1.18 logs every write per session: a sequence per session, and the events.
+_EVENTS_1_18 = """
+CREATE TABLE `event_sequence` (
+  `aggregate_id` text PRIMARY KEY, `seq` integer NOT NULL, `owner_id` text);
+CREATE UNIQUE INDEX `event_aggregate_seq_idx` ON `event` (`aggregate_id`,`seq`);
+"""
 _SESSION_1_14 = """
 CREATE TABLE `session` (
   `id` text PRIMARY KEY, `project_id` text NOT NULL, `parent_id` text, `slug` text NOT NULL,
@@ -100,7 +106,28 @@ class OpencodeDB:
         self.con = sqlite3.connect(str(path), timeout=10, isolation_level=None)
         self.con.execute("PRAGMA journal_mode=wal")
         if fresh:
-            self.con.executescript((_SESSION_1_18 if schema == "1.18" else _SESSION_1_14) + _COMMON)
+            if schema == "1.18":
+                self.con.executescript(_SESSION_1_18 + _COMMON + _EVENTS_1_18)
+            else:
+                self.con.executescript(_SESSION_1_14 + _COMMON)
+        tables = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master")}
+        self.events = "event_sequence" in tables
+
+    def event(self, sid: str, kind: str) -> None:
+        """Log a write to a session as opencode 1.18 does (the sequence, then the event)."""
+        if not self.events:
+            return
+        row = self.con.execute(
+            "SELECT seq FROM event_sequence WHERE aggregate_id = ?", [sid]
+        ).fetchone()
+        seq = 0 if row is None else int(row[0]) + 1
+        self.con.execute(
+            "INSERT OR REPLACE INTO event_sequence (aggregate_id, seq) VALUES (?, ?)", [sid, seq]
+        )
+        self.con.execute(
+            "INSERT INTO event (id, aggregate_id, seq, type, data) VALUES (?, ?, ?, ?, '{}')",
+            [self.ids.make("evt", now_ms()), sid, seq, kind],
+        )
 
     def close(self) -> None:
         self.con.close()
@@ -140,6 +167,7 @@ class OpencodeDB:
         self.con.execute(
             f"INSERT INTO session ({cols}) VALUES ({', '.join('?' * len(row))})", list(row.values())
         )
+        self.event(sid, "session.created.1")
         return sid
 
     def touch(self, sid: str, at: int | None = None, **columns: Any) -> None:
@@ -147,6 +175,7 @@ class OpencodeDB:
         columns["time_updated"] = at or now_ms()
         sets = ", ".join(f"{k} = ?" for k in columns)
         self.con.execute(f"UPDATE session SET {sets} WHERE id = ?", [*columns.values(), sid])
+        self.event(sid, "session.updated.1")
 
     # -- messages and parts -----------------------------------------------------------------
 
@@ -209,7 +238,9 @@ class OpencodeDB:
         self, mid: str, *, finish: str | None = "stop", error: dict[str, Any] | None = None
     ) -> None:
         """Finish an assistant message as opencode does: finish, tokens, then time.completed."""
-        (raw,) = self.con.execute("SELECT data FROM message WHERE id = ?", [mid]).fetchone()
+        raw, sid = self.con.execute(
+            "SELECT data, session_id FROM message WHERE id = ?", [mid]
+        ).fetchone()
         data = json.loads(raw)
         at = now_ms()
         data["time"]["completed"] = at
@@ -221,6 +252,7 @@ class OpencodeDB:
             "UPDATE message SET data = ?, time_updated = ? WHERE id = ?",
             [json.dumps(data), at, mid],
         )
+        self.event(sid, "message.updated.1")
 
     def _message(self, mid: str, sid: str, at: int, data: dict[str, Any]) -> None:
         self.con.execute(
@@ -228,6 +260,7 @@ class OpencodeDB:
             " VALUES (?, ?, ?, ?, ?)",
             [mid, sid, at, at, json.dumps(data)],
         )
+        self.event(sid, "message.updated.1")
 
     def part(self, mid: str, sid: str, data: dict[str, Any] | str, at: int | None = None) -> str:
         """Add a part; `data` may be a raw string to store malformed JSON."""
@@ -239,6 +272,7 @@ class OpencodeDB:
             " VALUES (?, ?, ?, ?, ?, ?)",
             [pid, mid, sid, at, at, raw],
         )
+        self.event(sid, "message.part.updated.1")
         return pid
 
     def update_part(self, pid: str, data: dict[str, Any]) -> None:
@@ -246,6 +280,8 @@ class OpencodeDB:
             "UPDATE part SET data = ?, time_updated = ? WHERE id = ?",
             [json.dumps(data), now_ms(), pid],
         )
+        (sid,) = self.con.execute("SELECT session_id FROM part WHERE id = ?", [pid]).fetchone()
+        self.event(sid, "message.part.updated.1")
 
     def raw_message(self, sid: str, raw: str, at: int | None = None) -> str:
         """A message row whose data is exactly `raw` (for malformed JSON)."""
@@ -256,6 +292,7 @@ class OpencodeDB:
             " VALUES (?, ?, ?, ?, ?)",
             [mid, sid, at, at, raw],
         )
+        self.event(sid, "message.updated.1")
         return mid
 
     def todo(self, sid: str, items: list[tuple[str, str]]) -> None:
@@ -266,6 +303,7 @@ class OpencodeDB:
                 "INSERT INTO todo VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [sid, content, status, "medium", pos, at, at],
             )
+        self.event(sid, "todo.updated.1")
 
     # -- whole turns, the way opencode writes them -------------------------------------------
 
