@@ -43,6 +43,7 @@ class Store:
         self.session_columns: frozenset[str] = frozenset()
         self.tables: frozenset[str] = frozenset()
         self.queries = 0
+        self.rows_read = 0
         self._sums: dict[tuple[str, float, int], tuple[Tokens, float]] = {}
 
     # -- connection -------------------------------------------------------------------------
@@ -82,9 +83,11 @@ class Store:
         self.queries += 1
         try:
             with self._lock:
-                return self._con.execute(sql, params).fetchall()
+                rows = self._con.execute(sql, params).fetchall()
         except sqlite3.DatabaseError as exc:
             raise StoreError(_explain(exc, self.path, self.busy_timeout)) from None
+        self.rows_read += len(rows)
+        return rows
 
     def data_version(self) -> int:
         """A number that changes whenever another connection commits: a cheap change probe."""

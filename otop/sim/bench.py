@@ -149,14 +149,15 @@ def measure(history: Path, agents: int, scans: int) -> dict[str, float]:
             time.sleep(0.3)
         time.sleep(0.5)
         scanner.scan()
-        times, queries, commands = [], [], []
+        times, queries, commands, rows = [], [], [], []
         for _ in range(scans):
-            q0 = scanner.store.queries
+            q0, r0 = scanner.store.queries, scanner.store.rows_read
             c0 = scanner.tmux.commands if scanner.tmux else 0
             t0 = time.perf_counter()
             scan = scanner.scan()
             times.append(time.perf_counter() - t0)
             queries.append(scanner.store.queries - q0)
+            rows.append(scanner.store.rows_read - r0)
             commands.append((scanner.tmux.commands if scanner.tmux else 0) - c0)
         live = sum(1 for a in scan.agents if a.proc is not None)
         times.sort()
@@ -165,6 +166,7 @@ def measure(history: Path, agents: int, scans: int) -> dict[str, float]:
             "median_ms": statistics.median(times) * 1000,
             "p95_ms": times[int(0.95 * (len(times) - 1))] * 1000,
             "queries": statistics.median(queries),
+            "rows": statistics.median(rows),
             "tmux_commands": statistics.median(commands),
         }
     finally:
@@ -190,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = [int(x) for x in args.agents.split(",")]
     print(
         f"{'sessions':>9} {'agents':>6} {'median ms':>10} {'p95 ms':>8}"
-        f" {'queries':>8} {'tmux cmds':>9}"
+        f" {'queries':>8} {'rows read':>9} {'tmux cmds':>9}"
     )
     for size in sizes:
         path = history_db(size)
@@ -198,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             r = measure(path, n, args.scans)
             print(
                 f"{size:>9} {r['agents']:>6.0f} {r['median_ms']:>10.1f} {r['p95_ms']:>8.1f} "
-                f"{r['queries']:>8.0f} {r['tmux_commands']:>9.0f}",
+                f"{r['queries']:>8.0f} {r['rows']:>9.0f} {r['tmux_commands']:>9.0f}",
                 flush=True,
             )
     if args.live > 0:
