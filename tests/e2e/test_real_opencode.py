@@ -25,6 +25,19 @@ ROOT = Path(__file__).resolve().parents[2]
 Agent = dict[str, Any]
 
 
+# scenario -> (pane confidence, session confidence, state source): printed at the end.
+REACHED: dict[str, tuple[str, str, str]] = {}
+
+
+def reached(scenario: str, agent: Agent) -> None:
+    ev = agent["evidence"]
+    REACHED[scenario] = (
+        ev["pane"]["confidence"],
+        ev["session"]["confidence"] + f" ({ev['session']['source']})",
+        ev["state"]["source"],
+    )
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     binary = find_binary()
@@ -88,6 +101,7 @@ def test_fresh_tuis_are_new(view: View, panes: dict[str, str]) -> None:
         a = view.wait(on(panes[name]))
         assert a["state"] == "new" and a["session_id"] is None
         assert a["kind"] == "tui"
+        reached(f"fresh TUI {name}", a)
         assert a["evidence"]["pane"]["confidence"] == "certain"
 
 
@@ -101,6 +115,7 @@ def test_two_idle_tuis_in_different_dirs(lab: Lab, view: View, panes: dict[str, 
     assert one["directory"].endswith("/alpha") and two["directory"].endswith("/beta")
     for a in (one, two):
         assert a["evidence"]["session"]["confidence"] in ("certain", "likely")
+        reached(f"idle TUI in {a['directory'].rsplit('/', 1)[-1]}", a)
         assert a["last_output"] == "All done here."
         assert a["messages"] >= 2
         assert a["model"] == "fake/fake-model"
@@ -111,13 +126,14 @@ def test_generating(lab: Lab, view: View, panes: dict[str, str]) -> None:
     lab.type(panes["one"], "[[stream:16:0.5]] tell me a long story")
     a = view.wait(on(panes["one"], "generating"))
     assert a["group"] == "working"
+    reached("generating", a)
     view.wait(on(panes["one"], "idle"), 40)
 
 
 def test_thinking(lab: Lab, view: View, panes: dict[str, str]) -> None:
     """A reasoning stream is `thinking`."""
     lab.type(panes["one"], "[[think:14:0.5]] think hard")
-    view.wait(on(panes["one"], "thinking"))
+    reached("thinking", view.wait(on(panes["one"], "thinking")))
     view.wait(on(panes["one"], "idle"), 40)
 
 
@@ -126,6 +142,7 @@ def test_bash_tool(lab: Lab, view: View, panes: dict[str, str]) -> None:
     lab.type(panes["one"], "[[sh:sleep 8]] run it")
     a = view.wait(on(panes["one"], "tool"))
     assert a["tool"] == "bash"
+    reached("bash tool", a)
     view.wait(on(panes["one"], "idle"), 40)
 
 
@@ -152,6 +169,7 @@ def test_permission(lab: Lab, view: View, panes: dict[str, str]) -> None:
     a = view.wait(on(panes["one"], "permission"))
     assert a["group"] == "waiting"
     assert a["waiting_since"] is not None
+    reached("permission", a)
     lab.keys(panes["one"], "Enter")
     view.wait(on(panes["one"], "idle"), 40)
     wait_until(lambda: "⏳" not in lab.tmux("show", "-wqv", "-t", win, "@otop_badge") or None, 5)
@@ -163,6 +181,7 @@ def test_question(lab: Lab, view: View, panes: dict[str, str]) -> None:
     lab.type(panes["one"], f"[[call:question:{q}]] ask me")
     a = view.wait(on(panes["one"], "question"))
     assert a["group"] == "waiting"
+    reached("question", a)
     lab.keys(panes["one"], "Enter")
     view.wait(on(panes["one"], "idle"), 40)
 
@@ -171,6 +190,7 @@ def test_subagent(lab: Lab, view: View, panes: dict[str, str]) -> None:
     """A running task tool is `subagent`; the child shows under its parent, never as an agent."""
     lab.type(panes["one"], "[[sub:<<stream:14:0.5>> dig around]] delegate this")
     a = view.wait(lambda x: on(panes["one"], "subagent")(x) and bool(x["children"]), 40)
+    reached("subagent", a)
     child = a["children"][0]
     assert child["state"] in ("generating", "thinking", "tool")
     ids = {x["session_id"] for x in view.agents()}
@@ -188,8 +208,9 @@ def test_two_tuis_same_dir(lab: Lab, view: View, panes: dict[str, str]) -> None:
     again = view.wait(on(panes["one"]))
     assert third["session_id"] != first["session_id"]
     assert again["session_id"] == first["session_id"]
-    for a in (again, third):
+    for a, name in ((again, "first"), (third, "second")):
         assert a["evidence"]["session"]["confidence"] in ("certain", "likely")
+        reached(f"two TUIs in one dir: {name}", a)
 
 
 def test_resume_with_s(lab: Lab, view: View, panes: dict[str, str]) -> None:
@@ -204,6 +225,7 @@ def test_resume_with_s(lab: Lab, view: View, panes: dict[str, str]) -> None:
     assert a["state"] == "idle"
     assert a["evidence"]["session"]["source"] == "argv"
     assert a["evidence"]["session"]["confidence"] == "certain"
+    reached("-s resume", a)
 
 
 def test_sigkill_mid_turn(lab: Lab, view: View, panes: dict[str, str]) -> None:
@@ -221,6 +243,7 @@ def test_sigkill_mid_turn(lab: Lab, view: View, panes: dict[str, str]) -> None:
         assert mine[0]["state"] == "stale" and mine[0]["pid"] is None
         time.sleep(0.5)
     assert mine[0]["pane"] and mine[0]["pane"]["id"] == panes["three"]
+    reached("SIGKILL mid-turn (stale)", mine[0])
 
 
 def test_scan_time_is_small(view: View) -> None:
@@ -239,3 +262,16 @@ def test_lab_dirs(lab: Lab) -> None:
     """Nothing in the lab wrote outside its own directory (HOME and XDG are isolated)."""
     assert Path(lab.env["HOME"]).is_relative_to(lab.root)
     assert (lab.data / "opencode" / "opencode.db").exists()
+
+
+def test_confidence_reached() -> None:
+    """Every scenario above mapped pane and session with certainty or a likely signal."""
+    assert len(REACHED) >= 12, REACHED
+    print("\nscenario | pane | session | state from")
+    for name, (pane, session, state) in REACHED.items():
+        print(f"{name} | {pane} | {session} | {state}")
+    for name, (pane, session, _) in REACHED.items():
+        if name.startswith("fresh TUI"):
+            continue  # no session yet: nothing to be sure of
+        assert pane in ("certain", "likely"), (name, pane)
+        assert session.split()[0] in ("certain", "likely"), (name, session)

@@ -1,0 +1,39 @@
+"""Pure: status-line counts and window badges, as text for tmux formats."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from otop.model import Group, State
+from otop.render import DEFAULT_COLOURS, StatusStyle, status_text, window_badges
+from tests.ui_world import AGENTS, NOW
+
+
+def test_counts_in_the_default_style() -> None:
+    """Counts per group in their colours, most urgent first; empty groups vanish."""
+    assert status_text(AGENTS) == (
+        "#[fg=colour208]⏳1#[fg=default] #[fg=colour2]⚙3#[fg=default] ·2"
+        " #[fg=colour244]✗1#[fg=default]"
+    )
+    assert status_text(()) == ""
+
+
+def test_custom_template_and_hostile_icon() -> None:
+    """A user's template and icons are honoured; a `#` in an icon is made literal."""
+    style = StatusStyle({g: "#(x)" if g == Group.WAITING else "" for g in Group},
+                        {g: "default" for g in Group}, "[{waiting}|{idle}]")  # fmt: skip
+    assert status_text(AGENTS, style) == "[##(x)1|2]"
+
+
+def test_badges_most_urgent_wait_time_and_guess_mark() -> None:
+    """Each window's badge is its most urgent agent, waiting time included; `?` marks a guess."""
+    badges = window_badges(AGENTS, NOW)
+    assert badges["@2"] == " #[fg=colour208]⏳1m#[fg=default]"
+    assert badges["@3"] == " #[fg=colour2]⚙#[fg=default]"
+    assert badges["@6"] == " ·?"
+    assert badges["@7"] == " #[fg=colour244]✗#[fg=default]"
+    # Two agents in one window: the waiting one wins.
+    both = (AGENTS[0], replace(AGENTS[1], pane=AGENTS[0].pane))
+    assert window_badges(both, NOW) == {"@1": " #[fg=colour208]⏳1m#[fg=default]"}
+    assert DEFAULT_COLOURS[Group.IDLE] == "default"
+    assert AGENTS[1].state == State.PERMISSION
