@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from otop import __version__
 from otop.model import Agent, Group, Scan
+from otop.opencode.rows import HistoryEntry
+from otop.opencode.store import StoreError
 from otop.render import StatusStyle, document, ordered, table, visible
 from otop.scan import Options, Scanner
 from otop.tmux import Target, Tmux, TmuxError
@@ -60,6 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "watch", help="keep tmux's @otop_status and window badges current (one per tmux server)"
     )
+    p = sub.add_parser("serve", help="the agents over HTTP: /health, /agents, /agents/ID, /events")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8390, help="port (default 8390)")
+    p.add_argument("--token", help="require `Authorization: Bearer TOKEN` (or $OTOP_TOKEN)")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between scans")
+    p.add_argument("--verbose", action="store_true", help="log every request")
+
+    p = sub.add_parser("bar", help="status for desktop bars (SwiftBar, waybar, plain)")
+    p.add_argument("--format", choices=("swiftbar", "waybar", "plain"), default="plain")
+    p.add_argument("--from", dest="source", metavar="URL", help="a running `otop serve`")
+    p.add_argument("--token", help="bearer token for --from (or $OTOP_TOKEN)")
+
     sub.add_parser("doctor", help="check tmux, the plugin, the database and the agents")
     p = sub.add_parser("tmux", help="load the tmux plugin into a server, or remove it")
     p.add_argument("action", choices=("setup", "uninstall"))
@@ -103,6 +118,10 @@ def _dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return cmd_watch(args)
     if args.command == "tmux":
         return cmd_tmux(args)
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "bar":
+        return cmd_bar(args)
     if args.command == "doctor":
         from otop import doctor
 
@@ -255,6 +274,79 @@ def cmd_watch(args: argparse.Namespace) -> int:
     with lock:
         tmux.cmd("set-option", "-gq", watch.PID_OPTION, str(os.getpid()))
         return watch.Watcher(scanner, tmux, style, sock).run()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from otop import serve
+
+    token = args.token or os.environ.get("OTOP_TOKEN") or None
+    if not serve.loopback(args.host) and not token:
+        raise UsageError(f"binding to {args.host} exposes your sessions: give --token TOKEN")
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port} is not a port number")
+    if args.interval < 0.2:
+        raise UsageError("--interval must be at least 0.2 seconds")
+    scanner = _scanner(args, one_shot=False)
+    hub = serve.Hub(scanner.scan, _history(scanner), args.interval)
+    try:
+        server = serve.OtopServer((args.host, args.port), hub, token, args.verbose)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    guard = "a bearer token is required" if token else "no token: loopback only"
+    print(f"otop serve: http://{host}:{port}/agents ({guard}); Ctrl-C stops", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve.serve(server)
+    return 0
+
+
+def _history(scanner: Scanner) -> Callable[[str], list[HistoryEntry]]:
+    def history(session_id: str) -> list[HistoryEntry]:
+        try:
+            return scanner.store.history(session_id, limit=20)
+        except StoreError:
+            return []
+
+    return history
+
+
+def cmd_bar(args: argparse.Namespace) -> int:
+    from otop.bar import FORMATS
+
+    if args.source:
+        doc = _fetch(args.source, args.token or os.environ.get("OTOP_TOKEN"))
+    else:
+        scan = _scanner(args).scan()
+        agents = ordered(a for a in scan.agents if visible(a, False))
+        doc = document(scan, agents)
+        doc["problems"] = [p.message for p in scan.problems if p.source == "database" and agents]
+    print(FORMATS[args.format](doc))
+    return 0
+
+
+def _fetch(url: str, token: str | None) -> dict[str, object]:
+    """The agents document from a running `otop serve`."""
+    import urllib.error
+    import urllib.request
+
+    base = url.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise UsageError(f"--from wants an http:// URL, not {url!r}")
+    target = base if base.endswith("/agents") else base + "/agents"
+    req = urllib.request.Request(target, headers={"Accept": "application/json"})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            doc = json.load(resp)
+    except urllib.error.HTTPError as exc:
+        raise UsageError(f"{target} answered {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(f"cannot read {target}: {reason}") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"{target} did not answer an agents document")
+    return doc
 
 
 def cmd_tmux(args: argparse.Namespace) -> int:

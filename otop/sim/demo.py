@@ -254,6 +254,57 @@ def _wait_watcher(socket_path: str) -> None:
         os.kill(pid, signal.SIGTERM)
 
 
+REAL_PROMPTS = [
+    ("api", "[[stream:60:0.5]] Add pagination to the orders API"),
+    ("web", "[[sh:sleep 40]] Fix the flaky login test"),
+    ("docs", '[[call:read:{"filePath":"/etc/hostname"}]] Write the migration guide'),
+]
+
+
+def real_demo(headless: float | None) -> int:
+    """The same tour with the real opencode, offline against the scripted model."""
+    from otop.sim.lab import Lab, find_binary
+
+    binary = find_binary()
+    if binary is None and shutil.which("npm"):
+        print("demo: installing opencode into .cache/opencode (first run only)...", file=sys.stderr)
+        done = subprocess.run([str(ROOT / "scripts" / "install-opencode")], capture_output=True,
+                              text=True)  # fmt: skip
+        binary = done.stdout.strip() or None if done.returncode == 0 else None
+    if binary is None:
+        print("demo: --real needs opencode (and npm to install it): run scripts/demo without "
+              "--real for simulated agents", file=sys.stderr)  # fmt: skip
+        return 2
+    lab = Lab(Path(tempfile.mkdtemp(prefix="otop-demo-real-")), binary)
+    sock = ""
+    try:
+        panes = {name: lab.window(name, lab.project(name)) for name, _ in REAL_PROMPTS}
+        py = shlex.quote(sys.executable)
+        lab.tmux("new-window", "-d", "-t", "lab:", "-n", "otop", f"{py} -m otop ui --interval 1")
+        lab.tmux("set", "-g", "status-right-length", "120")
+        lab.tmux("set", "-g", "status-right",
+                 "#{otop_status}  | C-b O popup, C-b N next waiting, C-b d leave")  # fmt: skip
+        lab.tmux("set", "-g", "@otop-command", f"{py} -m otop")
+        lab.tmux("run-shell", str(ROOT / "otop.tmux"))
+        sock = lab.tmux("display", "-p", "#{socket_path}").strip()
+        for name, prompt in REAL_PROMPTS:
+            lab.start(panes[name])
+            lab.type(panes[name], prompt)
+        if headless is not None or not sys.stdout.isatty():
+            end = time.monotonic() + (headless or 20)
+            while time.monotonic() < end:
+                time.sleep(2)
+                print(lab.tmux("capture-pane", "-p", "-t", "lab:otop").rstrip())
+                print(f"status: {lab.tmux('show', '-gqv', '@otop_status').strip()}\n")
+        else:
+            subprocess.run(["tmux", "-L", lab.socket, "attach", "-t", "lab:otop"], env=lab.env)
+    finally:
+        lab.close()
+        if sock:
+            _wait_watcher(sock)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="otop demo with simulated opencode agents")
     ap.add_argument(
@@ -261,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         metavar="SECONDS",
         help="print otop's view for SECONDS instead of attaching",
+    )
+    ap.add_argument(
+        "--real",
+        action="store_true",
+        help="real opencode TUIs against the scripted model (needs opencode or npm)",
     )
     args = ap.parse_args(argv)
     play_name = os.environ.pop("OTOP_DEMO_PLAY", None)
@@ -275,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         phase = int(os.environ.pop("OTOP_DEMO_PHASE", "0"))
         play(play_name, title, Path(os.environ["XDG_DATA_HOME"]), phase)
         return 0
+    if args.real:
+        return real_demo(args.headless)
     demo = Demo()
     try:
         demo.start()
