@@ -255,9 +255,9 @@ def _wait_watcher(socket_path: str) -> None:
 
 
 REAL_PROMPTS = [
-    ("api", "[[stream:60:0.5]] Add pagination to the orders API"),
-    ("web", "[[sh:sleep 40]] Fix the flaky login test"),
-    ("docs", '[[call:read:{"filePath":"/etc/hostname"}]] Write the migration guide'),
+    ("api", "[[title:Add pagination to the orders API]] [[stream:60:0.5]] paginate"),
+    ("web", "[[title:Fix the flaky login test]] [[sh:sleep 40]] fix it"),
+    ("docs", '[[title:Write the migration guide]] [[call:read:{"filePath":"/etc/hostname"}]] go'),
 ]
 
 

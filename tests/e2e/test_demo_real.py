@@ -1,0 +1,41 @@
+"""`scripts/demo --real`: real opencode TUIs against the scripted model, headless."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from otop.procs import ProcScanner
+from otop.sim.lab import find_binary
+
+pytestmark = pytest.mark.e2e
+
+
+def test_real_demo_shows_real_states_and_cleans_up() -> None:
+    """Three real TUIs reach generating, tool and permission; the plugin counts them; nothing
+    is left running afterwards."""
+    if find_binary() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("opencode is not installed, and CI must run the end-to-end tests")
+        pytest.skip("opencode not installed (scripts/install-opencode)")
+
+    def mine() -> set[int]:
+        return {p.pid for p in ProcScanner().scan()[0] if "otop-demo-real-" in (p.cwd or "")}
+
+    out = subprocess.run(
+        [sys.executable, "-m", "otop.sim.demo", "--real", "--headless", "16"],
+        capture_output=True, text=True, timeout=150,
+    ).stdout  # fmt: skip
+    assert "Add pagination to the orders API" in out
+    for state in ("generating", "tool:bash", "permission"):
+        assert state in out, state
+    assert any("⏳1" in line and "⚙2" in line for line in out.splitlines()
+               if line.startswith("status: "))  # fmt: skip
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and mine():
+        time.sleep(0.3)
+    assert not mine(), "the real demo left opencode running"
