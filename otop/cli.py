@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("--interval", type=float, default=2.0, help="seconds between scans")
 
+    p = sub.add_parser("answer", help="answer an agent's permission prompt without going there")
+    p.add_argument("target", help="session id (or its end), pane id (%%3) or pid")
+    p.add_argument("reply", choices=("once", "always", "reject"))
+
     p = sub.add_parser(
         "watch", help="keep tmux's @otop_status and window badges current (one per tmux server)"
     )
@@ -114,6 +118,8 @@ def _dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return cmd_jump(args)
     if args.command == "explain":
         return cmd_explain(args)
+    if args.command == "answer":
+        return cmd_answer(args)
     if args.command == "watch":
         return cmd_watch(args)
     if args.command == "tmux":
@@ -249,6 +255,21 @@ def _notify(tmux: Tmux, text: str) -> None:
         tmux.cmd("display-message", *target, text.replace("#", "##"))
     except TmuxError:
         print(text, file=sys.stderr)
+
+
+def cmd_answer(args: argparse.Namespace) -> int:
+    from otop import answer
+    from otop.opencode.dialog import REPLIES
+
+    scanner = _scanner(args, one_shot=False)
+    agent = find_agent(scanner.scan(), args.target)
+    assert scanner.tmux is not None
+    try:
+        print(f"otop: {answer.in_pane(scanner.tmux, agent, REPLIES.index(args.reply))}")
+    except answer.AnswerError as exc:
+        print(f"otop: not answered: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

@@ -216,6 +216,7 @@ class Turn:
     last_activity_at: float | None = None  # newest write among the turn's rows
     round_started_at: float | None = None  # newest user message
     malformed: bool = False  # a row's JSON could not be read
+    rejected: bool = False  # the user rejected a permission: opencode stops the loop there
 
 
 @dataclass(frozen=True)

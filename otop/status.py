@@ -55,6 +55,9 @@ def _finished(turn: Turn) -> Verdict:
     ref = turn.assistant_id or turn.last_message_id or "?"
     if turn.error_name == ABORTED:
         return Verdict(State.INTERRUPTED, None, _ev("db", f"{ref} error {ABORTED}"))
+    if turn.rejected:
+        detail = f"{ref}: a permission was rejected, and opencode stopped the turn there"
+        return Verdict(State.INTERRUPTED, None, _ev("db", detail))
     if turn.error_name:
         detail = f"{ref} error {turn.error_name}"
         if turn.error_message:

@@ -155,6 +155,14 @@ class Tmux:
                 current.append(line)
         return {k: "\n".join(v) for k, v in result.items()}
 
+    def styled(self, pane_id: str) -> str:
+        """A pane's visible text with its colours (`capture-pane -e`)."""
+        return "\n".join(self.cmd("capture-pane", "-p", "-e", "-t", pane_id))
+
+    def keys(self, pane_id: str, *keys: str) -> None:
+        """Press keys (tmux key names) in a pane."""
+        self.cmd("send-keys", "-t", pane_id, *keys)
+
     def jump(self, pane: Pane, client: str | None = None) -> None:
         """Show a pane: switch the client to its session, select its window and the pane."""
         switch = ["switch-client"]

@@ -71,6 +71,17 @@ def _tool_calls_between_steps(db: OpencodeDB, sid: str) -> None:
     db.tool_part(mid, sid, "bash", "completed")
 
 
+def _rejected(db: OpencodeDB, sid: str) -> None:
+    """What opencode 1.18.33 leaves after a rejected permission: the step ends with
+    finish=tool-calls, the tool part errors, and no assistant message follows."""
+    db.user(sid, "read /etc/hostname")
+    mid = db.assistant(sid, completed=now_ms(), finish="tool-calls")
+    part = db.tool_part(mid, sid, "read", "running", {"filePath": "/etc/hostname"})
+    err = "The user rejected permission to use this specific tool call."
+    db.update_part(part, {"type": "tool", "tool": "read", "callID": "c", "state": {
+        "status": "error", "input": {}, "error": err, "time": {"start": 1, "end": 2}}})  # fmt: skip
+
+
 def _done(db: OpencodeDB, sid: str) -> None:
     db.finished_turn(sid, "hi", "hello there\nsecond line")
 
@@ -123,6 +134,7 @@ CASES = [
     Case("task running", _tool("task"), LIVE, State.SUBAGENT, "task"),
     Case("question asked", _tool("question"), LIVE, State.QUESTION, "question"),
     Case("between tool steps", _tool_calls_between_steps, LIVE, State.GENERATING),
+    Case("permission rejected: the loop stopped", _rejected, LIVE, State.INTERRUPTED),
     Case("permission on screen", _tool("read"), SCREEN_PERMISSION, State.PERMISSION, "read"),
     Case(
         "permission in the log, screen not seen",

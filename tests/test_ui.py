@@ -342,3 +342,18 @@ def test_empty_states_say_why() -> None:
         assert "No opencode agents running" in message(app) and "/data/opencode.db" in message(app)
 
     drive(FixtureBackend(()), quiet)
+
+
+def test_1_2_3_answer_a_permission_and_a_question_jumps() -> None:
+    """1/2/3 answer the selected agent's permission prompt; elsewhere they say why not."""
+    backend = FixtureBackend()
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        await pilot.press("3")  # type: ignore[attr-defined]
+        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        assert backend.answered == [("pid:4002", 2)] and "answered 2" in message(app)
+        await pilot.press("j", "1")  # type: ignore[attr-defined]
+        assert "not waiting on a permission" in message(app)
+        assert backend.answered == [("pid:4002", 2)]
+
+    drive(backend, body)

@@ -89,6 +89,7 @@ class FixtureBackend:
         self.jumps: list[str] = []
         self.yanked: list[str] = []
         self.captured: list[str] = []
+        self.answered: list[tuple[str, int]] = []
 
     def scan(self) -> Scan:
         self.scans += 1
@@ -108,6 +109,10 @@ class FixtureBackend:
     def yank(self, text: str) -> str:
         self.yanked.append(text)
         return f"copied {text} to the tmux buffer"
+
+    def answer(self, agent: Agent, choice: int) -> str:
+        self.answered.append((agent.key, choice))
+        return f"answered {choice} in {agent.pane.location if agent.pane else '-'}"
 
     def mcp(self, directory: str | None) -> tuple[list[McpServer], list[str]]:
         if self.config is None:

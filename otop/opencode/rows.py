@@ -87,6 +87,14 @@ def running_tool(part_id: str, data: dict[str, object]) -> ToolRun | None:
     )
 
 
+def tool_rejected(data: dict[str, object]) -> bool:
+    """A tool part that failed because the user rejected its permission prompt."""
+    state = data.get("state")
+    if not isinstance(state, dict) or state.get("status") != "error":
+        return False
+    return "rejected permission" in str(state.get("error") or "").lower()
+
+
 def last_line(text: str) -> str:
     """The last non-empty line of a text, cleaned of control characters."""
     for line in reversed(text.splitlines()):

@@ -19,6 +19,7 @@ from otop.opencode.rows import (
     ms_to_s,
     running_tool,
     span_open,
+    tool_rejected,
 )
 
 # Messages read per session to find the newest turn; a user message further back is found
@@ -294,18 +295,13 @@ class Store:
             return turn, model, str(data.get("agent") or ""), self._last_output(session_id)
         agent = str(data.get("agent") or data.get("mode") or "")
         times = data.get("time")
-        # finish=tool-calls means the loop goes on with another assistant message.
-        completed = (
-            isinstance(times, dict)
-            and times.get("completed") is not None
-            and data.get("finish") != "tool-calls"
-        )
+        done = isinstance(times, dict) and times.get("completed") is not None
         err_name, err_msg = assistant_error(data)
         parts = self._rows(
             "SELECT id, time_updated, data FROM part WHERE message_id = ? ORDER BY id", [mid]
         )
         tools = []
-        reasoning_open = text_open = False
+        reasoning_open = text_open = rejected = False
         for pid, pupdated, praw in parts:
             pdata = load_json(praw)
             last_activity = max(last_activity, ms_to_s(pupdated) or 0.0)
@@ -317,11 +313,15 @@ class Store:
                 run = running_tool(str(pid), pdata)
                 if run is not None:
                     tools.append(run)
+                rejected = rejected or tool_rejected(pdata)
             elif kind == "reasoning":
                 reasoning_open = reasoning_open or span_open(pdata)
             elif kind == "text":
                 text_open = text_open or span_open(pdata)
         finish = data.get("finish")
+        # finish=tool-calls means the loop goes on with another assistant message, except
+        # after a rejected permission (measured, opencode 1.18.33): there the loop stops.
+        completed = done and (finish != "tool-calls" or rejected)
         turn = Turn(
             last_message_id=str(recent[0][0]),
             last_role=newest_role,
@@ -337,6 +337,7 @@ class Store:
             last_activity_at=last_activity,
             round_started_at=round_started,
             malformed=malformed,
+            rejected=rejected,
         )
         return turn, model, agent, self._last_output(session_id)
 

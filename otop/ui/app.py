@@ -13,7 +13,7 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 
 from otop.explain import explain
-from otop.model import Group, McpServer, Scan
+from otop.model import Agent, Group, McpServer, Scan, State
 from otop.render import directory_of, visible
 from otop.text import clean
 from otop.ui.backend import Backend
@@ -40,6 +40,9 @@ _TABLE: list[Binding] = [
     Binding("a", "toggle_all", "all", show=False),
     Binding("p", "toggle_background", "bg", show=False),
     Binding("w,n", "next_waiting", "next waiting"),
+    Binding("1", "answer(0)", "allow once", show=False),
+    Binding("2", "answer(1)", "allow always", show=False),
+    Binding("3", "answer(2)", "reject", show=False),
     Binding("question_mark", "help", "help"),
 ]
 _TABLE_ACTIONS = {b.action.split("(")[0] for b in _TABLE}
@@ -210,6 +213,28 @@ class OtopApp(App[None]):
         if row is None or self.scan is None:
             return
         self.push_screen(DetailScreen(self.backend, row.agent, row.session, self.scan.generated_at))
+
+    def action_answer(self, choice: int) -> None:
+        """1/2/3 answer a permission prompt in place; a question needs typing: go there."""
+        row = self.selected()
+        if row is None:
+            return
+        agent = row.agent
+        if agent.state == State.QUESTION:
+            self.say("A question needs typing: jumping to its pane.")
+            self.action_jump()
+            return
+        if agent.state != State.PERMISSION:
+            self.say("This agent is not waiting on a permission (1/2/3 answer one).")
+            return
+        self.say("Answering…")
+        self.send_answer(agent, choice)
+
+    @work(thread=True, exclusive=True, group="answer")
+    def send_answer(self, agent: Agent, choice: int) -> None:
+        said = self.backend.answer(agent, choice)
+        self.call_from_thread(self.say, said)
+        self.call_from_thread(self.action_rescan)
 
     def action_yank(self) -> None:
         row = self.selected()

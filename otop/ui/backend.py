@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
+from otop import answer
 from otop.model import Agent, McpServer, Pane, Scan
 from otop.opencode.config import mcp_servers
 from otop.opencode.rows import HistoryEntry
@@ -30,6 +31,8 @@ class Backend(Protocol):
     def yank(self, text: str) -> str: ...
 
     def mcp(self, directory: str | None) -> tuple[list[McpServer], list[str]]: ...
+
+    def answer(self, agent: Agent, choice: int) -> str: ...
 
 
 class LiveBackend:
@@ -66,6 +69,12 @@ class LiveBackend:
 
     def mcp(self, directory: str | None) -> tuple[list[McpServer], list[str]]:
         return mcp_servers(self.scanner.paths.config_dir, directory)
+
+    def answer(self, agent: Agent, choice: int) -> str:
+        try:
+            return answer.in_pane(self.tmux, agent, choice)
+        except answer.AnswerError as exc:
+            return f"not answered: {exc}"
 
 
 def yank(text: str, tmux: Tmux | None) -> str:

@@ -30,6 +30,7 @@ KEYS = (
     ("/", "filter by title, model, directory, tty, state or session id (esc clears)"),
     ("< >", "sort by the previous / next column"),
     ("s", "flip the sort direction"),
+    ("1 2 3", "answer a permission prompt: allow once / allow always / reject"),
     ("y", "yank: copy the session id (clipboard, else tmux buffer)"),
     ("e", "why otop believes what it shows (evidence and confidence)"),
     ("t", "the session's todo list"),

@@ -6,8 +6,10 @@ TUIs are reused): each asserts what `otop list --json` says about pane, session 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -16,9 +18,11 @@ from typing import Any
 
 import pytest
 
+from otop.answer import in_pane
 from otop.render import document
 from otop.scan import Options, Scanner
 from otop.sim.lab import Lab, find_binary, wait_until
+from otop.tmux import Target, Tmux
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,6 +177,26 @@ def test_permission(lab: Lab, view: View, panes: dict[str, str]) -> None:
     lab.keys(panes["one"], "Enter")
     view.wait(on(panes["one"], "idle"), 40)
     wait_until(lambda: "⏳" not in lab.tmux("show", "-wqv", "-t", win, "@otop_badge") or None, 5)
+
+
+def test_answer_in_place(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """`3` in the popup (otop.answer) rejects a real permission prompt without going there:
+    the dialog's selection is read, moved, read again, then confirmed."""
+    lab.type(panes["one"], '[[call:read:{"filePath":"/etc/hostname"}]] read it again')
+    view.wait(on(panes["one"], "permission"))
+    agent = next(a for a in view.scanner.scan().agents if a.pane and a.pane.id == panes["one"])
+    said = in_pane(Tmux(Target(socket_name=lab.socket)), agent, 2)
+    assert said.startswith("answered 'Reject'")
+    # opencode stops the turn after a rejection: the user is back in charge.
+    after = view.wait(on(panes["one"], "interrupted"), 20)
+    assert "rejected" in after["evidence"]["state"]["detail"]
+    con = sqlite3.connect(f"file:{lab.data}/opencode/opencode.db?mode=ro", uri=True)
+    errors = [
+        json.loads(d)["state"].get("error", "")
+        for (d,) in con.execute('SELECT data FROM part WHERE data LIKE \'%"tool":"read"%\'')
+    ]
+    con.close()
+    assert any("rejected" in e for e in errors), errors
 
 
 def test_question(lab: Lab, view: View, panes: dict[str, str]) -> None:

@@ -1,0 +1,41 @@
+"""Answer an agent's permission prompt without switching to it: through its server's API, or
+with keystrokes to its TUI after reading that the pane shows the dialog right now."""
+
+from __future__ import annotations
+
+import time
+
+from otop.model import Agent, State
+from otop.opencode.dialog import CHOICES, moves, selected
+from otop.tmux import Tmux, TmuxError
+
+
+class AnswerError(Exception):
+    """Why a prompt was not answered, in plain words (nothing was confirmed)."""
+
+
+def in_pane(tmux: Tmux, agent: Agent, choice: int, settle: float = 0.15) -> str:
+    """Select a choice in the pane's permission dialog and confirm it; checked before and after
+    moving, so a dialog that is gone or changed gets no Enter."""
+    if agent.state != State.PERMISSION:
+        raise AnswerError(f"this agent is {agent.state.value}, not waiting on a permission")
+    if agent.pane is None:
+        raise AnswerError("this agent runs in no tmux pane")
+    pane = agent.pane.id
+    try:
+        current = selected(tmux.styled(pane))
+        if current is None:
+            raise AnswerError("the pane does not show opencode's permission dialog now")
+        keys = moves(current, choice)
+        if keys:
+            tmux.keys(pane, *keys)
+            deadline = time.monotonic() + 1.0
+            while (now := selected(tmux.styled(pane))) != choice:
+                if time.monotonic() > deadline:
+                    shown = CHOICES[now] if now is not None else "no dialog"
+                    raise AnswerError(f"the dialog shows {shown!r}, not {CHOICES[choice]!r}")
+                time.sleep(settle)
+        tmux.keys(pane, "Enter")
+    except TmuxError as exc:
+        raise AnswerError(f"tmux: {exc}") from None
+    return f"answered {CHOICES[choice]!r} in {agent.pane.location}"
