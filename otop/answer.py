@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 from otop.model import Agent, State
-from otop.opencode.dialog import CHOICES, moves, selected
+from otop.opencode.dialog import CHOICES, REPLIES, moves, selected
+from otop.opencode.remote import Remotes, describe
 from otop.tmux import Tmux, TmuxError
 
 
@@ -39,3 +40,19 @@ def in_pane(tmux: Tmux, agent: Agent, choice: int, settle: float = 0.15) -> str:
     except TmuxError as exc:
         raise AnswerError(f"tmux: {exc}") from None
     return f"answered {CHOICES[choice]!r} in {agent.pane.location}"
+
+
+def on_server(remotes: Remotes, agent: Agent, choice: int) -> str:
+    """Answer through the opencode server that reported the prompt (its own API)."""
+    if agent.state == State.QUESTION:
+        raise AnswerError("a question needs typing: answer it in opencode")
+    if agent.state != State.PERMISSION or not agent.request_id or not agent.server:
+        raise AnswerError(f"this agent is {agent.state.value}, not waiting on a permission")
+    client = remotes.clients.get(agent.server)
+    if client is None:
+        raise AnswerError(f"no server named {agent.server}")
+    try:
+        client.reply(agent.request_id, REPLIES[choice])
+    except (OSError, ValueError) as exc:
+        raise AnswerError(f"server {agent.server}: {describe(exc)}") from None
+    return f"answered {CHOICES[choice]!r} on server {agent.server}"

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from otop import __version__
 from otop.model import Agent, Group, Scan
+from otop.opencode.remote import load_servers
 from otop.opencode.rows import HistoryEntry
 from otop.opencode.store import StoreError
 from otop.render import StatusStyle, document, ordered, table, visible
@@ -101,14 +102,30 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _scanner(args: argparse.Namespace, one_shot: bool = True) -> Scanner:
+    target = Target.from_env(None, args.socket_name, args.socket_path)
+    # `@otop-servers` only when a tmux server runs: one command at start, never per scan.
+    option = Tmux(target).option("@otop-servers") if target.socket_path or target.socket_name \
+        or os.environ.get("TMUX") else ""  # fmt: skip
+    servers, errors = load_servers(os.environ, option)
+    for e in errors:
+        print(f"otop: {e}", file=sys.stderr)
     return Scanner(
         Options(
             db=args.db,
             socket_name=args.socket_name,
             socket_path=args.socket_path,
             min_cpu_window=0.25 if one_shot else 0.0,
+            servers=tuple(servers),
         )
     )
+
+
+def _scan_once(scanner: Scanner) -> Scan:
+    """A one-shot scan: opencode servers get a moment (their timeout at most) to answer."""
+    if scanner.remotes.clients:
+        scanner.remotes.start()
+        scanner.remotes.wait(scanner.remotes.timeout + 0.5)
+    return scanner.scan()
 
 
 def _dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -156,16 +173,18 @@ def cmd_ui(args: argparse.Namespace, popup: bool) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     scanner = _scanner(args)
-    scan = scanner.scan()
+    scan = _scan_once(scanner)
     agents = ordered(a for a in scan.agents if visible(a, args.all))
     fatal = [p for p in scan.problems if p.source == "database"]
     if args.json:
         print(json.dumps(document(scan, agents), ensure_ascii=False))
     else:
-        if agents:
-            print(table(agents, scan.generated_at, _width()))
-        else:
-            print(_empty(scan))
+        local = [a for a in agents if a.server is None]
+        if local or not agents:
+            print(table(local, scan.generated_at, _width()) if local else _empty(scan))
+        for name in sorted({a.server for a in agents if a.server}):
+            print(f"\nserver {name}:")
+            print(table([a for a in agents if a.server == name], scan.generated_at, _width()))
     for p in scan.problems:
         if args.json or agents or p.source != "database":
             print(f"otop: {p.message}", file=sys.stderr)
@@ -226,7 +245,7 @@ def cmd_jump(args: argparse.Namespace) -> int:
     assert scanner.tmux is not None
     tmux = scanner.tmux
     try:
-        scan = scanner.scan()
+        scan = _scan_once(scanner)
         if args.next:
             agent = next_waiting(scan.agents)
             if agent is None:
@@ -262,10 +281,15 @@ def cmd_answer(args: argparse.Namespace) -> int:
     from otop.opencode.dialog import REPLIES
 
     scanner = _scanner(args, one_shot=False)
-    agent = find_agent(scanner.scan(), args.target)
+    agent = find_agent(_scan_once(scanner), args.target)
     assert scanner.tmux is not None
     try:
-        print(f"otop: {answer.in_pane(scanner.tmux, agent, REPLIES.index(args.reply))}")
+        said = (
+            answer.on_server(scanner.remotes, agent, REPLIES.index(args.reply))
+            if agent.server
+            else answer.in_pane(scanner.tmux, agent, REPLIES.index(args.reply))
+        )
+        print(f"otop: {said}")
     except answer.AnswerError as exc:
         print(f"otop: not answered: {exc}", file=sys.stderr)
         return 1
@@ -337,7 +361,7 @@ def cmd_bar(args: argparse.Namespace) -> int:
     if args.source:
         doc = _fetch(args.source, args.token or os.environ.get("OTOP_TOKEN"))
     else:
-        scan = _scanner(args).scan()
+        scan = _scan_once(_scanner(args))
         agents = ordered(a for a in scan.agents if visible(a, False))
         doc = document(scan, agents)
         doc["problems"] = [p.message for p in scan.problems if p.source == "database" and agents]
@@ -394,7 +418,7 @@ def cmd_tmux(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from otop.explain import explain
 
-    scan = _scanner(args).scan()
+    scan = _scan_once(_scanner(args))
     agent = find_agent(scan, args.target)
     print(explain(agent, scan.generated_at))
     return 0

@@ -278,6 +278,8 @@ class Agent:
     evidence_session: Evidence
     evidence_state: Evidence
     waiting_since: float | None = None
+    server: str | None = None  # the opencode server it comes from (None: this machine)
+    request_id: str | None = None  # the pending per_/que_ id a server reported
 
     @property
     def group(self) -> Group:

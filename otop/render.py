@@ -105,6 +105,7 @@ def agent_json(agent: Agent, now: float) -> dict[str, object]:
         "rss_bytes": p.rss_bytes if p else None,
         "tty": p.tty if p else None,
         "pane": agent.pane.to_json() if agent.pane else None,
+        "server": agent.server,
         "children": _children(s, p is not None, now),
         "todos": [
             {"content": clean(t.content), "status": t.status, "priority": t.priority}

@@ -25,6 +25,8 @@ from otop.model import (
 from otop.opencode.index import RootIndex
 from otop.opencode.logs import SharedLog, read_process_log
 from otop.opencode.paths import Paths, find_paths
+from otop.opencode.remote import Remotes, ServerConfig
+from otop.opencode.remote import agents as remote_agents
 from otop.opencode.screen import shows_permission
 from otop.opencode.store import Store, StoreError
 from otop.procs import ProcScanner
@@ -48,6 +50,7 @@ class Options:
     min_cpu_window: float = 0.0  # one-shot scans wait this long for a CPU delta
     orphan_window: float = ORPHAN_WINDOW
     use_tmux: bool = True
+    servers: tuple[ServerConfig, ...] = ()
 
 
 class Scanner:
@@ -70,6 +73,7 @@ class Scanner:
             if self.options.use_tmux
             else None
         )
+        self.remotes = Remotes(list(self.options.servers))
         self._process_logs: dict[str, tuple[int, LogRun]] = {}
         self.last_duration = 0.0
 
@@ -113,6 +117,7 @@ class Scanner:
                 detail.brief.title, [p for p in panes if not _runs_opencode(p)], taken
             )
             agents.append(_orphan_agent(detail, pane, servers, now))
+        self._add_remote(agents, problems, now)
         self.last_duration = time.monotonic() - t0
         return Scan(
             generated_at=now,
@@ -121,6 +126,23 @@ class Scanner:
             problems=tuple(problems),
             tmux_socket=self.tmux.target.describe() if self.tmux else None,
         )
+
+    def _add_remote(self, agents: list[Agent], problems: list[Problem], now: float) -> None:
+        """Agents of configured opencode servers, from their last answer (never waited for).
+
+        A server's word on its own sessions is exact, so local rows of the same sessions
+        (its process seen here, its sessions in this machine's database) give way to it."""
+        if not self.remotes.clients:
+            return
+        self.remotes.start()
+        remote: list[Agent] = []
+        for view in self.remotes.latest():
+            if view.error:
+                problems.append(Problem("server", f"server {view.config.name} "
+                                        f"({view.config.url}): {view.error}"))  # fmt: skip
+            remote += remote_agents(view, now)
+        ids = {a.session_id for a in remote}
+        agents[:] = [a for a in agents if a.session_id not in ids] + remote
 
     # -- sources ----------------------------------------------------------------------------
 

@@ -77,3 +77,25 @@ def test_yank_falls_back_to_the_tmux_buffer(
     said = yank("ses_0123", server)
     assert "tmux buffer" in said
     assert tmux("show-buffer") == "ses_0123"
+
+
+def test_servers_from_option_env_and_file(tmp_path: Path) -> None:
+    """Servers come from @otop-servers, $OTOP_SERVERS and a config file; bad entries are named;
+    passwords come from the environment only."""
+    from otop.opencode.remote import load_servers
+
+    cfg = tmp_path / "otop"
+    cfg.mkdir()
+    (cfg / "servers").write_text("# mine\nbox=http://10.0.0.2:4096\nbad-entry\n")
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "OTOP_SERVERS": "lap=https://lap:4096/ x=ftp://h",
+           "OTOP_SERVER_PASSWORD_LAP": "pw"}  # fmt: skip
+    servers, errors = load_servers(env, "desk=http://desk:4096, lap=http://other")
+    assert [(s.name, s.url, s.password) for s in servers] == [
+        ("desk", "http://desk:4096", None),
+        ("lap", "http://other", "pw"),  # the tmux option comes first
+        ("box", "http://10.0.0.2:4096", None),
+    ]
+    assert errors == [
+        "server x: 'ftp://h' is not an http:// or https:// URL",
+        "server entry 'bad-entry' is not name=http://host:port",
+    ]

@@ -357,3 +357,21 @@ def test_1_2_3_answer_a_permission_and_a_question_jumps() -> None:
         assert backend.answered == [("pid:4002", 2)]
 
     drive(backend, body)
+
+
+def test_server_agents_have_their_own_section() -> None:
+    """Agents of an opencode server come after this machine's, marked with the server name."""
+    from dataclasses import replace
+
+    remote = replace(AGENTS[1], key="lab:ses_x", proc=None, pane=None, server="lab")
+    backend = FixtureBackend((*AGENTS, remote))
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        assert app.rows[-1].agent.server == "lab"  # waiting, yet after every local agent
+        last = app.query_one(DataTable).get_row_at(len(app.rows) - 1)[-1]
+        assert isinstance(last, Text) and last.plain.endswith("@lab")
+        app.query_one(DataTable).move_cursor(row=len(app.rows) - 1)
+        await pilot.press("o")  # type: ignore[attr-defined]
+        assert backend.jumps[-1] == "lab:ses_x"
+
+    drive(backend, body)

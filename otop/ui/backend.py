@@ -56,6 +56,8 @@ class LiveBackend:
         return self.tmux.capture([pane.id], lines).get(pane.id, "")
 
     def jump(self, agent: Agent) -> str | None:
+        if agent.server:
+            return f"this agent runs on server {agent.server}: no pane to jump to"
         if agent.pane is None:
             return "this agent runs in no tmux pane"
         try:
@@ -72,6 +74,8 @@ class LiveBackend:
 
     def answer(self, agent: Agent, choice: int) -> str:
         try:
+            if agent.server:
+                return answer.on_server(self.scanner.remotes, agent, choice)
             return answer.in_pane(self.tmux, agent, choice)
         except answer.AnswerError as exc:
             return f"not answered: {exc}"

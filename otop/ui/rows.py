@@ -81,11 +81,12 @@ def cells(row: Row, now: float, widths: dict[str, int]) -> list[Text]:
     last = clean(s.last_output) if s else ""
     child = row.child is not None
     round_at = s.turn.round_started_at if s and not child else None
-    where = (
-        ""
-        if child
-        else (a.pane.location if a.pane else "no pane") + " " + _tty(p.tty if p else None)
-    )
+    if child:
+        where = ""
+    elif a.server:
+        where = f"@{a.server}"
+    else:
+        where = (a.pane.location if a.pane else "no pane") + " " + _tty(p.tty if p else None)
     content = {
         "TITLE": (title, last or "-"),
         "STATE": (label, f"round {age(now - round_at)}" if round_at else ""),
@@ -170,7 +171,10 @@ def build(
 ) -> list[Row]:
     """The rows of the table: filtered, sorted, each agent followed by its children if asked."""
     out: list[Row] = []
-    for a in sort_agents((a for a in agents if matches(a, needle)), sort, flipped):
+    chosen = sort_agents((a for a in agents if matches(a, needle)), sort, flipped)
+    # Agents of opencode servers come after this machine's, one section per server.
+    chosen.sort(key=lambda a: (a.server is not None, a.server or ""))
+    for a in chosen:
         out.append(Row(a))
         if children and a.session is not None:
             out += [Row(a, c) for c in a.session.children]

@@ -1,0 +1,299 @@
+"""opencode servers (`opencode serve`, here or on other hosts) through their HTTP API.
+
+Their state is the server's own word (`/session/status`, `/permission`, `/question`), so it is
+exact. Each server is polled in one background thread: a scan only reads the latest answer,
+so a slow or unreachable server never slows the local scan.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from otop.model import (
+    Agent,
+    Confidence,
+    Evidence,
+    SessionBrief,
+    SessionDetail,
+    State,
+    Tokens,
+    Turn,
+)
+from otop.text import clean
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+RECENT = 24 * 3600.0  # idle sessions older than this are history, not agents
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """One configured server: `name=url`, and a basic-auth password from the environment."""
+
+    name: str
+    url: str
+    password: str | None = None
+
+
+def parse_servers(text: str, env: Mapping[str, str]) -> tuple[list[ServerConfig], list[str]]:
+    """`name=url` entries separated by commas, spaces or lines; errors in plain words."""
+    out: list[ServerConfig] = []
+    errors: list[str] = []
+    text = "\n".join(line.split("#", 1)[0] for line in text.splitlines())  # comments
+    for entry in re.split(r"[\s,]+", text.strip()):
+        if not entry:
+            continue
+        name, sep, url = entry.partition("=")
+        if not sep or not _NAME.match(name):
+            errors.append(f"server entry {entry!r} is not name=http://host:port")
+            continue
+        if not url.startswith(("http://", "https://")):
+            errors.append(f"server {name}: {url!r} is not an http:// or https:// URL")
+            continue
+        key = "OTOP_SERVER_PASSWORD_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+        password = env.get(key) or env.get("OTOP_SERVER_PASSWORD") or None
+        out.append(ServerConfig(name, url.rstrip("/"), password))
+    return out, errors
+
+
+def load_servers(
+    env: Mapping[str, str], tmux_option: str = ""
+) -> tuple[list[ServerConfig], list[str]]:
+    """Servers from `@otop-servers`, `$OTOP_SERVERS` and `$XDG_CONFIG_HOME/otop/servers`."""
+    texts = [tmux_option, env.get("OTOP_SERVERS", "")]
+    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME", "~"), ".config")
+    path = Path(base) / "otop" / "servers"
+    with contextlib.suppress(OSError):  # no config file is the common case
+        texts.append(path.read_text(encoding="utf-8"))
+    configs: dict[str, ServerConfig] = {}
+    errors: list[str] = []
+    for text in texts:
+        found, bad = parse_servers(text, env)
+        errors += bad
+        for c in found:
+            configs.setdefault(c.name, c)
+    return list(configs.values()), errors
+
+
+class Client:
+    """One server's HTTP API, with a short timeout."""
+
+    def __init__(self, config: ServerConfig, timeout: float = 3.0) -> None:
+        self.config = config
+        self.timeout = timeout
+
+    def _request(self, method: str, path: str, body: object = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.config.url + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.config.password:
+            token = base64.b64encode(f"opencode:{self.config.password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def get(self, path: str) -> Any:
+        return self._request("GET", path)
+
+    def reply(self, permission_id: str, reply: str) -> None:
+        """Answer a pending permission: once, always or reject."""
+        if not re.match(r"^per_[0-9A-Za-z]+$", permission_id):
+            raise ValueError(f"not a permission id: {permission_id!r}")
+        self._request("POST", f"/permission/{permission_id}/reply", {"reply": reply})
+
+
+def describe(exc: BaseException) -> str:
+    """A request failure in plain words."""
+    if isinstance(exc, urllib.error.HTTPError):
+        if exc.code == 401:
+            return "401 unauthorized (set OTOP_SERVER_PASSWORD_<NAME>)"
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return f"unreachable: {exc.reason}"
+    if isinstance(exc, TimeoutError):
+        return "unreachable: timed out"
+    return f"unreadable answer: {exc}"
+
+
+@dataclass(frozen=True)
+class View:
+    """What one server said last, or why it said nothing."""
+
+    config: ServerConfig
+    at: float
+    error: str | None = None
+    sessions: tuple[Mapping[str, Any], ...] = ()
+    status: Mapping[str, Any] = field(default_factory=dict)
+    permissions: tuple[Mapping[str, Any], ...] = ()
+    questions: tuple[Mapping[str, Any], ...] = ()
+
+
+def fetch(client: Client) -> View:
+    """Ask one server everything a scan needs (four GETs)."""
+    now = time.time()
+    try:
+        sessions = client.get("/session")
+        status = client.get("/session/status")
+        permissions = client.get("/permission")
+        questions = client.get("/question")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return View(client.config, now, describe(exc))
+
+    def rows(x: object) -> tuple[Mapping[str, Any], ...]:
+        return tuple(r for r in x if isinstance(r, Mapping)) if isinstance(x, list) else ()
+
+    return View(
+        client.config,
+        now,
+        sessions=rows(sessions),
+        status=status if isinstance(status, Mapping) else {},
+        permissions=rows(permissions),
+        questions=rows(questions),
+    )
+
+
+def _int(v: object) -> int:
+    return int(v) if isinstance(v, (int, float)) else 0
+
+
+def _s(ms: object) -> float:
+    return float(ms) / 1000.0 if isinstance(ms, (int, float)) else 0.0
+
+
+def agents(view: View, now: float) -> list[Agent]:
+    """The server's root sessions that are live or recent, as agents with exact states."""
+    if view.error is not None:
+        return []
+    name, url = view.config.name, view.config.url
+    asks = {str(p.get("sessionID")): p for p in view.permissions}
+    questions = {str(q.get("sessionID")): q for q in view.questions}
+    out = []
+    for s in view.sessions:
+        sid = str(s.get("id") or "")
+        if not sid.startswith("ses_") or s.get("parentID"):
+            continue
+        times = s.get("time") if isinstance(s.get("time"), Mapping) else {}
+        assert isinstance(times, Mapping)
+        updated = _s(times.get("updated"))
+        status = view.status.get(sid)
+        kind = status.get("type") if isinstance(status, Mapping) else "idle"
+        if sid not in asks and sid not in questions and kind == "idle" and now - updated > RECENT:
+            continue
+        tool: str | None = None
+        request: str | None = None
+        waiting: float | None = None
+        if sid in asks:
+            state, request = State.PERMISSION, str(asks[sid].get("id") or "")
+            tool = clean(str(asks[sid].get("permission") or "")) or None
+            said = f"GET /permission lists {request} ({tool or '?'})"
+            waiting = updated or None
+        elif sid in questions:
+            state, request = State.QUESTION, str(questions[sid].get("id") or "")
+            tool, said, waiting = "question", f"GET /question lists {request}", updated or None
+        elif kind in ("busy", "retry"):
+            state = State.GENERATING
+            said = "GET /session/status says busy" if kind == "busy" else "retrying the model"
+        else:
+            state, said = State.IDLE, "GET /session/status does not list it (idle)"
+        model = s.get("model") if isinstance(s.get("model"), Mapping) else {}
+        assert isinstance(model, Mapping)
+        tokens = s.get("tokens") if isinstance(s.get("tokens"), Mapping) else {}
+        assert isinstance(tokens, Mapping)
+        cache = tokens.get("cache") if isinstance(tokens.get("cache"), Mapping) else {}
+        assert isinstance(cache, Mapping)
+        brief = SessionBrief(sid, clean(str(s.get("title") or "")), str(s.get("directory") or ""),
+                             _s(times.get("created")), updated, True)  # fmt: skip
+        detail = SessionDetail(
+            brief=brief,
+            model=clean(f"{model.get('providerID', '')}/{model.get('id', '')}").strip("/"),
+            agent=clean(str(s.get("agent") or "")),
+            tokens=Tokens(
+                input=_int(tokens.get("input")),
+                output=_int(tokens.get("output")),
+                reasoning=_int(tokens.get("reasoning")),
+                cache_read=_int(cache.get("read")),
+                cache_write=_int(cache.get("write")),
+            ),
+            cost=float(s.get("cost") or 0.0),
+            messages=0,
+            last_output="",
+            turn=Turn(last_message_id=sid, completed=state == State.IDLE),
+        )
+        out.append(
+            Agent(
+                key=f"{name}:{sid}",
+                proc=None,
+                pane=None,
+                session=detail,
+                state=state,
+                tool=tool,
+                evidence_pane=Evidence("server", Confidence.UNKNOWN, f"on server {name}: no pane"),
+                evidence_session=Evidence("server", Confidence.CERTAIN, f"{url} lists {sid}"),
+                evidence_state=Evidence("server", Confidence.CERTAIN, f"{name}: {said}"),
+                waiting_since=waiting,
+                server=name,
+                request_id=request,
+            )
+        )
+    return out
+
+
+class Remotes:
+    """Every configured server, polled on a beat in one background thread."""
+
+    def __init__(self, configs: list[ServerConfig], interval: float = 2.0,
+                 timeout: float = 3.0) -> None:  # fmt: skip
+        self.clients = {c.name: Client(c, timeout) for c in configs}
+        self.interval = interval
+        self.timeout = timeout
+        self.views: dict[str, View] = {}
+        self.lock = threading.Lock()
+        self.started = False
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        """One thread per server, so a slow one delays nobody."""
+        if self.started:
+            return
+        self.started = True
+        for name, client in self.clients.items():
+            t = threading.Thread(target=self._run, args=(name, client), daemon=True,
+                                 name=f"otop-server-{name}")  # fmt: skip
+            t.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float) -> None:
+        """Give every server up to `timeout` for a first answer (one-shot commands only)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self.lock:
+                if len(self.views) == len(self.clients):
+                    return
+            time.sleep(0.02)
+
+    def _run(self, name: str, client: Client) -> None:
+        while not self._stop.is_set():
+            view = fetch(client)
+            with self.lock:
+                self.views[name] = view
+            self._stop.wait(self.interval)
+
+    def latest(self) -> list[View]:
+        with self.lock:
+            return list(self.views.values())
