@@ -104,8 +104,14 @@ def _database(scanner: Scanner) -> list[Check]:
 
 
 def _agents(scanner: Scanner) -> list[Check]:
+    if scanner.remotes.clients:
+        scanner.remotes.start()
+        scanner.remotes.wait(scanner.remotes.timeout + 0.5)
     scan = scanner.scan()
     out = [Check(WARN, p.source, p.message) for p in scan.problems if p.source != "database"]
+    for name, client in scanner.remotes.clients.items():
+        if not any(p.source == "server" and f"server {name} " in p.message for p in scan.problems):
+            out.append(Check(OK, "server", f"{name} ({client.config.url}) answers"))
     live = [a for a in scan.agents if a.proc is not None]
     if not live:
         return [*out, Check(OK, "agents", "no opencode process running right now")]

@@ -100,3 +100,12 @@ def test_no_tmux_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     status, out = doctor(capsys)
     assert status == 1
     assert "FAIL  tmux      tmux is not installed" in out
+
+
+def test_unreachable_server_is_named(world: World, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A configured opencode server that does not answer is a warning with its reason."""
+    monkeypatch.setenv("OTOP_SERVERS", "nope=http://127.0.0.1:9")
+    status, out = doctor(capsys, "-L", world.server.socket)
+    assert status == 0
+    assert "warn  server    server nope (http://127.0.0.1:9): unreachable:" in out
