@@ -79,6 +79,7 @@ class Scanner:
 
     def close(self) -> None:
         self.store.close()
+        self.remotes.stop()
 
     def process_log_paths(self) -> list[str]:
         """The per-process log files (opencode 1.14) seen in the last scan."""

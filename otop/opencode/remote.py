@@ -264,6 +264,9 @@ class Remotes:
         self.lock = threading.Lock()
         self.started = False
         self._stop = threading.Event()
+        # Set by a server's event stream: its poller looks again at once instead of waiting.
+        self._wake = {name: threading.Event() for name in self.clients}
+        self.events = dict.fromkeys(self.clients, 0)
 
     def start(self) -> None:
         """One thread per server, so a slow one delays nobody."""
@@ -271,9 +274,10 @@ class Remotes:
             return
         self.started = True
         for name, client in self.clients.items():
-            t = threading.Thread(target=self._run, args=(name, client), daemon=True,
-                                 name=f"otop-server-{name}")  # fmt: skip
-            t.start()
+            for target, kind in ((self._run, "poll"), (self._listen, "events")):
+                t = threading.Thread(target=target, args=(name, client), daemon=True,
+                                     name=f"otop-server-{name}-{kind}")  # fmt: skip
+                t.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -288,11 +292,35 @@ class Remotes:
             time.sleep(0.02)
 
     def _run(self, name: str, client: Client) -> None:
+        wake = self._wake[name]
         while not self._stop.is_set():
+            wake.clear()
             view = fetch(client)
             with self.lock:
                 self.views[name] = view
-            self._stop.wait(self.interval)
+            wake.wait(self.interval)
+            time.sleep(0.05)  # let a burst of events settle into one look
+
+    def _listen(self, name: str, client: Client) -> None:
+        """Follow the server's event stream (`/global/event`); each event wakes the poller.
+        Polling goes on regardless, so a server without the stream only answers slower."""
+        while not self._stop.is_set():
+            try:
+                req = urllib.request.Request(client.config.url + "/global/event")
+                req.add_header("Accept", "text/event-stream")
+                if client.config.password:
+                    auth = base64.b64encode(f"opencode:{client.config.password}".encode())
+                    req.add_header("Authorization", f"Basic {auth.decode()}")
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    for line in resp:
+                        if self._stop.is_set():
+                            return
+                        if line.startswith(b"data:"):
+                            self.events[name] += 1
+                            self._wake[name].set()
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            self._stop.wait(5.0)
 
     def latest(self) -> list[View]:
         with self.lock:

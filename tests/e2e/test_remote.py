@@ -92,7 +92,10 @@ def test_remote_permission_answered_through_the_api(served: Served) -> None:
     prompt = '[[call:read:{"filePath":"/etc/hostname"}]] read it'
     served.call("POST", f"/session/{sid}/prompt_async?directory={d}",
                 {"parts": [{"type": "text", "text": prompt}]})  # fmt: skip
-    agent = wait_until(lambda: remote(scanner, sid, State.PERMISSION), 40, 0.3)
+    t0 = time.monotonic()
+    agent = wait_until(lambda: remote(scanner, sid, State.PERMISSION), 40, 0.05)
+    print(f"remote permission listed {time.monotonic() - t0:.2f} s after the prompt was sent")
+    assert scanner.remotes.events["lab"] > 0  # the server's event stream woke the poller
     assert agent.request_id and agent.request_id.startswith("per_")
     assert agent.evidence_state.source == "server" and agent.evidence_state.confidence.value == (
         "certain"
