@@ -403,3 +403,25 @@ def test_failed_install_says_why(tmp_path: Path) -> None:
         assert not server("list-keys", "-T", "prefix", "O", check=False)
     finally:
         server.kill()
+
+
+def test_popup_outside_tmux_says_so(monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """`otop popup` outside tmux explains that it needs tmux and exits non-zero."""
+    from otop.cli import main
+
+    monkeypatch.delenv("TMUX", raising=False)
+    assert main(["popup"]) == 2
+    assert "runs inside tmux" in capsys.readouterr().err
+
+
+def test_reload_restyles_through_the_running_watcher(world: World) -> None:
+    """Changing an icon option and reloading repaints the counts via the same watcher."""
+    add_agents(world)
+    world.load()
+    wait_for(lambda: "⏳1" in world.option("@otop_status"), what="the counts")
+    pid = world.watcher()
+    world.server("set-option", "-g", "@otop-icon-waiting", "W")
+    world.load()
+    wait_for(lambda: "W1" in world.option("@otop_status"), what="the new icon")
+    assert world.watcher() == pid
