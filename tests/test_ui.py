@@ -375,3 +375,14 @@ def test_server_agents_have_their_own_section() -> None:
         assert backend.jumps[-1] == "lab:ses_x"
 
     drive(backend, body)
+
+
+def test_problems_show_in_the_header() -> None:
+    """An unreachable server (or another source problem) is said in the header, in words."""
+    problem = Problem("server", "server nope (http://127.0.0.1:9): unreachable: refused")
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        text = str(app.query_one("#counts", Static).render())
+        assert "! server nope (http://127.0.0.1:9): unreachable: refused" in text
+
+    drive(FixtureBackend(problems=(problem,)), body)

@@ -121,7 +121,8 @@ class OtopApp(App[None]):
         extra = f"sort: {self.sort} {'↑' if self.flipped else '↓'}"
         if self.needle:
             extra += f"   filter: {clean(self.needle)} ({len(self.rows)} shown)"
-        self.query_one("#counts", Static).update(header(agents, extra))
+        problems = [p.message for p in scan.problems if p.source != "database"]
+        self.query_one("#counts", Static).update(header(agents, extra, problems))
         if not self.rows:
             self.say(self.empty_text(scan, bool(agents)))
             self.empty_shown = True

@@ -108,8 +108,9 @@ def cells(row: Row, now: float, widths: dict[str, int]) -> list[Text]:
     return out
 
 
-def header(agents: Sequence[Agent], extra: str = "") -> Text:
-    """Counts by group, most urgent first, then `extra` (sort, filter) dimmed."""
+def header(agents: Sequence[Agent], extra: str = "", problems: Sequence[str] = ()) -> Text:
+    """Counts by group, most urgent first, then `extra` (sort, filter) dimmed, then the first
+    problem (an unreachable server, tmux) in red."""
     c = counts(agents)
     t = Text()
     for group, label in ((Group.WAITING, "waiting"), (Group.WORKING, "working"),
@@ -119,6 +120,9 @@ def header(agents: Sequence[Agent], extra: str = "") -> Text:
         t.append(f"{c[group]} {label}", style=STYLE[group] or None)
     if extra:
         t.append("   " + extra, style="dim")
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        t.append(f"   ! {clean(problems[0])}{more}", style="red")
     return t
 
 
