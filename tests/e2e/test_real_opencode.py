@@ -147,7 +147,17 @@ def test_bash_tool(lab: Lab, view: View, panes: dict[str, str]) -> None:
     a = view.wait(on(panes["one"], "tool"))
     assert a["tool"] == "bash"
     reached("bash tool", a)
-    view.wait(on(panes["one"], "idle"), 40)
+    idle = view.wait(on(panes["one"], "idle"), 40)
+    # Seen within moments of opencode finishing (cached details follow its event log).
+    con = sqlite3.connect(f"file:{lab.data}/opencode/opencode.db?mode=ro", uri=True)
+    (raw,) = con.execute(
+        "SELECT data FROM message WHERE session_id = ? ORDER BY time_created DESC LIMIT 1",
+        [idle["session_id"]],
+    ).fetchone()
+    con.close()
+    lag = time.time() - json.loads(raw)["time"]["completed"] / 1000
+    print(f"idle seen {lag:.2f} s after opencode completed the turn")
+    assert lag < 2.0
 
 
 def test_permission(lab: Lab, view: View, panes: dict[str, str]) -> None:
