@@ -31,6 +31,7 @@ from otop.model import (
     Tokens,
     Turn,
 )
+from otop.opencode.rows import last_line, running_tool, span_open
 from otop.text import clean
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
@@ -140,6 +141,8 @@ class View:
     status: Mapping[str, Any] = field(default_factory=dict)
     permissions: tuple[Mapping[str, Any], ...] = ()
     questions: tuple[Mapping[str, Any], ...] = ()
+    # newest messages ({info, parts}) of the sessions the server says are busy
+    recent: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
 
 
 def fetch(client: Client) -> View:
@@ -156,6 +159,16 @@ def fetch(client: Client) -> View:
     def rows(x: object) -> tuple[Mapping[str, Any], ...]:
         return tuple(r for r in x if isinstance(r, Mapping)) if isinstance(x, list) else ()
 
+    # What a busy session is doing (tool, reasoning, text) is in its newest message's parts.
+    recent: dict[str, tuple[Mapping[str, Any], ...]] = {}
+    busy = [k for k, v in status.items() if isinstance(v, Mapping)] if isinstance(
+        status, Mapping) else []  # fmt: skip
+    for sid in busy[:20]:
+        if re.match(r"^ses_[0-9A-Za-z]+$", str(sid)):
+            try:
+                recent[str(sid)] = rows(client.get(f"/session/{sid}/message?limit=2"))
+            except (urllib.error.URLError, OSError, ValueError):
+                continue
     return View(
         client.config,
         now,
@@ -163,7 +176,38 @@ def fetch(client: Client) -> View:
         status=status if isinstance(status, Mapping) else {},
         permissions=rows(permissions),
         questions=rows(questions),
+        recent=recent,
     )
+
+
+def _doing(messages: tuple[Mapping[str, Any], ...]) -> tuple[State, str | None, str]:
+    """A busy session's state from its newest assistant message's parts, as in the database."""
+    for m in reversed(messages):
+        info, parts = m.get("info"), m.get("parts")
+        if not isinstance(info, Mapping) or info.get("role") != "assistant":
+            continue
+        parts = [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
+        for p in parts:
+            if p.get("type") == "tool" and (run := running_tool(str(p.get("id", "")), p)):
+                if run.tool == "task":
+                    return State.SUBAGENT, "task", f"task {run.part_id} running"
+                return State.TOOL, run.tool, f"{run.tool} {run.part_id} running"
+        if any(p.get("type") == "reasoning" and span_open(p) for p in parts):
+            return State.THINKING, None, "reasoning open"
+        return State.GENERATING, None, "no tool running"
+    return State.GENERATING, None, "not fetched"
+
+
+def _last_words(messages: tuple[Mapping[str, Any], ...]) -> str:
+    for m in reversed(messages):
+        info, parts = m.get("info"), m.get("parts")
+        if not isinstance(info, Mapping) or not isinstance(parts, list):
+            continue
+        if info.get("role") == "assistant":
+            for p in reversed(parts):
+                if isinstance(p, Mapping) and p.get("type") == "text" and p.get("text"):
+                    return last_line(str(p["text"]))
+    return ""
 
 
 def _int(v: object) -> int:
@@ -205,8 +249,9 @@ def agents(view: View, now: float) -> list[Agent]:
             state, request = State.QUESTION, str(questions[sid].get("id") or "")
             tool, said, waiting = "question", f"GET /question lists {request}", updated or None
         elif kind in ("busy", "retry"):
-            state = State.GENERATING
+            state, tool, doing = _doing(view.recent.get(sid, ()))
             said = "GET /session/status says busy" if kind == "busy" else "retrying the model"
+            said += f"; newest parts: {doing}"
         else:
             state, said = State.IDLE, "GET /session/status does not list it (idle)"
         model = s.get("model") if isinstance(s.get("model"), Mapping) else {}
@@ -230,7 +275,7 @@ def agents(view: View, now: float) -> list[Agent]:
             ),
             cost=float(s.get("cost") or 0.0),
             messages=0,
-            last_output="",
+            last_output=_last_words(view.recent.get(sid, ())),
             turn=Turn(last_message_id=sid, completed=state == State.IDLE),
         )
         out.append(

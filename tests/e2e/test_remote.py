@@ -141,3 +141,18 @@ def test_unreachable_server_never_slows_the_local_scan(served: Served) -> None:
         assert "server hole" in problems[0] and "timed out" in problems[0]
     finally:
         hole.close()
+
+
+def test_remote_busy_session_says_what_it_does(served: Served) -> None:
+    """A busy server session shows the tool it runs (from its newest parts), then idle with the
+    model's last words."""
+    servers = (ServerConfig("lab", served.url),)
+    scanner = Scanner(Options(socket_name=served.lab.socket, servers=servers), env=served.lab.env)
+    d = served.project
+    sid = served.call("POST", f"/session?directory={d}", {})["id"]
+    served.call("POST", f"/session/{sid}/prompt_async?directory={d}",
+                {"parts": [{"type": "text", "text": "[[sh:sleep 6]] run it"}]})  # fmt: skip
+    agent = wait_until(lambda: remote(scanner, sid, State.TOOL), 30, 0.2)
+    assert agent.tool == "bash" and "bash" in agent.evidence_state.detail
+    idle = wait_until(lambda: remote(scanner, sid, State.IDLE), 40, 0.3)
+    assert idle.session is not None and idle.session.brief.title
