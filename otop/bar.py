@@ -6,12 +6,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from otop.model import Group
+from otop.render import DEFAULT_ICONS
 from otop.text import clean, cut
 
-GROUPS = ("waiting", "working", "idle", "stale")
+GROUPS = tuple(g.value for g in Group)  # most urgent first
 LETTER = {"waiting": "W", "working": "G", "idle": "I", "stale": "S"}
 COLOUR = {"waiting": "#ff8700", "working": "#5faf00", "idle": "#a8a8a8", "stale": "#6c6c6c"}
-ICON = {"waiting": "⏳", "working": "⚙", "idle": "·", "stale": "✗"}
+ICON = {g.value: DEFAULT_ICONS[g] for g in Group}
 
 
 def _agents(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:

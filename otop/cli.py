@@ -122,9 +122,7 @@ def _scanner(args: argparse.Namespace, one_shot: bool = True) -> Scanner:
 
 def _scan_once(scanner: Scanner) -> Scan:
     """A one-shot scan: opencode servers get a moment (their timeout at most) to answer."""
-    if scanner.remotes.clients:
-        scanner.remotes.start()
-        scanner.remotes.wait(scanner.remotes.timeout + 0.5)
+    scanner.wait_for_servers()
     return scanner.scan()
 
 

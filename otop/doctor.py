@@ -10,7 +10,7 @@ from importlib import metadata
 
 from otop import __version__
 from otop.model import Confidence
-from otop.opencode.store import Store, StoreError
+from otop.opencode.store import StoreError
 from otop.plugin import BADGE, BOUND_OPTION, INTERPOLATED, PLACEHOLDER, installed_version
 from otop.scan import Scanner
 from otop.tmux import Tmux, TmuxError
@@ -90,23 +90,16 @@ def _plugin(tmux: Tmux) -> list[Check]:
 
 def _database(scanner: Scanner) -> list[Check]:
     path = scanner.paths.db
-    store = Store(path)
     try:
-        store.open()
-        rows = store._rows("SELECT count(*), max(version) FROM session")
+        count, version = scanner.store.summary()
     except StoreError as exc:
         missing = not path.exists()
         return [Check(WARN if missing else FAIL, "database", str(exc))]
-    finally:
-        store.close()
-    count, version = rows[0] if rows else (0, None)
     return [Check(OK, "database", f"{path}: {count} sessions, written by opencode {version}")]
 
 
 def _agents(scanner: Scanner) -> list[Check]:
-    if scanner.remotes.clients:
-        scanner.remotes.start()
-        scanner.remotes.wait(scanner.remotes.timeout + 0.5)
+    scanner.wait_for_servers()
     scan = scanner.scan()
     out = [Check(WARN, p.source, p.message) for p in scan.problems if p.source != "database"]
     for name, client in scanner.remotes.clients.items():

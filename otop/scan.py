@@ -81,6 +81,13 @@ class Scanner:
         self.store.close()
         self.remotes.stop()
 
+    def wait_for_servers(self) -> None:
+        """For one-shot commands: give opencode servers their timeout to answer first (a
+        live view never waits; its next scan shows them)."""
+        if self.remotes.clients:
+            self.remotes.start()
+            self.remotes.wait(self.remotes.timeout + 0.5)
+
     def process_log_paths(self) -> list[str]:
         """The per-process log files (opencode 1.14) seen in the last scan."""
         return list(self._process_logs)

@@ -92,12 +92,10 @@ class Outputs:
     badges: dict[str, str] | None = None
 
 
-def plan(
-    old: Outputs, status: str, badges: dict[str, str], windows: set[str] | None
-) -> list[list[str]]:
+def plan(old: Outputs, status: str, badges: dict[str, str]) -> list[list[str]]:
     """The tmux commands that turn the old outputs into the new ones (none when equal).
 
-    Badges of windows that no longer exist are not unset: their options went with them.
+    A window closed meanwhile fails its command; `push` then goes on one command at a time.
     """
     cmds: list[list[str]] = []
     if status != old.status:
@@ -107,8 +105,7 @@ def plan(
         if before.get(wid) != badge:
             cmds.append(["set-option", "-wq", "-t", wid, BADGE_OPTION, badge])
     for wid in sorted(before.keys() - badges.keys()):
-        if windows is None or wid in windows:
-            cmds.append(["set-option", "-wqu", "-t", wid, BADGE_OPTION])
+        cmds.append(["set-option", "-wqu", "-t", wid, BADGE_OPTION])
     return cmds
 
 
@@ -185,7 +182,7 @@ class Watcher:
         agents = [a for a in scan.agents if visible(a, False)]
         status = status_text(agents, self.style)
         badges = window_badges(agents, now, self.style) if self.badges_on else {}
-        cmds = plan(self.out, status, badges, None)
+        cmds = plan(self.out, status, badges)
         if not cmds:
             return True
         try:

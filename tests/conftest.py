@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import shlex
 import signal
-import struct
 import subprocess
 import sys
-import termios
 import threading
 import time
 import uuid
@@ -23,6 +19,7 @@ import pytest
 from otop.opencode.store import Store
 from otop.sim.lab import kill_tmux_server
 from otop.sim.store import OpencodeDB
+from otop.sim.terminal import attach
 from otop.tmux import Target, Tmux
 from otop.watch import holder, lock_path
 
@@ -155,14 +152,7 @@ class Client:
     """A real tmux client attached to a private server through a pseudo-terminal."""
 
     def __init__(self, server: TmuxServer, cols: int = 120, rows: int = 32) -> None:
-        self.master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        env = {**server.env, "TERM": "xterm-256color"}
-        self.proc = subprocess.Popen(
-            ["tmux", "-L", server.socket, "attach"],
-            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-        )  # fmt: skip
-        os.close(slave)
+        self.proc, self.master = attach(server.socket, server.env, cols, rows)
         self.server = server
         self.output = bytearray()
         self._lock = threading.Lock()

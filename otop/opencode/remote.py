@@ -96,16 +96,22 @@ class Client:
 
     def _request(self, method: str, path: str, body: object = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.config.url + path, data=data, method=method)
-        req.add_header("Accept", "application/json")
+        req = self.request(path, "application/json", data, method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
-        if self.config.password:
-            token = base64.b64encode(f"opencode:{self.config.password}".encode()).decode()
-            req.add_header("Authorization", f"Basic {token}")
         with urllib.request.urlopen(req, timeout=self.timeout) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
+
+    def request(self, path: str, accept: str, data: bytes | None = None,
+                method: str = "GET") -> urllib.request.Request:  # fmt: skip
+        """A request to this server, with its basic-auth password when it has one."""
+        req = urllib.request.Request(self.config.url + path, data=data, method=method)
+        req.add_header("Accept", accept)
+        if self.config.password:
+            token = base64.b64encode(f"opencode:{self.config.password}".encode()).decode()
+            req.add_header("Authorization", f"Basic {token}")
+        return req
 
     def get(self, path: str) -> Any:
         return self._request("GET", path)
@@ -161,8 +167,8 @@ def fetch(client: Client) -> View:
 
     # What a busy session is doing (tool, reasoning, text) is in its newest message's parts.
     recent: dict[str, tuple[Mapping[str, Any], ...]] = {}
-    busy = [k for k, v in status.items() if isinstance(v, Mapping)] if isinstance(
-        status, Mapping) else []  # fmt: skip
+    listed = status.items() if isinstance(status, Mapping) else ()  # busy or retrying
+    busy = [sid for sid, v in listed if isinstance(v, Mapping)]
     for sid in busy[:20]:
         if re.match(r"^ses_[0-9A-Za-z]+$", str(sid)):
             try:
@@ -351,11 +357,7 @@ class Remotes:
         Polling goes on regardless, so a server without the stream only answers slower."""
         while not self._stop.is_set():
             try:
-                req = urllib.request.Request(client.config.url + "/global/event")
-                req.add_header("Accept", "text/event-stream")
-                if client.config.password:
-                    auth = base64.b64encode(f"opencode:{client.config.password}".encode())
-                    req.add_header("Authorization", f"Basic {auth.decode()}")
+                req = client.request("/global/event", "text/event-stream")
                 with urllib.request.urlopen(req, timeout=60) as resp:
                     for line in resp:
                         if self._stop.is_set():

@@ -90,6 +90,12 @@ class Store:
         self.rows_read += len(rows)
         return rows
 
+    def summary(self) -> tuple[int, str | None]:
+        """How many sessions the database holds, and the newest opencode version that wrote one."""
+        rows = self._rows("SELECT count(*), max(version) FROM session")
+        count, version = rows[0] if rows else (0, None)
+        return int(str(count or 0)), str(version) if version else None
+
     def data_version(self) -> int:
         """A number that changes whenever another connection commits: a cheap change probe."""
         row = self._rows("PRAGMA data_version")

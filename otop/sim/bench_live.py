@@ -13,17 +13,8 @@ from pathlib import Path
 import psutil
 
 from otop.sim.bench import Bench
+from otop.sim.lab import wait_until
 from otop.sim.store import OpencodeDB
-
-
-def _wait(check: object, timeout: float, what: str) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    raise RuntimeError(f"timed out waiting for {what}")
 
 
 class Live:
@@ -39,7 +30,7 @@ class Live:
             stderr=subprocess.DEVNULL,
         )
         self.ps = psutil.Process(self.proc.pid)
-        _wait(lambda: self.option("@otop_status"), 30, "the watcher's first counts")
+        wait_until(lambda: self.option("@otop_status"), 30, 0.02)
         self.windows = bench.tmux("list-windows", "-t", "b", "-F", "#{window_id}").split()
 
     def option(self, name: str, window: str | None = None) -> str:
@@ -80,7 +71,11 @@ def latency(live: Live, db: OpencodeDB, rounds: int = 10) -> list[float]:
         before = live.option("@otop_badge", win)
         t0 = time.monotonic()
         _turn(db, sid, busy)
-        _wait(lambda b=before: live.option("@otop_badge", win) != b, 10, "the badge")
+
+        def moved(b: str = before) -> bool:
+            return live.option("@otop_badge", win) != b
+
+        wait_until(moved, 10, 0.02)
         out.append(time.monotonic() - t0)
         busy = not busy
         time.sleep(random.uniform(0.3, 1.3))  # sample every phase of the watcher's beat
@@ -124,7 +119,7 @@ def popup_first_rows(bench: Bench, runs: int = 10) -> tuple[list[float], float]:
         def shown(n: str = name) -> bool:
             return "Live agent" in bench.tmux("capture-pane", "-p", "-t", f"b:{n}")
 
-        _wait(shown, 20, "the popup's rows")
+        wait_until(shown, 20, 0.02)
         out.append(time.monotonic() - t0)
         pid = bench.tmux("display", "-p", "-t", f"b:{name}", "#{pane_pid}").strip()
         if pid.isdigit():
@@ -137,13 +132,13 @@ def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
     """All background figures on one world of `agents` idle agents over a history."""
     bench = Bench(history, agents, busy_every=0)
     try:
-        _wait(
+        wait_until(
             lambda: (
                 len(bench.tmux("list-panes", "-a", "-F", "#{pane_current_command}").split())
                 >= agents
             ),
             30,
-            "the agents",
+            0.02,
         )
         live = Live(bench)
         db = OpencodeDB(bench.db_path)

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from otop.sim.agent import log_line
@@ -150,6 +151,16 @@ def play(name: str, title: str, data: Path, phase: int) -> None:
             db.complete(mid, finish="stop")
 
 
+def load_plugin(tmux: Callable[..., str]) -> None:
+    """The plugin, loaded as a user's tmux.conf would: counts in the status line, badges on
+    the windows, prefix+O for the popup and prefix+N for the agent waiting longest."""
+    tmux("set", "-g", "status-right-length", "120")
+    tmux("set", "-g", "status-right",
+         "#{otop_status}  | C-b O popup, C-b N next waiting, C-b d leave")  # fmt: skip
+    tmux("set", "-g", "@otop-command", f"{shlex.quote(sys.executable)} -m otop")
+    tmux("run-shell", str(ROOT / "otop.tmux"))
+
+
 class Demo:
     """A private tmux server (own socket, own config) with simulated agents and otop."""
 
@@ -192,12 +203,6 @@ class Demo:
         )
         self.started = True
         self.tmux("set", "-g", "default-size", "150x40")
-        # The plugin, loaded as a user's tmux.conf would: counts in the status line, badges on
-        # the windows, prefix+O for the popup and prefix+N for the agent waiting longest.
-        self.tmux("set", "-g", "status-right-length", "120")
-        self.tmux("set", "-g", "status-right",
-                  "#{otop_status}  | C-b O popup, C-b N next waiting, C-b d leave")  # fmt: skip
-        self.tmux("set", "-g", "@otop-command", f"{py} -m otop")
         for phase, (name, title) in enumerate(AGENTS):
             d = self.root / name
             d.mkdir()
@@ -218,9 +223,7 @@ class Demo:
                 str(d),
                 f"bash --norc --noprofile -c {shlex.quote(cmd)}",
             )
-        self.started = True
-        self.tmux("set", "-g", "default-size", "150x40")
-        self.tmux("run-shell", str(ROOT / "otop.tmux"))
+        load_plugin(self.tmux)
 
     def status(self) -> str:
         """What the plugin shows: the counts, then each window's badge."""
@@ -281,11 +284,7 @@ def real_demo(headless: float | None) -> int:
         panes = {name: lab.window(name, lab.project(name)) for name, _ in REAL_PROMPTS}
         py = shlex.quote(sys.executable)
         lab.tmux("new-window", "-d", "-t", "lab:", "-n", "otop", f"{py} -m otop ui --interval 1")
-        lab.tmux("set", "-g", "status-right-length", "120")
-        lab.tmux("set", "-g", "status-right",
-                 "#{otop_status}  | C-b O popup, C-b N next waiting, C-b d leave")  # fmt: skip
-        lab.tmux("set", "-g", "@otop-command", f"{py} -m otop")
-        lab.tmux("run-shell", str(ROOT / "otop.tmux"))
+        load_plugin(lab.tmux)
         sock = lab.tmux("display", "-p", "#{socket_path}").strip()
         for name, prompt in REAL_PROMPTS:
             lab.start(panes[name])
