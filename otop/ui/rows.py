@@ -19,7 +19,7 @@ STYLE = {
     Group.STALE: "dim",
 }
 # Fixed widths of every column but the title, which takes what is left.
-WIDTHS = {"STATE": 12, "SESSION": 8, "UP": 8, "CPU%": 5, "TOKENS": 9, "MODEL": 16}
+WIDTHS = {"STATE": 15, "SESSION": 8, "UP": 8, "CPU%": 5, "TOKENS": 9, "MODEL": 16}
 NARROW_DROPS = ("UP", "CPU%")  # below 100 columns
 
 
