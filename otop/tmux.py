@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ _FIELDS = (
     "pane_title",  # last: the only field a program inside the pane controls
 )
 _FORMAT = SEP.join(f"#{{{f}}}" for f in _FIELDS)
-_MARK = "@@otop-capture@@"
 
 
 class TmuxError(Exception):
@@ -125,15 +125,21 @@ class Tmux:
         return [p for p in (parse_pane(line) for line in lines) if p is not None]
 
     def capture(self, pane_ids: Iterable[str], lines: int = 0) -> dict[str, str]:
-        """The visible text of several panes, fetched in a single tmux command."""
+        """The visible text of several panes, fetched in a single tmux command.
+
+        Each pane's text follows a marker line that tmux prints with the pane's own
+        `#{pane_id}` (a literal `%N` would go through strftime and come back mangled) and a
+        random token of this call, so no text inside a pane can pass itself off as a marker."""
         ids = list(pane_ids)
         if not ids:
             return {}
+        token = f"@@otop-{secrets.token_hex(8)}@@"
         args: list[str] = []
         for pid in ids:
             if args:
                 args.append(";")
-            args += ["display-message", "-p", f"{_MARK}{pid}", ";", "capture-pane", "-p", "-t", pid]
+            args += ["display-message", "-p", "-t", pid, token + "#{pane_id}"]
+            args += [";", "capture-pane", "-p", "-t", pid]
             if lines:
                 args += ["-S", f"-{lines}"]
         try:
@@ -146,14 +152,7 @@ class Tmux:
             for pid in ids:
                 merged.update(self.capture([pid], lines))
             return merged
-        result: dict[str, list[str]] = {}
-        current: list[str] | None = None
-        for line in out:
-            if line.startswith(_MARK):
-                current = result.setdefault(line[len(_MARK) :], [])
-            elif current is not None:
-                current.append(line)
-        return {k: "\n".join(v) for k, v in result.items()}
+        return split_captures(out, token, ids)
 
     def styled(self, pane_id: str) -> str:
         """A pane's visible text with its colours (`capture-pane -e`)."""
@@ -181,6 +180,21 @@ class Tmux:
 def literal(arg: str) -> str:
     """An argument tmux will not split: a trailing `;` would end the command, `\\;` does not."""
     return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
+def split_captures(lines: Sequence[str], token: str, ids: Sequence[str]) -> dict[str, str]:
+    """Cut a chained capture's output at its marker lines; a marker must name the pane asked
+    for at its place in the chain, or the text after it is dropped."""
+    result: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    expected = iter(ids)
+    for line in lines:
+        if line.startswith(token):
+            pane = line[len(token) :]
+            current = result.setdefault(pane, []) if pane == next(expected, None) else None
+        elif current is not None:
+            current.append(line)
+    return {k: "\n".join(v) for k, v in result.items()}
 
 
 def parse_pane(line: str) -> Pane | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from otop.model import ProcKind
 from otop.procs import ProcScanner, parse_argv
 from otop.tmux import Target, Tmux, parse_pane
-from tests.conftest import TmuxServer, fake_opencode_in_bash, spawn_fake
+from tests.conftest import TmuxServer, fake_opencode_in_bash, spawn_fake, wait_for
 
 
 @pytest.mark.parametrize(
@@ -116,6 +117,24 @@ def test_capture_several_panes_in_one_command(tmux: TmuxServer, tmp_path: Path) 
     t.commands = before
     shots = t.capture([a, b])
     assert t.commands == before + 1
+
+
+def test_capture_past_pane_ten_and_forged_markers(tmux: TmuxServer, tmp_path: Path) -> None:
+    """Panes at %10 and above are captured under their own ids, and a pane that prints
+    marker-like lines (an old fixed marker, another pane's id) cannot claim another's text."""
+    for _ in range(11):
+        tmux.new_window(tmp_path, "sleep 60")
+    forger = "printf '@@otop-capture@@%s\\nforged-text\\n' %12; sleep 60"
+    a = tmux.new_window(tmp_path, f"bash --norc --noprofile -c {shlex.quote(forger)}")
+    b = tmux.new_window(tmp_path, "bash --norc --noprofile -c 'echo twelve-text; sleep 60'")
+    assert int(a[1:]) >= 10 and int(b[1:]) >= 10, (a, b)
+    t = Tmux(Target(socket_name=tmux.socket))
+    wait_for(lambda: "twelve-text" in t.capture([b]).get(b, ""), what="pane text")
+    wait_for(lambda: "forged-text" in t.capture([a]).get(a, ""), what="pane text")
+    shots = t.capture([a, b])
+    assert set(shots) == {a, b}
+    assert "twelve-text" in shots[b] and "forged-text" not in shots[b]
+    assert "forged-text" in shots[a] and "twelve-text" not in shots[a]
 
 
 def test_jump_selects_window_and_pane(tmux: TmuxServer, tmp_path: Path) -> None:
