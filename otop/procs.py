@@ -118,10 +118,11 @@ class ProcScanner:
         self._not_ours: set[tuple[int, str]] = set()
         self._static: dict[tuple[int, int, str], _Static] = {}
 
-    def scan(self, want_open_logs: bool = False) -> tuple[list[Proc], dict[int, str]]:
-        """Every opencode process now, and (if asked) the per-process log file each holds open."""
+    def scan(self, want_open_logs: bool = False) -> tuple[list[Proc], dict[int, list[str]]]:
+        """Every opencode process now, and (if asked) the per-process log files each holds open
+        (opencode 1.14 holds two, and processes started close together share them)."""
         procs: list[Proc] = []
-        logs: dict[int, str] = {}
+        logs: dict[int, list[str]] = {}
         seen: dict[tuple[int, float], tuple[float, float]] = {}
         now = time.monotonic()
         parents: dict[int, int] = {}
@@ -157,9 +158,9 @@ class ProcScanner:
             rec = self._record(pid, st, info, now, seen, parents, children)
             procs.append(rec)
             if want_open_logs:
-                log = _open_log(pid)
-                if log:
-                    logs[rec.pid] = log
+                held = _open_logs(pid)
+                if held:
+                    logs[rec.pid] = held
         self._static = static
         self._prev = seen
         return procs, logs
@@ -336,16 +337,15 @@ def _ancestors(pid: int, parents: dict[int, int], limit: int = 16) -> Iterable[i
         yield pid
 
 
-def _open_log(pid: int) -> str | None:
+def _open_logs(pid: int) -> list[str]:
     from otop.opencode.logs import is_per_process_log
 
     try:
-        for f in psutil.Process(pid).open_files():
-            if is_per_process_log(f.path):
-                return f.path
+        return sorted(
+            {f.path for f in psutil.Process(pid).open_files() if is_per_process_log(f.path)}
+        )
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return None
-    return None
+        return []
 
 
 class PidProbe:

@@ -23,7 +23,15 @@ def visible(agent: Agent, show_all: bool, background: bool | None = None) -> boo
         background = show_all
     if agent.proc is not None and agent.proc.kind in (ProcKind.RUN, ProcKind.SERVE):
         return background
-    return show_all or not (agent.session is not None and not agent.session.brief.interactive)
+    return show_all or interactive(agent)
+
+
+def interactive(agent: Agent) -> bool:
+    """A TUI (or `attach`) process is interactive whatever its session's origin (a TUI may
+    resume a session `opencode run` made); without a process, the session's own flag says."""
+    if agent.proc is not None:
+        return agent.proc.kind in (ProcKind.TUI, ProcKind.ATTACH)
+    return agent.session is None or agent.session.brief.interactive
 
 
 def urgency(agent: Agent) -> tuple[int, float, str]:
@@ -90,7 +98,7 @@ def agent_json(agent: Agent, now: float) -> dict[str, object]:
         "state": agent.state.value,
         "group": agent.group.value,
         "tool": agent.tool,
-        "interactive": s.brief.interactive if s else (p is not None and p.kind == ProcKind.TUI),
+        "interactive": interactive(agent),
         "model": s.model if s else None,
         "agent": s.agent if s else None,
         "tokens": s.tokens.to_json() if s else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from otop.correlate import Binding, World, correlate, orphan_pane, proc_dir
@@ -109,8 +109,11 @@ class Scanner:
         process_runs = self._per_process_runs(open_logs)
         sessions: dict[str, SessionBrief] = {}
         db_ok = self._sessions(procs, runs, process_runs, sessions, now, problems)
-        world = World(procs, panes, runs, process_runs, sessions, shared_log or bool(process_runs))
+        log_ok = shared_log or bool(process_runs)
+        world = World(procs, panes, runs, process_runs, sessions, log_ok, now)
         bindings = correlate(world)
+        if db_ok and any(b.ambiguous and b.pane is not None for b in bindings):
+            bindings = self._look_closer(world, bindings, problems)
         self._used = set()
         details = self._details([b.session_id for b in bindings if b.session_id], db_ok, problems)
         orphans = self._orphans(bindings, sessions, details, now, db_ok, problems)
@@ -163,29 +166,46 @@ class Scanner:
             problems.append(Problem("tmux", f"tmux ({self.tmux.target.describe()}): {exc}"))
             return []
 
-    def _per_process_runs(self, open_logs: Mapping[int, str]) -> dict[int, LogRun]:
-        out: dict[int, LogRun] = {}
-        for pid, path in open_logs.items():
-            p = Path(path)
-            try:
-                size = p.stat().st_size
-            except OSError:
-                continue
-            cached = self._process_logs.get(path)
-            if cached is None or cached[0] != size:
-                run = read_process_log(p)
-                if run is None:
+    def _look_closer(
+        self, world: World, bindings: list[Binding], problems: list[Problem]
+    ) -> list[Binding]:
+        """The screen tier, only when own evidence left panes undecided: capture those panes,
+        read their candidate sessions' newest prompts, and correlate again."""
+        unsure = [b for b in bindings if b.ambiguous and b.pane is not None]
+        if self.tmux is None:
+            return bindings
+        try:
+            screens = self.tmux.capture([b.pane.id for b in unsure if b.pane is not None])
+            prompts = self.store.newest_prompts({c for b in unsure for c in b.candidates})
+        except (TmuxError, StoreError) as exc:
+            problems.append(Problem("screen", f"cannot read panes to tell sessions apart: {exc}"))
+            return bindings
+        return correlate(replace(world, screens=screens, prompts=prompts))
+
+    def _per_process_runs(self, open_logs: Mapping[int, list[str]]) -> dict[int, list[LogRun]]:
+        out: dict[int, list[LogRun]] = {}
+        for pid, paths in open_logs.items():
+            for path in paths:
+                p = Path(path)
+                try:
+                    size = p.stat().st_size
+                except OSError:
                     continue
-                cached = (size, run)
-                self._process_logs[path] = cached
-            out[pid] = cached[1]
+                cached = self._process_logs.get(path)
+                if cached is None or cached[0] != size:
+                    run = read_process_log(p)
+                    if run is None:
+                        continue
+                    cached = (size, run)
+                    self._process_logs[path] = cached
+                out.setdefault(pid, []).append(cached[1])
         return out
 
     def _sessions(
         self,
         procs: list[Proc],
         runs: list[LogRun],
-        process_runs: Mapping[int, LogRun],
+        process_runs: Mapping[int, list[LogRun]],
         into: dict[str, SessionBrief],
         now: float,
         problems: list[Problem],
@@ -197,7 +217,7 @@ class Scanner:
             for s in self.index.roots(dirs, now - self.options.orphan_window):
                 into[s.id] = s
             named = {p.session_arg for p in procs if p.session_arg}
-            for run in (*runs, *process_runs.values()):
+            for run in (*runs, *(r for rs in process_runs.values() for r in rs)):
                 named.update(run.sessions)
             missing = named - into.keys()
             into.update(self.store.briefs(missing))
@@ -377,8 +397,6 @@ class Scanner:
 
 
 def _with_cpu(p: Proc, cpu: float | None) -> Proc:
-    from dataclasses import replace
-
     return replace(p, cpu_percent=cpu)
 
 

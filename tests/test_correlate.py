@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from otop.correlate import Binding, World, correlate
 from otop.model import Confidence, LogRun, Pane, Proc, ProcKind, SessionBrief
 
@@ -33,8 +35,9 @@ def run(rid: str, started: float, d: str = "/p", sessions: tuple[str, ...] = ())
 
 
 def world(procs: list[Proc], panes: list[Pane] = (), runs: list[LogRun] = (),  # type: ignore[assignment]
-          sessions: list[SessionBrief] = ()) -> World:  # type: ignore[assignment]  # fmt: skip
-    return World(procs, list(panes), list(runs), {}, {s.id: s for s in sessions})
+          sessions: list[SessionBrief] = (), **kw: Any) -> World:  # type: ignore[assignment]  # fmt: skip
+    return World(procs, list(panes), list(runs), kw.pop("process_runs", {}),
+                 {s.id: s for s in sessions}, now=NOW, **kw)  # fmt: skip
 
 
 def by_pid(bindings: list[Binding]) -> dict[int, Binding]:
@@ -61,13 +64,20 @@ def test_argv_session_is_certain() -> None:
 
 
 def test_log_run_names_session() -> None:
-    """The process's own log run (matched by start time and directory) names its session."""
-    procs = [proc(1, started=NOW - 100)]
+    """The process's log run (matched by start time and directory) names its session: shared
+    evidence, so likely on its own and certain only when the pane's own title agrees."""
+    procs = [proc(1, started=NOW - 100, tty="/dev/pts/1")]
     runs = [run("r1", NOW - 97.5, sessions=("ses_A",))]
-    b = correlate(world(procs, runs=runs, sessions=[ses("ses_A"), ses("ses_Z", updated=NOW)]))
+    sessions = [ses("ses_A", "Title of A"), ses("ses_Z", updated=NOW)]
+    b = correlate(world(procs, runs=runs, sessions=sessions))
     assert b[0].session_id == "ses_A"
     assert b[0].session_evidence.source == "log"
+    assert b[0].session_evidence.confidence == Confidence.LIKELY
+    panes = [pane("%1", "/dev/pts/1", "OC | Title of A")]
+    b = correlate(world(procs, panes, runs=runs, sessions=sessions))
+    assert b[0].session_id == "ses_A"
     assert b[0].session_evidence.confidence == Confidence.CERTAIN
+    assert "log agrees" in b[0].session_evidence.notes
 
 
 def test_log_run_child_maps_to_root() -> None:
@@ -89,9 +99,15 @@ def test_two_tuis_same_dir_get_own_sessions() -> None:
 
 
 def test_new_tui_not_paired_with_dead_session() -> None:
-    """A fresh TUI whose run touched no session is `no session`, not the last dead session."""
+    """A fresh TUI whose run touched no session is `no session`, not the last dead session; the
+    home-screen title makes that certain."""
     runs = [run("r1", NOW - 97)]
-    b = correlate(world([proc(1)], runs=runs, sessions=[ses("ses_dead", updated=NOW - 10)]))
+    sessions = [ses("ses_dead", updated=NOW - 10)]
+    b = correlate(world([proc(1, tty="/dev/pts/1")], runs=runs, sessions=sessions))
+    assert b[0].session_id is None
+    assert b[0].session_evidence.confidence == Confidence.GUESS
+    panes = [pane("%1", "/dev/pts/1", "OpenCode")]
+    b = correlate(world([proc(1, tty="/dev/pts/1")], panes, runs, sessions))
     assert b[0].session_id is None
     assert b[0].session_evidence.confidence == Confidence.CERTAIN
 
@@ -125,12 +141,13 @@ def test_home_title_means_no_session() -> None:
 
 
 def test_db_activity_tier() -> None:
-    """With no log or title, the only session active since the process started is likely it."""
+    """With no log or title, the only session active since the process started is offered, as
+    a guess (another process may have made it and gone)."""
     sessions = [ses("ses_A", updated=NOW - 10), ses("ses_B", updated=NOW - 5000)]
     b = correlate(world([proc(1, started=NOW - 100)], sessions=sessions))
     assert b[0].session_id == "ses_A"
     assert b[0].session_evidence.source == "db activity"
-    assert b[0].session_evidence.confidence == Confidence.LIKELY
+    assert b[0].session_evidence.confidence == Confidence.GUESS
 
 
 def test_recency_is_marked_guess() -> None:
@@ -150,14 +167,16 @@ def test_same_dir_without_evidence_cannot_tell() -> None:
     assert "cannot tell" in b[1].session_evidence.detail
 
 
-def test_conflict_log_beats_title_and_keeps_note() -> None:
-    """When the pane title names one session and the log another, the log wins; a note remains."""
+def test_conflict_title_beats_log_and_keeps_note() -> None:
+    """When the pane's own title names one session and the (shared) log another, the title wins
+    at likely, and a note says what the log claimed."""
     panes = [pane("%1", "/dev/pts/1", "OC | Title of B")]
     runs = [run("r1", NOW - 98, sessions=("ses_A",))]
     sessions = [ses("ses_A", "Title of A"), ses("ses_B", "Title of B")]
     b = correlate(world([proc(1, tty="/dev/pts/1")], panes, runs, sessions))
-    assert b[0].session_id == "ses_A"
-    assert any("ses_B" in n for n in b[0].session_evidence.notes)
+    assert b[0].session_id == "ses_B"
+    assert b[0].session_evidence.confidence == Confidence.LIKELY
+    assert any("ses_A" in n for n in b[0].session_evidence.notes)
 
 
 def test_run_outside_window_not_matched() -> None:
@@ -168,3 +187,104 @@ def test_run_outside_window_not_matched() -> None:
     )
     assert b[0].run is None
     assert b[0].session_evidence.source != "log"
+
+
+def test_simultaneous_starts_give_no_log_evidence() -> None:
+    """Three TUIs started within 100 ms in one directory: their runs fit every process, so the
+    log binds none of them (it used to pair them by start order and swap them)."""
+    procs = [proc(i, started=NOW - 60 + i * 0.03, tty=f"/dev/pts/{i}") for i in (1, 2, 3)]
+    # Runs begin 4.1-4.5 s later in an order unrelated to the processes'.
+    runs = [run(f"r{i}", NOW - 60 + lag, sessions=(f"ses_{i}",))
+            for i, lag in ((3, 4.1), (1, 4.3), (2, 4.5))]  # fmt: skip
+    sessions = [ses(f"ses_{i}", f"Title {i}") for i in (1, 2, 3)]
+    b = by_pid(correlate(world(procs, runs=runs, sessions=sessions)))
+    for i in (1, 2, 3):
+        assert b[i].run is None
+        assert b[i].session_id is None and b[i].ambiguous
+    panes = [pane(f"%{10 + i}", f"/dev/pts/{i}", f"OC | Title {i}") for i in (1, 2, 3)]
+    b = by_pid(correlate(world(procs, panes, runs, sessions)))
+    for i in (1, 2, 3):
+        assert b[i].session_id == f"ses_{i}"
+        assert b[i].session_evidence.source == "pane title"
+        assert b[i].session_evidence.confidence == Confidence.LIKELY
+
+
+def test_forced_run_pairs_survive() -> None:
+    """A run only one process can have written is that process's, and then so is the other."""
+    procs = [proc(1, started=NOW - 100), proc(2, started=NOW - 90)]
+    runs = [run("r1", NOW - 97, sessions=("ses_A",)), run("r2", NOW - 87, sessions=("ses_B",))]
+    b = by_pid(correlate(world(procs, runs=runs, sessions=[ses("ses_A"), ses("ses_B")])))
+    assert (b[1].session_id, b[2].session_id) == ("ses_A", "ses_B")
+
+
+def test_run_in_another_directory_is_not_evidence() -> None:
+    """A run whose `directory=` is not the process's directory is not that process's run, and a
+    run naming a session of another directory names nothing for it."""
+    runs = [run("r1", NOW - 98, d="/elsewhere", sessions=("ses_A",))]
+    b = correlate(world([proc(1)], runs=runs, sessions=[ses("ses_A", d="/elsewhere")]))
+    assert b[0].run is None and b[0].session_id is None
+    runs = [run("r1", NOW - 98, sessions=("ses_X",))]
+    b = correlate(world([proc(1)], runs=runs, sessions=[ses("ses_X", d="/elsewhere")]))
+    assert b[0].session_id != "ses_X"
+
+
+def test_shared_114_log_file_is_not_anyones() -> None:
+    """opencode 1.14: a log file two processes of one directory hold names sessions of neither;
+    two processes of different directories each keep their own directory's session."""
+    f = LogRun(run_id="2026-11-25T141206", started_at=NOW - 100, directory=None,
+               sessions=("ses_A", "ses_B"), source="/log/2026-11-25T141206.log")  # fmt: skip
+    sessions = [ses("ses_A", d="/a"), ses("ses_B", d="/b")]
+    same = [proc(1, cwd="/a"), proc(2, cwd="/a")]
+    b = by_pid(correlate(world(same, sessions=sessions, process_runs={1: [f], 2: [f]})))
+    assert all(x.session_evidence.source != "log" for x in b.values())
+    other = [proc(1, cwd="/a"), proc(2, cwd="/b")]
+    b = by_pid(correlate(world(other, sessions=sessions, process_runs={1: [f], 2: [f]})))
+    assert (b[1].session_id, b[2].session_id) == ("ses_A", "ses_B")
+    assert b[1].session_evidence.confidence == Confidence.LIKELY
+
+
+def test_titles_decide_a_directory_together() -> None:
+    """Two sessions with one title: the pane whose argv names one leaves the other to the pane
+    whose title fits both."""
+    procs = [proc(1, tty="/dev/pts/1"), proc(2, tty="/dev/pts/2", session="ses_B")]
+    panes = [pane("%11", "/dev/pts/1", "OC | Same"), pane("%12", "/dev/pts/2", "OC | Same")]
+    sessions = [ses("ses_A", "Same"), ses("ses_B", "Same")]
+    b = by_pid(correlate(world(procs, panes, sessions=sessions)))
+    assert b[2].session_id == "ses_B" and b[2].session_evidence.confidence == Confidence.CERTAIN
+    assert b[1].session_id == "ses_A" and b[1].session_evidence.confidence == Confidence.LIKELY
+
+
+def test_identical_titles_cannot_tell_until_the_screen_does() -> None:
+    """Two panes whose titles fit the same two sessions cannot be told apart, until each screen
+    shows one session's newest prompt."""
+    procs = [proc(1, tty="/dev/pts/1"), proc(2, tty="/dev/pts/2")]
+    panes = [pane("%11", "/dev/pts/1", "OC | Same"), pane("%12", "/dev/pts/2", "OC | Same")]
+    sessions = [ses("ses_A", "Same"), ses("ses_B", "Same")]
+    b = by_pid(correlate(world(procs, panes, sessions=sessions)))
+    assert all(x.ambiguous and x.session_id is None for x in b.values())
+    assert set(b[1].candidates) == {"ses_A", "ses_B"}
+    screens = {"%11": "  ┃  please fix the parser bug\n", "%12": "  ┃  write the release notes\n"}
+    prompts = {"ses_A": "write the release notes", "ses_B": "please fix the parser bug"}
+    b = by_pid(correlate(world(procs, panes, sessions=sessions, screens=screens, prompts=prompts)))
+    assert (b[1].session_id, b[2].session_id) == ("ses_B", "ses_A")
+    assert b[1].session_evidence.confidence == Confidence.LIKELY  # the screen alone decides
+
+
+def test_argv_and_title() -> None:
+    """argv `-s` with an agreeing title is certain; a title naming another session (the user
+    switched sessions inside the TUI) wins, at likely."""
+    sessions = [ses("ses_A", "Alpha"), ses("ses_B", "Beta")]
+    p = [proc(1, tty="/dev/pts/1", session="ses_A")]
+    b = correlate(world(p, [pane("%1", "/dev/pts/1", "OC | Alpha")], sessions=sessions))
+    assert b[0].session_id == "ses_A" and b[0].session_evidence.confidence == Confidence.CERTAIN
+    b = correlate(world(p, [pane("%1", "/dev/pts/1", "OC | Beta")], sessions=sessions))
+    assert b[0].session_id == "ses_B" and b[0].session_evidence.confidence == Confidence.LIKELY
+
+
+def test_young_process_ignores_a_title_left_behind() -> None:
+    """A process seconds old whose pane still carries an old session's title (its own title not
+    set yet) is not bound to that session."""
+    p = [proc(1, tty="/dev/pts/1", started=NOW - 3)]
+    sessions = [ses("ses_old", "Old work", updated=NOW - 600)]
+    b = correlate(world(p, [pane("%1", "/dev/pts/1", "OC | Old work")], sessions=sessions))
+    assert b[0].session_id != "ses_old" or b[0].session_evidence.confidence == Confidence.GUESS

@@ -16,6 +16,26 @@ def shows_permission(screen: str) -> bool:
     return _PERMISSION in screen and all(c in screen for c in _PERMISSION_CHOICES)
 
 
+# How much of a prompt must show on screen: enough to tell prompts apart, short enough to sit
+# on the first line the TUI draws of it (wrapped lines interleave with the sidebar).
+PROMPT_NEEDLE = 24
+_BLANKS = re.compile(r"[\s\u2500-\u259f]+")
+
+
+def squeeze(text: str) -> str:
+    """Text without whitespace and box-drawing characters, so wrapping and frames drop out."""
+    return _BLANKS.sub("", text)
+
+
+def shows_prompt(screen: str, prompt: str) -> bool:
+    """Whether a pane's visible text shows (the start of) a prompt the user sent."""
+    first = next((line for line in prompt.splitlines() if line.strip()), "")
+    needle = squeeze(first)[:PROMPT_NEEDLE]
+    if len(needle) < 8:  # too short to tell one prompt from another
+        return False
+    return any(needle in squeeze(line) for line in screen.splitlines())
+
+
 def title_session(pane_title: str) -> str | None:
     """The session title an opencode pane title names (`OC | <title cut to 40>`), if any."""
     m = _TITLE.match(pane_title)

@@ -390,6 +390,26 @@ class Store:
                 return line
         return ""
 
+    def newest_prompts(self, ids: Iterable[str]) -> dict[str, str]:
+        """Each session's newest user prompt text (for telling panes apart by what they show)."""
+        out: dict[str, str] = {}
+        for sid in sorted(set(ids)):
+            rows = self._rows(
+                "SELECT m.data, p.data FROM message m JOIN part p ON p.message_id = m.id"
+                " WHERE m.id IN (SELECT id FROM message WHERE session_id = ?"
+                " ORDER BY time_created DESC, id DESC LIMIT ?)"
+                " ORDER BY m.time_created DESC, m.id DESC, p.id",
+                [sid, _TEXT_SEARCH_MESSAGES],
+            )
+            for mraw, raw in rows:
+                mdata, data = load_json(mraw), load_json(raw)
+                if not mdata or mdata.get("role") != "user" or not data:
+                    continue
+                if data.get("type") == "text" and not data.get("synthetic") and data.get("text"):
+                    out[sid] = str(data["text"])
+                    break
+        return out
+
     def _summed(self, session_id: str, updated: float, count: int) -> tuple[Tokens, float]:
         """Tokens and cost added up from messages, for schemas whose session rows lack them."""
         key = (session_id, updated, count)
