@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from otop.model import Confidence, Evidence, LogRun, Pane, Proc, ProcKind, SessionBrief
-from otop.opencode.screen import HOME_TITLE, shows_prompt, title_matches, title_session
+from otop.opencode.screen import (
+    HOME_TITLE,
+    shows_prompt,
+    shows_tui,
+    title_matches,
+    title_session,
+)
 
 # A run's first log line comes 2-5 s after its process starts (measured with 1.18.33, up to
 # 4.5 s on a loaded machine); allow more, and a second before for the coarse process clock.
@@ -40,6 +46,7 @@ class Clue:
     sessions: frozenset[str]  # root sessions this evidence allows
     detail: str
     home: bool = False  # the pane shows opencode's home screen: no session open
+    cap: Confidence = L  # the most this evidence can earn alone
 
 
 @dataclass
@@ -58,6 +65,7 @@ class Binding:
     notes: list[str] = field(default_factory=list)
     ambiguous: bool = False  # cannot tell which session: no state either
     candidates: tuple[str, ...] = ()  # sessions still in question when ambiguous
+    wants_screen: bool = False  # the pane's screen would tell more (the scan may capture it)
 
 
 @dataclass(frozen=True)
@@ -229,11 +237,20 @@ def tier_title(b: Binding, ctx: Context) -> Clue | None:
     if not fits:
         b.notes.append(f"pane title 'OC | {shown}' fits no session of {proc_dir(b.proc)}")
         return None
-    young = w.now - b.proc.started_at < TITLE_SETTLE
-    if young and all(w.sessions[s].updated_at < b.proc.started_at for s in fits):
+    if w.now - b.proc.started_at < TITLE_SETTLE and not _drawn(b, w):
         b.notes.append(f"pane title 'OC | {shown}' may be left from an earlier process")
         return None
     return Clue("pane title", True, fits, f"pane title 'OC | {shown}' in {b.pane.id}")
+
+
+def _drawn(b: Binding, w: World) -> bool:
+    """Whether a young process has drawn its TUI (and so set the pane's title itself)."""
+    assert b.pane is not None
+    screen = w.screens.get(b.pane.id)
+    if screen is None:
+        b.wants_screen = True
+        return False
+    return shows_tui(screen)
 
 
 def tier_screen(b: Binding, ctx: Context) -> Clue | None:
@@ -291,7 +308,9 @@ def _file_clue(b: Binding, ctx: Context) -> Clue | None:
             best = (run.last_session_at or 0.0, named[0], run.run_id)
     if best is None:
         return None
-    return Clue("log", False, frozenset({best[1]}), f"log file {best[2]} names only {best[1]}")
+    # Its lines carry no process id, and a process that shared the file may be gone.
+    detail = f"log file {best[2]} names only {best[1]}"
+    return Clue("log", False, frozenset({best[1]}), detail, cap=G)
 
 
 def _newest_in_dir(run: LogRun, p: Proc, w: World) -> str | None:
@@ -423,7 +442,7 @@ def _settle(b: Binding, own: _Own, log: Clue | None, claimed: set[str]) -> None:
         if log.home:  # a TUI may show a session it opened without writing a line about it
             _set(b, None, Evidence("log", G, log.detail))
         else:
-            _set(b, logged, Evidence("log", L, log.detail), claimed)
+            _set(b, logged, Evidence("log", log.cap, log.detail), claimed)
         return
     if len(allowed) == 1:
         sid = next(iter(allowed))
@@ -431,19 +450,24 @@ def _settle(b: Binding, own: _Own, log: Clue | None, claimed: set[str]) -> None:
         # Each tier that names this session alone; two of them, or argv that the pane's
         # title does not dispute, make it certain.
         alone = [c.tier for c in own.clues if c.sessions == allowed]
-        if logged == sid:
+        if logged == sid and log is not None and log.cap == L:
             alone.append("log")
         elif logged is not None:
             notes.append(f"the log names {logged}; this pane's own evidence wins")
         sure = len(alone) >= 2 or (lead.tier == "argv" and not _contradicted(own, sid))
+        # Left over once other panes took theirs: two TUIs may show one session, so that
+        # alone is a guess.
+        conf = C if sure else L if alone else G
         extra = tuple(f"{t} agrees" for t in alone if t != lead.tier)
-        _set(b, sid, Evidence(lead.tier, C if sure else L, lead.detail, extra), claimed)
+        if not alone:
+            extra = (*extra, "the only session the pane's title fits that no other pane shows")
+        _set(b, sid, Evidence(lead.tier, conf, lead.detail, extra), claimed)
         return
-    if logged in allowed:
-        detail = f"{log.detail if log else ''}; own evidence allows {len(allowed)} sessions"
-        _set(b, logged, Evidence("log", L, detail), claimed)
+    if log is not None and logged in allowed:
+        detail = f"{log.detail}; own evidence allows {len(allowed)} sessions"
+        _set(b, logged, Evidence("log", log.cap, detail), claimed)
         return
-    b.ambiguous = True
+    b.ambiguous = b.wants_screen = True
     b.candidates = tuple(sorted(allowed))
     which = ", ".join(sorted(allowed))
     b.session_evidence = Evidence(
@@ -485,7 +509,7 @@ def _weak(b: Binding, ctx: Context, claimed: set[str], group: Sequence[Binding])
         and o.session_evidence.source == "none"
     ]
     if sharing:
-        b.ambiguous = True
+        b.ambiguous = b.wants_screen = True
         b.candidates = tuple(sorted(s.id for s in pool))
         n = len(sharing) + 1
         detail = f"cannot tell which session: {n} processes in {d} and no per-process evidence"

@@ -112,7 +112,7 @@ class Scanner:
         log_ok = shared_log or bool(process_runs)
         world = World(procs, panes, runs, process_runs, sessions, log_ok, now)
         bindings = correlate(world)
-        if db_ok and any(b.ambiguous and b.pane is not None for b in bindings):
+        if db_ok and any(b.wants_screen and b.pane is not None for b in bindings):
             bindings = self._look_closer(world, bindings, problems)
         self._used = set()
         details = self._details([b.session_id for b in bindings if b.session_id], db_ok, problems)
@@ -171,7 +171,7 @@ class Scanner:
     ) -> list[Binding]:
         """The screen tier, only when own evidence left panes undecided: capture those panes,
         read their candidate sessions' newest prompts, and correlate again."""
-        unsure = [b for b in bindings if b.ambiguous and b.pane is not None]
+        unsure = [b for b in bindings if b.wants_screen and b.pane is not None]
         if self.tmux is None:
             return bindings
         try:

@@ -121,7 +121,9 @@ def spawn(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
         p.wait()
 
 
-PERMISSION_SCREEN = "Permission required\\n  Allow once   Allow always   Reject\\n"
+PERMISSION_SCREEN = (
+    "Permission required\\n  Allow once   Allow always   Reject\\n\\n  ctrl+p commands\\n"
+)
 
 
 def agent_cmd(*args: str, title: str | None = None, screen: str = "") -> str:

@@ -36,6 +36,15 @@ def shows_prompt(screen: str, prompt: str) -> bool:
     return any(needle in squeeze(line) for line in screen.splitlines())
 
 
+# What a drawn opencode TUI always shows: the home screen's prompt, or the footer's hint.
+_TUI_TEXTS = ("Ask anything", "ctrl+p commands")
+
+
+def shows_tui(screen: str) -> bool:
+    """Whether a pane shows opencode's TUI (drawn, not still starting)."""
+    return any(t in screen for t in _TUI_TEXTS)
+
+
 def title_session(pane_title: str) -> str | None:
     """The session title an opencode pane title names (`OC | <title cut to 40>`), if any."""
     m = _TITLE.match(pane_title)

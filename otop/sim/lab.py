@@ -19,6 +19,8 @@ from otop.sim.fake_llm import Server
 
 T = TypeVar("T")
 OPENCODE_VERSION = "1.18.33"
+# Every version the end-to-end tests run against (scripts/install-opencode installs each).
+OPENCODE_VERSIONS = ("1.18.33", "1.18.34", "1.14.48")
 READY_TEXTS = ("Ask anything", "ctrl+p commands")
 QUIET_ENV = {
     "OPENCODE_DISABLE_AUTOUPDATE": "1",
@@ -48,12 +50,13 @@ def kill_tmux_server(socket: str, env: dict[str, str] | None = None) -> None:
             os.unlink(path)
 
 
-def find_binary() -> str | None:
-    """The opencode binary the tests use: $OTOP_OPENCODE_BIN, else the project's cache."""
+def find_binary(version: str = OPENCODE_VERSION) -> str | None:
+    """An opencode binary for the tests: $OTOP_OPENCODE_BIN for the pinned version, else the
+    project's cache (scripts/install-opencode)."""
     env = os.environ.get("OTOP_OPENCODE_BIN")
-    if env and os.access(env, os.X_OK):
+    if version == OPENCODE_VERSION and env and os.access(env, os.X_OK):
         return env
-    root = Path(__file__).resolve().parents[2] / ".cache" / "opencode" / OPENCODE_VERSION
+    root = Path(__file__).resolve().parents[2] / ".cache" / "opencode" / version
     for pkg in ("opencode-linux-x64", "opencode-linux-x64-baseline", "opencode-linux-arm64"):
         cand = root / "node_modules" / pkg / "bin" / "opencode"
         if os.access(cand, os.X_OK):
@@ -77,9 +80,10 @@ def wait_until(check: Callable[[], T | None], timeout: float, every: float = 0.2
 class Lab:
     """One isolated opencode world with a private tmux server."""
 
-    def __init__(self, root: Path, binary: str) -> None:
+    def __init__(self, root: Path, binary: str, version: str = OPENCODE_VERSION) -> None:
         self.root = root
         self.binary = binary
+        self.version = version
         self.socket = f"otop-lab-{uuid.uuid4().hex[:8]}"
         self.server = Server().start()
         home = root / "home"
@@ -137,7 +141,7 @@ class Lab:
         (cfg / "opencode.json").write_text(json.dumps(config, indent=1))
         # Without this stub opencode runs `npm install @opencode-ai/plugin` in its config dir.
         (cfg / "node_modules").mkdir(exist_ok=True)
-        dep = {"@opencode-ai/plugin": OPENCODE_VERSION}
+        dep = {"@opencode-ai/plugin": self.version}
         (cfg / "package.json").write_text(json.dumps({"dependencies": dep}))
         lock = {"lockfileVersion": 3, "packages": {"": {"dependencies": dep}}}
         (cfg / "package-lock.json").write_text(json.dumps(lock))
@@ -173,6 +177,12 @@ class Lab:
             raise RuntimeError(f"tmux {' '.join(args)}: {out.stderr.strip()}")
         return out.stdout
 
+    def fillers(self, count: int = 10) -> None:
+        """Windows with nothing in them, so the panes under test sit at %10 and above (a
+        user's server is rarely fresh; facts that only hold for %0 and %1 are no facts)."""
+        for i in range(count):
+            self.window(f"filler{i}", self.root)
+
     def window(self, name: str, cwd: Path) -> str:
         """A new window with a plain shell; returns its pane id."""
         shell = "bash --norc --noprofile"
@@ -204,10 +214,26 @@ class Lab:
 
     def start(self, pane: str, *args: str, env: dict[str, str] | None = None) -> None:
         """Run opencode in a pane's shell and wait for its prompt."""
+        self.start_together([pane], *args, env=env)
+
+    def start_together(
+        self, panes: list[str], *args: str, env: dict[str, str] | None = None
+    ) -> None:
+        """Start opencode in several panes at the same moment (one tmux command presses Enter in
+        every pane, as a tmux-resurrect restore does) and wait for every prompt."""
         extra = " ".join(f"{k}={v}" for k, v in (env or {}).items())
         cmd = " ".join(["opencode", *args])
-        self.tmux("send-keys", "-t", pane, f"{extra} {cmd}".strip(), "Enter")
-        wait_until(lambda: any(t in self.screen(pane) for t in READY_TEXTS), 60, 0.3)
+        for pane in panes:
+            self.tmux("send-keys", "-t", pane, "-l", f"{extra} {cmd}".strip())
+        chained: list[str] = []
+        for pane in panes:
+            chained += [*([";"] if chained else []), "send-keys", "-t", pane, "Enter"]
+        self.tmux(*chained)
+        wait_until(lambda: all(self.ready(p) for p in panes), 90, 0.3)
+
+    def ready(self, pane: str) -> bool:
+        """Whether opencode's prompt is drawn in a pane."""
+        return any(t in self.screen(pane) for t in READY_TEXTS)
 
     def screen(self, pane: str) -> str:
         return self.tmux("capture-pane", "-p", "-t", pane, check=False)

@@ -1,7 +1,9 @@
 """End to end: the real opencode binary, offline against the scripted model, in a private tmux.
 
-The scenarios run in order on one lab (a real TUI takes ~6 s and ~0.75 GB to start, so three
-TUIs are reused): each asserts what `otop list --json` says about pane, session and state.
+The scenarios run in order on one lab per opencode version (1.18.33, 1.18.34 and 1.14.48; a
+real TUI takes ~6 s and ~0.75 GB to start, so three TUIs are reused): each asserts what
+`otop list --json` says about pane, session and state. Filler windows come first, so the
+agents sit at pane ids %10 and above, as on a user's server.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +24,7 @@ import pytest
 from otop.answer import in_pane
 from otop.render import document
 from otop.scan import Options, Scanner
-from otop.sim.lab import Lab, find_binary, wait_until
+from otop.sim.lab import OPENCODE_VERSIONS, Lab, find_binary, wait_until
 from otop.tmux import Target, Tmux
 
 pytestmark = pytest.mark.e2e
@@ -29,27 +32,31 @@ ROOT = Path(__file__).resolve().parents[2]
 Agent = dict[str, Any]
 
 
-# scenario -> (pane confidence, session confidence, state source): printed at the end.
-REACHED: dict[str, tuple[str, str, str]] = {}
+# (version, scenario) -> (pane confidence, session confidence, state source): printed at the end.
+REACHED: dict[tuple[str, str], tuple[str, str, str]] = {}
+VERSION = [""]  # the version of the lab in use
 
 
 def reached(scenario: str, agent: Agent) -> None:
     ev = agent["evidence"]
-    REACHED[scenario] = (
+    REACHED[VERSION[0], scenario] = (
         ev["pane"]["confidence"],
         ev["session"]["confidence"] + f" ({ev['session']['source']})",
         ev["state"]["source"],
     )
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    binary = find_binary()
+@pytest.fixture(scope="module", params=OPENCODE_VERSIONS)
+def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    version = str(request.param)
+    binary = find_binary(version)
     if binary is None:
         if os.environ.get("CI") == "true":
-            pytest.fail("opencode is not installed, and CI must run the end-to-end tests")
-        pytest.skip("opencode not installed (scripts/install-opencode)")
-    lab = Lab(tmp_path_factory.mktemp("lab"), binary)
+            pytest.fail(f"opencode {version} is not installed, and CI must run the e2e tests")
+        pytest.skip(f"opencode {version} not installed (scripts/install-opencode)")
+    lab = Lab(tmp_path_factory.mktemp(f"lab-{version}"), binary, version)
+    lab.fillers()
+    VERSION[0] = version
     yield lab
     lab.close()
 
@@ -100,7 +107,8 @@ def on(pane: str, state: str | None = None) -> Callable[[Agent], bool]:
 
 
 def test_fresh_tuis_are_new(view: View, panes: dict[str, str]) -> None:
-    """A TUI on its home screen is `new`, in its own pane, with no session."""
+    """A TUI on its home screen is `new`, in its own pane (at %10 or above), with no session."""
+    assert all(int(p[1:]) >= 10 for p in panes.values()), panes
     for name in ("one", "two"):
         a = view.wait(on(panes[name]))
         assert a["state"] == "new" and a["session_id"] is None
@@ -195,6 +203,8 @@ def test_answer_in_place(lab: Lab, view: View, panes: dict[str, str]) -> None:
     lab.type(panes["one"], '[[call:read:{"filePath":"/etc/hostname"}]] read it again')
     view.wait(on(panes["one"], "permission"))
     agent = next(a for a in view.scanner.scan().agents if a.pane and a.pane.id == panes["one"])
+    assert int(panes["one"][1:]) >= 10
+    assert agent.evidence_state.source == "screen", agent.evidence_state
     said = in_pane(Tmux(Target(socket_name=lab.socket)), agent, 2)
     assert said.startswith("answered 'Reject'")
     # opencode stops the turn after a rejection: the user is back in charge.
@@ -262,6 +272,39 @@ def test_resume_with_s(lab: Lab, view: View, panes: dict[str, str]) -> None:
     reached("-s resume", a)
 
 
+def test_resume_a_run_session(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """A TUI resumed with `-s` on a session `opencode run` made is an ordinary interactive TUI:
+    `otop list` shows it by default, with its session certain."""
+    d = lab.project("beta")
+    done = subprocess.run(
+        [lab.binary, "run", "[[stream:2:0.1]]", "made", "by", "run"],
+        cwd=d, env=lab.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    con = sqlite3.connect(f"file:{lab.data}/opencode/opencode.db?mode=ro", uri=True)
+    (sid,) = con.execute(
+        "SELECT id FROM session WHERE directory = ? AND parent_id IS NULL"
+        " AND permission IS NOT NULL ORDER BY time_created DESC LIMIT 1",
+        [str(d)],
+    ).fetchone()
+    con.close()
+    lab.keys(panes["two"], "C-c")
+    wait_until(lambda: lab.opencode_pid(panes["two"]) is None, 15)
+    lab.start(panes["two"], "-s", sid)
+    a = view.wait(lambda x: on(panes["two"])(x) and x["session_id"] == sid)
+    assert a["interactive"] is True
+    assert a["evidence"]["session"]["confidence"] == "certain"
+    env = {**os.environ, **lab.env, "PYTHONPATH": str(ROOT)}
+    env.pop("TMUX", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "otop", "-L", lab.socket, "list", "--json"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    listed = json.loads(out.stdout)["agents"]
+    assert any(x["session_id"] == sid for x in listed), listed
+    reached("-s resume of a run session", a)
+
+
 def test_sigkill_mid_turn(lab: Lab, view: View, panes: dict[str, str]) -> None:
     """A TUI killed mid-turn leaves its session `stale`, never `working`."""
     lab.type(panes["three"], "[[stream:40:0.5]] a long one")
@@ -298,13 +341,14 @@ def test_lab_dirs(lab: Lab) -> None:
     assert (lab.data / "opencode" / "opencode.db").exists()
 
 
-def test_confidence_reached() -> None:
+def test_confidence_reached(lab: Lab) -> None:
     """Every scenario above mapped pane and session with certainty or a likely signal."""
-    assert len(REACHED) >= 12, REACHED
-    print("\nscenario | pane | session | state from")
-    for name, (pane, session, state) in REACHED.items():
+    mine = {name: v for (version, name), v in REACHED.items() if version == lab.version}
+    assert len(mine) >= 13, mine
+    print(f"\nopencode {lab.version}: scenario | pane | session | state from")
+    for name, (pane, session, state) in mine.items():
         print(f"{name} | {pane} | {session} | {state}")
-    for name, (pane, session, _) in REACHED.items():
+    for name, (pane, session, _) in mine.items():
         if name.startswith("fresh TUI"):
             continue  # no session yet: nothing to be sure of
         assert pane in ("certain", "likely"), (name, pane)

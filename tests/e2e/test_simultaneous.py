@@ -1,0 +1,161 @@
+"""End to end: TUIs started at the same moment in one directory, as a tmux-resurrect restore
+starts them, while both cores are busy; prompted in an order unlike their start order.
+
+Their log runs cannot be told apart (they begin 2-5 s later in either order), so each pane
+must be bound by its own evidence or said to be unknown: never another pane's session. Some
+rounds turn the terminal title off, so only the screen tier can tell the panes apart.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from otop.model import Confidence
+from otop.scan import Options, Scanner
+from otop.sim.lab import Lab, find_binary
+
+pytestmark = pytest.mark.e2e
+# opencode version -> rounds (titles on, then off, alternating)
+ROUNDS = {"1.18.33": 5, "1.14.48": 3, "1.18.34": 2}
+PANES = 3
+
+
+@dataclass
+class Tally:
+    """What the rounds saw, for the summary and the assertions."""
+
+    rounds: int = 0
+    looks: int = 0
+    cannot_tell: int = 0
+    wrong: list[str] = field(default_factory=list)
+    settled_after: list[float] = field(default_factory=list)
+    by_screen: int = 0
+
+
+@pytest.fixture(scope="module", params=list(ROUNDS))
+def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    version = str(request.param)
+    binary = find_binary(version)
+    if binary is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"opencode {version} is not installed, and CI must run the e2e tests")
+        pytest.skip(f"opencode {version} not installed (scripts/install-opencode)")
+    lab = Lab(tmp_path_factory.mktemp(f"together-{version}"), binary, version)
+    lab.fillers()
+    yield lab
+    lab.close()
+
+
+def burn(n: int = 2) -> list[subprocess.Popen[bytes]]:
+    """Busy loops that keep both cores loaded, as agents streaming beside each other do."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def truth(lab: Lab, tags: dict[str, str]) -> dict[str, str]:
+    """pane -> the session whose first prompt carries that pane's tag (from the database)."""
+    db = lab.data / "opencode" / "opencode.db"
+    if not db.exists():
+        return {}
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        out = {}
+        for pane, tag in tags.items():
+            row = con.execute(
+                "SELECT session_id FROM part WHERE data LIKE ? LIMIT 1", [f"%{tag}%"]
+            ).fetchone()
+            if row:
+                out[pane] = str(row[0])
+        return out
+    finally:
+        con.close()
+
+
+def look(scanner: Scanner, panes: list[str], real: dict[str, str], tally: Tally) -> int:
+    """One scan: count panes bound right (certain or likely); record any pane bound to another
+    pane's session at all, or to any wrong session at certain or likely (an old session
+    offered as a guess, marked so, is allowed)."""
+    tally.looks += 1
+    right = 0
+    agents = {a.pane.id: a for a in scanner.scan().agents if a.pane and a.proc}
+    for pane in panes:
+        a = agents.get(pane)
+        if a is None:
+            continue
+        ev = a.evidence_session
+        if "cannot tell" in ev.detail:
+            tally.cannot_tell += 1
+        if a.session_id is None:
+            continue
+        promised = ev.confidence in (Confidence.CERTAIN, Confidence.LIKELY)
+        others = {s for p, s in real.items() if p != pane}
+        if a.session_id != real.get(pane) and (promised or a.session_id in others):
+            tally.wrong.append(f"{pane}: {a.session_id} (really {real.get(pane)}): {ev}")
+        elif a.session_id == real.get(pane) and promised:
+            right += 1
+            tally.by_screen += ev.source == "screen"
+    return right
+
+
+def one_round(lab: Lab, panes: list[str], number: int, tally: Tally) -> None:
+    titles_off = number % 2 == 1
+    env = {"OPENCODE_DISABLE_TERMINAL_TITLE": "1"} if titles_off else None
+    scanner = Scanner(Options(socket_name=lab.socket), env=lab.env)
+    burners = burn()
+    try:
+        t0 = time.monotonic()
+        lab.start_together(panes, env=env)
+        tags = {p: f"round {number} pane {p[1:]} asks" for p in panes}
+        order = panes[number % PANES :] + panes[: number % PANES]
+        order.reverse()  # never the start order
+        for p in order:
+            lab.type(p, f"{tags[p]} [[title:Round {number} pane {p[1:]}]] [[stream:2:0.1]]")
+            look(scanner, panes, truth(lab, tags), tally)
+        deadline = time.monotonic() + 90
+        while True:
+            real = truth(lab, tags)
+            if look(scanner, panes, real, tally) == PANES:
+                tally.settled_after.append(time.monotonic() - t0)
+                break
+            assert time.monotonic() < deadline, f"round {number} never settled: {tally}"
+            time.sleep(0.3)
+        for _ in range(5):  # and it stays right
+            look(scanner, panes, truth(lab, tags), tally)
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+        scanner.close()
+    for p in panes:
+        lab.keys(p, "C-c")
+    for p in panes:
+        deadline = time.monotonic() + 20
+        while lab.opencode_pid(p) is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    tally.rounds += 1
+
+
+def test_started_together_never_swapped(lab: Lab) -> None:
+    """Rounds of three TUIs started in one tmux command in one directory under CPU load: no
+    pane is ever bound to a session that is not its own, and every pane ends bound right."""
+    d = lab.project("together")
+    panes = [lab.window(f"t{i}", d) for i in range(PANES)]
+    assert all(int(p[1:]) >= 10 for p in panes), panes
+    tally = Tally()
+    for number in range(ROUNDS[lab.version]):
+        one_round(lab, panes, number, tally)
+    print(
+        f"\nopencode {lab.version}: {tally.rounds} rounds of {PANES} TUIs started together,"
+        f" {tally.looks} looks, {tally.cannot_tell} 'cannot tell' answers, settled after"
+        f" {', '.join(f'{s:.1f}' for s in tally.settled_after)} s,"
+        f" {tally.by_screen} right answers from the screen tier"
+    )
+    assert not tally.wrong, "\n".join(tally.wrong[:10])
+    assert tally.rounds == ROUNDS[lab.version]
