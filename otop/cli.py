@@ -309,6 +309,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
     except watch.AlreadyRunning as exc:
         print(f"otop: {exc}", file=sys.stderr)
         return 0
+    except watch.RuntimeDirError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot take the watcher lock: {exc}") from None
 
     def style() -> tuple[StatusStyle, bool, float]:
         cfg = plugin.read_config(tmux)

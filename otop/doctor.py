@@ -14,7 +14,7 @@ from otop.opencode.store import StoreError
 from otop.plugin import BADGE, BOUND_OPTION, INTERPOLATED, PLACEHOLDER, installed_version
 from otop.scan import Scanner
 from otop.tmux import Tmux, TmuxError
-from otop.watch import holder, lock_path
+from otop.watch import RuntimeDirError, holder, lock_path
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -78,7 +78,11 @@ def _plugin(tmux: Tmux) -> list[Check]:
     out.append(Check(OK, "badges", "window badges are on") if BADGE in formats
                else Check(WARN, "badges", "window badges are off (@otop-badges)"))  # fmt: skip
     sock = tmux.expand("#{socket_path}")
-    pid = holder(lock_path(sock))
+    try:
+        pid = holder(lock_path(sock))
+    except RuntimeDirError as exc:
+        out.append(Check(FAIL, "watcher", f"{exc}: the watcher cannot run"))
+        return out
     if pid:
         out.append(Check(OK, "watcher", f"running (pid {pid})"))
     elif keys:

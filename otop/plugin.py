@@ -13,9 +13,19 @@ import time
 from dataclasses import dataclass, field
 
 from otop.model import Group
-from otop.render import DEFAULT_COLOURS, DEFAULT_ICONS, StatusStyle
+from otop.render import DEFAULT_COLOURS, DEFAULT_ICONS, StatusStyle, tmux_escape
 from otop.tmux import Tmux, TmuxError
-from otop.watch import BADGE_OPTION, PID_OPTION, STATUS_OPTION, holder, lock_path, runtime_dir
+from otop.watch import (
+    BADGE_OPTION,
+    PID_OPTION,
+    STATUS_OPTION,
+    RuntimeDirError,
+    holder,
+    is_watcher,
+    lock_path,
+    open_private,
+    runtime_dir,
+)
 
 PLACEHOLDER = "#{otop_status}"
 INTERPOLATED = "#{" + STATUS_OPTION + "}"
@@ -218,7 +228,11 @@ def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True
     if not cfg.badges:
         _clear_badges(tmux)
     if start:
-        report.watcher = start_watcher(tmux)
+        try:
+            report.watcher = start_watcher(tmux)
+        except (RuntimeDirError, OSError) as exc:
+            report.watcher = f"no watcher: {exc}"
+            tmux.cmd("display-message", f"otop: {tmux_escape(str(exc))}")
     return report
 
 
@@ -289,16 +303,16 @@ def start_watcher(tmux: Tmux) -> str:
     """Start `otop watch` for this server, or ask the running one to re-read the options."""
     sock = socket_path(tmux)
     pid = holder(lock_path(sock))
-    if pid:
+    if pid and is_watcher(pid):
         try:
             os.kill(pid, signal.SIGHUP)
             return f"watcher {pid} reloaded"
         except ProcessLookupError:
             pass
     log = runtime_dir() / "watch.log"
-    if log.exists() and log.stat().st_size > 1_000_000:
+    if log.is_file() and not log.is_symlink() and log.stat().st_size > 1_000_000:
         log.unlink()
-    with open(log, "ab") as err:
+    with os.fdopen(open_private(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "otop", "-S", sock, "watch"],
             stdin=subprocess.DEVNULL,
@@ -314,7 +328,7 @@ def stop_watcher(tmux: Tmux, wait: float = 3.0) -> int | None:
     """Stop this server's watcher; returns its pid if one ran."""
     lock = lock_path(socket_path(tmux))
     pid = holder(lock)
-    if not pid:
+    if not pid or not is_watcher(pid):
         return None
     try:
         os.kill(pid, signal.SIGTERM)

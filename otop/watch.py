@@ -9,6 +9,8 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
+import socket
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,12 +32,68 @@ PID_OPTION = "@otop_watcher_pid"
 FULL_SCAN_EVERY = 10.0
 
 
+class RuntimeDirError(Exception):
+    """The runtime directory is not a private one of this user: said in one line."""
+
+
 def runtime_dir() -> Path:
-    """A private directory for lock files: $XDG_RUNTIME_DIR/otop, else /tmp/otop-UID."""
+    """A private directory for lock and log files: $XDG_RUNTIME_DIR/otop, else /tmp/otop-UID,
+    which must be this user's own directory, mode 0700 and not a symlink (in /tmp anybody can
+    make it first)."""
     base = os.environ.get("XDG_RUNTIME_DIR")
     d = Path(base) / "otop" if base else Path(f"/tmp/otop-{os.getuid()}")
-    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise RuntimeDirError(f"cannot make the runtime directory {d}: {exc.strerror}") from None
+    st = os.lstat(d)
+    why = None
+    if stat.S_ISLNK(st.st_mode):
+        why = "is a symlink"
+    elif not stat.S_ISDIR(st.st_mode):
+        why = "is not a directory"
+    elif st.st_uid != os.getuid():
+        why = f"belongs to uid {st.st_uid}, not to you (uid {os.getuid()})"
+    elif st.st_mode & 0o077:
+        why = f"is open to others (mode {stat.S_IMODE(st.st_mode):o}, not 700)"
+    if why:
+        raise RuntimeDirError(f"refusing the runtime directory {d}: it {why}")
     return d
+
+
+def open_private(path: Path, flags: int) -> int:
+    """Open a file of the runtime directory without following a symlink planted there."""
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
+def is_watcher(pid: int) -> bool:
+    """Whether a pid (read from a lock file) is this user's own `otop watch` process."""
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        argv = p.cmdline()
+        mine = p.uids().real == os.getuid()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return mine and "watch" in argv and any("otop" in os.path.basename(a) or a == "otop"
+                                            for a in argv)  # fmt: skip
+
+
+def server_alive(socket_path: str) -> bool:
+    """Whether a tmux server answers on its socket (tmux 3.3a leaves the file after
+    kill-server, so the file existing says nothing)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(1.0)
+    try:
+        s.connect(socket_path)
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return True
 
 
 def lock_path(socket_path: str) -> Path:
@@ -53,7 +111,8 @@ class AlreadyRunning(Exception):
 
 def take_lock(path: Path) -> IO[str]:
     """Hold the watcher lock for as long as the returned file stays open."""
-    f = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process's life
+    fd = open_private(path, os.O_RDWR | os.O_CREAT)
+    f = os.fdopen(fd, "r+", encoding="utf-8")
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -71,7 +130,7 @@ def take_lock(path: Path) -> IO[str]:
 def holder(path: Path) -> int | None:
     """The pid of the watcher holding a lock, or None when nobody holds it."""
     try:
-        f = open(path, encoding="utf-8")  # noqa: SIM115
+        f = os.fdopen(open_private(path, os.O_RDONLY), encoding="utf-8")
     except OSError:
         return None
     with f:
@@ -162,7 +221,7 @@ class Watcher:
             self._reload = False
             self.style, self.badges_on, self.interval = self.read_style()
             self.out = Outputs()  # repaint everything in the new style
-        if not os.path.exists(self.socket_path):
+        if not server_alive(self.socket_path):
             return False
         mono = time.monotonic()
         sig = self.probe()
@@ -188,7 +247,7 @@ class Watcher:
         try:
             self.tmux.chain(cmds)
         except TmuxError as exc:
-            if not os.path.exists(self.socket_path) or "no server" in str(exc):
+            if not server_alive(self.socket_path) or "no server" in str(exc):
                 return False
             # A window closed between the scan and now: push one by one, skipping failures.
             for c in cmds:
@@ -213,8 +272,13 @@ class Watcher:
                 break
             spent = time.monotonic() - started
             end = started + max(self.interval, spent * 20)  # never more than ~5% of a core
+            asked = time.monotonic()
             while not self._stop and not self._reload and time.monotonic() < end:
                 time.sleep(min(0.25, max(0.0, end - time.monotonic())))
+                if time.monotonic() - asked >= 0.75:  # leave within a second of the server
+                    asked = time.monotonic()
+                    if not server_alive(self.socket_path):
+                        self._stop = True
         self.scanner.close()
         return 0
 

@@ -246,14 +246,14 @@ def _wait_watcher(socket_path: str) -> None:
     """The plugin's watcher leaves once its server is gone; make sure before returning."""
     # Imported here: the simulated agents run this module under argv[0] `opencode`, where
     # Python cannot see the virtualenv's packages (psutil).
-    from otop.watch import holder, lock_path
+    from otop.watch import holder, is_watcher, lock_path
 
     lock = lock_path(socket_path)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and holder(lock):
         time.sleep(0.1)
     pid = holder(lock)
-    if pid:
+    if pid and is_watcher(pid):
         os.kill(pid, signal.SIGTERM)
 
 

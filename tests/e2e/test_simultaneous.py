@@ -55,8 +55,13 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 
 def burn(n: int = 2) -> list[subprocess.Popen[bytes]]:
-    """Busy loops that keep both cores loaded, as agents streaming beside each other do."""
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    """Busy loops that keep both cores loaded, as agents streaming beside each other do.
+
+    At nice 5 (a quarter of a core each against the TUIs): with busy loops at the TUIs' own
+    priority, one of three opencode 1.18.33 TUIs started together never drew its screen (its
+    title stayed the shell's; 3 tries of 3), which would test opencode, not otop."""
+    code = "import os\nos.nice(5)\nwhile True: pass"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
 
 
 def truth(lab: Lab, tags: dict[str, str]) -> dict[str, str]:

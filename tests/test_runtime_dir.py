@@ -1,0 +1,103 @@
+"""The watcher's runtime directory and lock files: private, never followed through a symlink,
+and no signal to a pid read from a file unless it is this user's own watcher."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from otop import watch
+from otop.plugin import stop_watcher
+from otop.tmux import Target, Tmux
+from tests.conftest import TmuxServer, wait_for
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """XDG_RUNTIME_DIR pointed at a fresh directory of the test's."""
+    base = tmp_path / "run"
+    base.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+    yield base / "otop"
+
+
+def test_made_private(runtime: Path) -> None:
+    """A missing runtime directory is made mode 0700 and owned by the user."""
+    d = watch.runtime_dir()
+    assert d == runtime
+    st = os.stat(d)
+    assert st.st_mode & 0o777 == 0o700 and st.st_uid == os.getuid()
+
+
+def test_refuses_a_directory_open_to_others(runtime: Path) -> None:
+    """A runtime directory that others may write into is refused in one plain line."""
+    runtime.mkdir(mode=0o777)
+    os.chmod(runtime, 0o777)
+    with pytest.raises(watch.RuntimeDirError, match="open to others"):
+        watch.runtime_dir()
+
+
+def test_refuses_a_symlink(runtime: Path, tmp_path: Path) -> None:
+    """A runtime directory that is a symlink (to anywhere) is refused."""
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    runtime.symlink_to(target)
+    with pytest.raises(watch.RuntimeDirError, match="symlink"):
+        watch.runtime_dir()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="making a directory of another user needs root")
+def test_another_users_directory_and_planted_lock(runtime: Path, tmp_path: Path) -> None:
+    """With the directory owned by someone else and the lock file a symlink to one of the
+    user's files, `otop watch` refuses and the file is untouched."""
+    runtime.mkdir(mode=0o700)
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me\n")
+    (runtime / ("watch" + "%tmp%sock" + ".lock")).symlink_to(victim)
+    os.chown(runtime, NOBODY, NOBODY)
+    with pytest.raises(watch.RuntimeDirError, match="belongs to uid 65534"):
+        watch.lock_path("/tmp/sock")
+    assert victim.read_text() == "keep me\n"
+
+
+def test_lock_file_symlink_is_not_followed(runtime: Path, tmp_path: Path) -> None:
+    """Even in a private directory, a lock file that is a symlink is not opened through."""
+    watch.runtime_dir()
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me\n")
+    lock = watch.lock_path("/tmp/sock")
+    lock.symlink_to(victim)
+    with pytest.raises(OSError):
+        watch.take_lock(lock)
+    assert victim.read_text() == "keep me\n"
+    assert watch.holder(lock) is None
+
+
+def test_no_signal_to_a_pid_that_is_not_a_watcher(
+    runtime: Path, tmux: TmuxServer, tmp_path: Path
+) -> None:
+    """A lock file naming a pid that is not this user's `otop watch` (here: a plain Python process
+    holding the lock) gets no signal from `otop tmux uninstall`."""
+    tmux.new_window(tmp_path, "sleep 60")
+    sock = tmux("display", "-p", "#{socket_path}").strip()
+    lock = watch.lock_path(sock)
+    code = "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, 2)\ntime.sleep(60)"
+    holder = subprocess.Popen([sys.executable, "-c", code, str(lock)])
+    try:
+        fd = watch.open_private(lock, os.O_WRONLY | os.O_CREAT)
+        os.write(fd, f"{holder.pid}\n".encode())
+        os.close(fd)
+        wait_for(lambda: watch.holder(lock) == holder.pid, what="the lock to be held")
+        assert not watch.is_watcher(holder.pid)
+        assert stop_watcher(Tmux(Target(socket_name=tmux.socket)), wait=0.2) is None
+        assert holder.poll() is None  # still alive: never signalled
+    finally:
+        holder.kill()
+        holder.wait()
