@@ -240,6 +240,10 @@ def _static_info(pid: int, st: Stat) -> _Static | None:
     try:
         p = psutil.Process(pid)
         with p.oneshot():
+            if p.uids().real != os.getuid():
+                # Another user's opencode is not an agent of this user's: its argv could
+                # name any session id.
+                return _Static((), None, None, False, None, None, None, 0.0)
             argv = tuple(p.cmdline())
             started = p.create_time()
             try:
@@ -368,6 +372,8 @@ class PidProbe:
 
     def _ours(self, pid: int) -> bool:
         try:
+            if os.stat(f"{self.proc}/{pid}").st_uid != os.getuid():
+                return False
             with open(f"{self.proc}/{pid}/comm", encoding="utf-8", errors="replace") as f:
                 if f.read().strip() in NAMES:
                     return True

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
 from otop.model import ProcKind
-from otop.procs import ProcScanner, parse_argv
+from otop.procs import PidProbe, ProcScanner, parse_argv
 from otop.tmux import Target, Tmux, parse_pane
 from tests.conftest import TmuxServer, fake_opencode_in_bash, spawn_fake, wait_for
 
@@ -61,6 +63,30 @@ def test_finds_process_by_argv0(tmp_path: Path) -> None:
         p.kill()
         p.wait()
     assert p.pid not in {x.pid for x in ProcScanner().scan()[0]}
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="starting another user's process needs root")
+def test_another_users_opencode_is_not_an_agent(tmp_path: Path) -> None:
+    """A process of another user whose argv looks like `opencode -s ses_X` is neither listed
+    nor counted by the watcher's probe, so it can never claim the user's session."""
+    if not os.access("/usr/bin/python3", os.X_OK):
+        pytest.skip("no system python3 for another user to run")
+    sleeper = "exec -a opencode /usr/bin/python3 - -s ses_X <<< 'import time; time.sleep(60)'"
+    theirs = subprocess.Popen(["bash", "-c", sleeper], user=65534, cwd="/")
+    mine = spawn_fake(tmp_path, "-s", "ses_Y")
+    try:
+        scanner = ProcScanner()
+        wait_for(lambda: mine.pid in {x.pid for x in scanner.scan()[0]}, what="own process")
+        argv = Path(f"/proc/{theirs.pid}/cmdline")
+        wait_for(lambda: b"ses_X" in argv.read_bytes(), what="argv")
+        assert os.stat(f"/proc/{theirs.pid}").st_uid == 65534
+        assert theirs.pid not in {x.pid for x in scanner.scan()[0]}
+        probe = PidProbe()
+        assert mine.pid in probe.pids() and theirs.pid not in probe.pids()
+    finally:
+        for p in (theirs, mine):
+            p.kill()
+            p.wait()
 
 
 def test_cpu_is_a_delta_not_a_lifetime_average(tmp_path: Path) -> None:
