@@ -90,11 +90,17 @@ def waybar(doc: Mapping[str, Any]) -> str:
     problems = [clean(str(p)) for p in _problems(doc)]
     body = {
         "text": summary(doc, letters=False) if top != "none" else "",
-        "tooltip": "\n".join([tooltip, *problems]).strip() or "no opencode agents",
+        # waybar reads tooltips as Pango markup (its `escape` is off by default).
+        "tooltip": pango("\n".join([tooltip, *problems]).strip()) or "no opencode agents",
         "class": top,
         "alt": top,
     }
     return json.dumps(body, ensure_ascii=False)
+
+
+def pango(text: str) -> str:
+    """Text made safe inside Pango markup: `&`, `<` and `>` as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _problems(doc: Mapping[str, Any]) -> Sequence[object]:

@@ -181,6 +181,9 @@ def test_bar_formats() -> None:
         "  generating  Busy", "idle:", "  idle  Quiet  [work:1.1]"]  # fmt: skip
     empty = {"version": 1, "agents": []}
     assert json.loads(bar.waybar(empty))["class"] == "none"
+    hostile = {"version": 1, "agents": [{**DOC["agents"][0], "title": "<b>bold</b> & co"}]}
+    tip = json.loads(bar.waybar(hostile))["tooltip"]
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in tip and "<" not in tip
     assert bar.plain(empty) == "no agents"
 
 
