@@ -3,10 +3,11 @@ with keystrokes to its TUI after reading that the pane shows the dialog right no
 
 from __future__ import annotations
 
+import os
 import time
 
 from otop.model import Agent, State
-from otop.opencode.dialog import CHOICES, REPLIES, moves, selected
+from otop.opencode.dialog import CHOICES, REPLIES, moves, request, selected
 from otop.opencode.remote import Remotes, describe
 from otop.tmux import Tmux, TmuxError
 
@@ -24,7 +25,9 @@ def in_pane(tmux: Tmux, agent: Agent, choice: int, settle: float = 0.15) -> str:
         raise AnswerError("this agent runs in no tmux pane")
     pane = agent.pane.id
     try:
-        current = selected(tmux.styled(pane))
+        _same_process(tmux, agent)
+        first = tmux.styled(pane)
+        current, asked = selected(first), request(first)
         if current is None:
             raise AnswerError("the pane does not show opencode's permission dialog now")
         keys = moves(current, choice)
@@ -36,10 +39,26 @@ def in_pane(tmux: Tmux, agent: Agent, choice: int, settle: float = 0.15) -> str:
                     shown = CHOICES[now] if now is not None else "no dialog"
                     raise AnswerError(f"the dialog shows {shown!r}, not {CHOICES[choice]!r}")
                 time.sleep(settle)
+        last = tmux.styled(pane)
+        if selected(last) != choice or request(last) != asked:
+            raise AnswerError("the dialog changed while answering (another request?)")
         tmux.keys(pane, "Enter")
     except TmuxError as exc:
         raise AnswerError(f"tmux: {exc}") from None
     return f"answered {CHOICES[choice]!r} in {agent.pane.location}"
+
+
+def _same_process(tmux: Tmux, agent: Agent) -> None:
+    """The pane must still hold this agent's opencode: a pane reused by another program (or
+    another opencode) gets no keys meant for this one."""
+    assert agent.pane is not None
+    if agent.proc is None:
+        raise AnswerError("this agent's process is gone")
+    pane = next((p for p in tmux.panes() if p.id == agent.pane.id), None)
+    if pane is None or pane.tty != agent.proc.tty:
+        raise AnswerError("the pane no longer runs this agent's opencode")
+    if not os.path.exists(f"/proc/{agent.proc.pid}"):
+        raise AnswerError(f"opencode (pid {agent.proc.pid}) has exited")
 
 
 def on_server(remotes: Remotes, agent: Agent, choice: int) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from otop.answer import AnswerError, in_pane
 from otop.model import State
-from otop.opencode.dialog import moves, selected
+from otop.opencode.dialog import moves, request, selected
 from otop.tmux import Target, Tmux
 from tests.conftest import TmuxServer
 from tests.ui_world import AGENTS
@@ -29,12 +29,27 @@ SECOND = (
 )
 
 
+HEAD = "\x1b[48;5;234m  \x1b[38;5;215m△ Permission required\x1b[0m\n  ← Read /etc/hostname\n"
+
+
 def test_selected_choice_is_read_from_colours() -> None:
-    """The choice drawn on its own background is the selected one."""
-    assert selected("other line\n" + FIRST + "\nmore") == 0
-    assert selected(SECOND) == 1
-    assert selected("Allow once   Allow always   Reject") is None  # no colours: cannot tell
+    """The choice drawn on its own background, below the dialog's header, is the selected one."""
+    assert selected("other line\n" + HEAD + FIRST + "\nmore") == 0
+    assert selected(HEAD + SECOND) == 1
+    assert selected(HEAD + "Allow once   Allow always   Reject") is None  # no colours
+    assert selected(FIRST) is None  # choices without the dialog's header are not a dialog
     assert selected("nothing here") is None
+
+
+def test_model_text_above_the_dialog_is_not_read() -> None:
+    """A line of model output naming the three choices, one of them highlighted, above the real
+    dialog is not taken for it; and a foreground `38;5;N` is not a background."""
+    fake = "  Choose \x1b[48;5;215mAllow once\x1b[48;5;234m, Allow always or `Reject`\x1b[0m\n"
+    assert selected(fake + "\n" + HEAD + SECOND) == 1
+    assert request(fake + HEAD + SECOND) == request(HEAD + SECOND)
+    assert selected(fake) is None
+    fg_only = HEAD + "\x1b[38;5;41mAllow once\x1b[38;5;15m  Allow always  Reject"
+    assert selected(fg_only) is None  # 41 here is a foreground colour number
 
 
 def test_moves_take_the_short_way_round() -> None:
@@ -47,7 +62,12 @@ def test_no_dialog_no_keys(tmux: TmuxServer, tmp_path: Path) -> None:
     """When the pane shows no dialog, nothing is pressed and the reason is given."""
     marker = tmp_path / "pressed"
     pane = tmux.new_window(tmp_path, f"bash --norc -c 'read x; touch {marker}; sleep 60'")
-    agent = replace(AGENTS[1], pane=replace(AGENTS[1].pane, id=pane))  # type: ignore[type-var]
+    info = tmux("display", "-p", "-t", pane, "#{pane_tty} #{pane_pid}").split()
+    agent = replace(
+        AGENTS[1],
+        pane=replace(AGENTS[1].pane, id=pane),  # type: ignore[type-var]
+        proc=replace(AGENTS[1].proc, tty=info[0], pid=int(info[1])),  # type: ignore[type-var]
+    )
     assert agent.state == State.PERMISSION
     with pytest.raises(AnswerError, match="does not show opencode's permission dialog"):
         in_pane(Tmux(Target(socket_name=tmux.socket)), agent, 2)
