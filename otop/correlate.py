@@ -450,8 +450,9 @@ def _settle(b: Binding, own: _Own, log: Clue | None, claimed: set[str]) -> None:
         # Each tier that names this session alone; two of them, or argv that the pane's
         # title does not dispute, make it certain.
         alone = [c.tier for c in own.clues if c.sessions == allowed]
-        if logged == sid and log is not None and log.cap == L:
-            alone.append("log")
+        if logged == sid:
+            if log is not None and log.cap == L:
+                alone.append("log")
         elif logged is not None:
             notes.append(f"the log names {logged}; this pane's own evidence wins")
         sure = len(alone) >= 2 or (lead.tier == "argv" and not _contradicted(own, sid))

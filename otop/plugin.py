@@ -151,17 +151,20 @@ def otop_command() -> str:
 
 
 def popup_binding(cfg: Config, version: tuple[int, int]) -> list[str]:
-    """The bind-key arguments after the key: a popup (tmux >= 3.2) or a window (older)."""
-    client = "#{q:client_name}"
-    inner = f"OTOP_CLIENT={client} exec {otop_command()} popup --interval {cfg.interval:g}"
+    """The bind-key arguments after the key: a popup (tmux >= 3.2) or a window (older).
+
+    Bound straight from the key table, with no shell in between: the pane's directory goes to
+    tmux's own -d/-c (a directory name may hold a newline or a tab, which `#{q:...}` does not
+    quote), and the shell command tmux runs names nothing but the client."""
+    inner = (
+        f"OTOP_CLIENT=#{{q:client_name}} exec {otop_command()} popup --interval {cfg.interval:g}"
+    )
     if version >= (3, 2):
-        shell = (
-            f"tmux display-popup -c {client} -d #{{q:pane_current_path}}"
-            f" -w {cfg.popup_width} -h {cfg.popup_height} -E {shlex.quote(inner)}"
-        )
-    else:
-        shell = f"tmux new-window -n {MARK} -c #{{q:pane_current_path}} {shlex.quote(inner)}"
-    return ["run-shell", "-b", shell]
+        return [
+            "display-popup", "-d", "#{pane_current_path}", "-w", cfg.popup_width,
+            "-h", cfg.popup_height, "-E", inner,
+        ]  # fmt: skip
+    return ["new-window", "-n", MARK, "-c", "#{pane_current_path}", inner]
 
 
 def next_binding() -> list[str]:
@@ -182,7 +185,11 @@ def _binding(tmux: Tmux, key: str) -> str | None:
 
 
 def _ours(binding: str | None) -> bool:
-    return binding is not None and MARK in binding and "run-shell" in binding
+    return (
+        binding is not None
+        and MARK in binding
+        and any(c in binding for c in ("run-shell", "display-popup", "new-window"))
+    )
 
 
 @dataclass

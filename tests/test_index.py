@@ -49,14 +49,17 @@ def test_a_new_directory_reads_in_full(db: OpencodeDB, store: Store) -> None:
 
 
 def test_older_schema_always_reads_in_full(tmp_path: Path) -> None:
-    """Without opencode 1.18's event log, every call is a full read and still right."""
+    """opencode 1.14 has the event tables but writes nothing to them: every call is a full
+    read, and a session made after the first read is still seen."""
     db = OpencodeDB(tmp_path / "old.db", schema="1.14")
     store = Store(db.path)
     index = RootIndex(store)
     since = time.time() - 1800
-    assert index.roots({"/a"}, since) == []
+    assert index.roots({"/a"}, since) == []  # read while the database had no session at all
     db.session("/a", "Appears")
     assert [b.title for b in index.roots({"/a"}, since)] == ["Appears"]
+    db.session("/a", "Later")
+    assert {b.title for b in index.roots({"/a"}, since)} == {"Appears", "Later"}
     assert index.full_reads == 0  # no incremental state kept at all
     store.close()
     db.close()

@@ -250,7 +250,7 @@ def test_options_change_keys_and_bad_values_are_reported(world: World) -> None:
     report = plugin.setup(world.tmux, start=False)
     assert report.bound == ["P"]
     binding = world.server("list-keys", "-T", "prefix", "P")
-    assert "-w 90%" in binding and "--interval 2" in binding
+    assert '-w "90%"' in binding and "--interval 2" in binding
     assert any("@otop-interval 'soon'" in m for m in report.messages)
     assert world.server("list-keys", "-T", "prefix", "N", check=False) == ""
     world.server("set-option", "-g", "@otop-key", "off")
@@ -270,8 +270,10 @@ def test_old_tmux_gets_a_window_instead_of_a_popup() -> None:
     """Before tmux 3.2 (no display-popup) the key opens a window running the popup."""
     cfg = plugin.parse_config({})
     args = plugin.popup_binding(cfg, (3, 1))
-    assert "new-window" in args[-1] and "display-popup" not in args[-1]
-    assert "display-popup" in plugin.popup_binding(cfg, (3, 2))[-1]
+    assert args[0] == "new-window" and "display-popup" not in args
+    assert plugin.popup_binding(cfg, (3, 2))[0] == "display-popup"
+    # No shell between the key and tmux: the pane's directory is tmux's own -c / -d argument.
+    assert "run-shell" not in args and args[args.index("-c") + 1] == "#{pane_current_path}"
     assert plugin.tmux_version("tmux 3.3a") == (3, 3)
     assert plugin.tmux_version("tmux 2.9") == (2, 9)
     assert plugin.tmux_version("tmux next-3.5") == (99, 0)
@@ -329,6 +331,29 @@ def test_popup_enter_jumps_to_the_pane(world: World) -> None:
         )  # fmt: skip
     finally:
         client.close()
+
+
+def test_popup_key_runs_nothing_named_in_a_directory(world: World) -> None:
+    """prefix+O in a pane whose directory name holds a newline and tabs (a cloned repository
+    can carry such names) runs no command named in it, and the popup still opens."""
+    add_agents(world)
+    marker = world.tmp / "marker"
+    hostile = world.tmp / "repo" / f"x\n/bin/sh\t-c\ttouch {marker}\t#"
+    hostile.mkdir(parents=True)
+    pane = world.server.new_window(hostile, "sleep 600", "hostile")
+    world.load()
+    client = Client(world.server)
+    try:
+        world.server("select-window", "-t", pane)
+        wait_for(lambda: client.pane() == pane, what="the hostile window")
+        client.press(b"\x02O")
+        wait_for(lambda: b"Work perm" in client.seen(), timeout=15, what="the popup's rows")
+        time.sleep(0.5)  # a command split out of the path would have run by now
+        assert not marker.exists()
+        client.press(b"q")
+    finally:
+        client.close()
+    assert not marker.exists()
 
 
 def copy_plugin(tmp_path: Path) -> Path:

@@ -149,7 +149,9 @@ class Store:
         if not {"event", "event_sequence"} <= self.tables:
             return None  # older schemas: no event log that every write goes through
         rows = self._rows("SELECT max(rowid) FROM event")
-        return int(str(rows[0][0] or 0))
+        # opencode 1.14 has the tables but writes nothing to them (measured): an empty log
+        # cannot be followed, so read in full until an event shows it is kept.
+        return int(str(rows[0][0] or 0)) or None
 
     def touched_since(self, cursor: int) -> tuple[set[str], int]:
         """Sessions with events after a cursor (a rowid range: cheap however long the log)."""

@@ -217,7 +217,11 @@ class Lab:
         self.start_together([pane], *args, env=env)
 
     def start_together(
-        self, panes: list[str], *args: str, env: dict[str, str] | None = None
+        self,
+        panes: list[str],
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 90,
     ) -> None:
         """Start opencode in several panes at the same moment (one tmux command presses Enter in
         every pane, as a tmux-resurrect restore does) and wait for every prompt."""
@@ -229,7 +233,7 @@ class Lab:
         for pane in panes:
             chained += [*([";"] if chained else []), "send-keys", "-t", pane, "Enter"]
         self.tmux(*chained)
-        wait_until(lambda: all(self.ready(p) for p in panes), 90, 0.3)
+        wait_until(lambda: all(self.ready(p) for p in panes), timeout, 0.3)
 
     def ready(self, pane: str) -> bool:
         """Whether opencode's prompt is drawn in a pane."""

@@ -109,9 +109,9 @@ class OpencodeDB:
             if schema == "1.18":
                 self.con.executescript(_SESSION_1_18 + _COMMON + _EVENTS_1_18)
             else:
-                self.con.executescript(_SESSION_1_14 + _COMMON)
-        tables = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master")}
-        self.events = "event_sequence" in tables
+                # 1.14 has the event tables too, and never writes to them (measured).
+                self.con.executescript(_SESSION_1_14 + _COMMON + _EVENTS_1_18)
+        self.events = schema == "1.18"
 
     def event(self, sid: str, kind: str) -> None:
         """Log a write to a session as opencode 1.18 does (the sequence, then the event)."""

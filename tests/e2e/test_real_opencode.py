@@ -315,7 +315,7 @@ def test_sigkill_mid_turn(lab: Lab, view: View, panes: dict[str, str]) -> None:
     time.sleep(0.5)
     for _ in range(3):
         mine = [x for x in view.agents() if x["session_id"] == sid]
-        assert mine, "the killed session should still be listed, as stale"
+        assert mine, f"the killed session {sid} should still be listed, as stale"
         assert all(x["group"] != "working" for x in mine)
         assert mine[0]["state"] == "stale" and mine[0]["pid"] is None
         time.sleep(0.5)

@@ -9,6 +9,7 @@ rounds turn the terminal title off, so only the screen tier can tell the panes a
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +39,7 @@ class Tally:
     wrong: list[str] = field(default_factory=list)
     settled_after: list[float] = field(default_factory=list)
     by_screen: int = 0
+    hung_starts: int = 0
 
 
 @pytest.fixture(scope="module", params=list(ROUNDS))
@@ -115,8 +117,7 @@ def one_round(lab: Lab, panes: list[str], number: int, tally: Tally) -> None:
     scanner = Scanner(Options(socket_name=lab.socket), env=lab.env)
     burners = burn()
     try:
-        t0 = time.monotonic()
-        lab.start_together(panes, env=env)
+        t0 = start(lab, panes, env, tally)
         tags = {p: f"round {number} pane {p[1:]} asks" for p in panes}
         order = panes[number % PANES :] + panes[: number % PANES]
         order.reverse()  # never the start order
@@ -138,13 +139,39 @@ def one_round(lab: Lab, panes: list[str], number: int, tally: Tally) -> None:
             b.kill()
             b.wait()
         scanner.close()
+    stop(lab, panes)
+    tally.rounds += 1
+
+
+def start(lab: Lab, panes: list[str], env: dict[str, str] | None, tally: Tally) -> float:
+    """Start the TUIs together; when one never draws (opencode itself hangs now and then when
+    started beside others under load), kill them all and start again. Returns the start time."""
+    for _ in range(3):
+        t0 = time.monotonic()
+        try:
+            lab.start_together(panes, env=env, timeout=60)
+            return t0
+        except TimeoutError:
+            tally.hung_starts += 1
+            stop(lab, panes, kill=True)
+    raise AssertionError(f"opencode never started in all {len(panes)} panes in 3 tries")
+
+
+def stop(lab: Lab, panes: list[str], kill: bool = False) -> None:
+    """End the TUIs of the round (Ctrl-C, or SIGKILL of their own pids for a hung one)."""
     for p in panes:
-        lab.keys(p, "C-c")
+        pid = lab.opencode_pid(p)
+        if kill and pid is not None:
+            os.kill(pid, signal.SIGKILL)
+        else:
+            lab.keys(p, "C-c")
     for p in panes:
         deadline = time.monotonic() + 20
         while lab.opencode_pid(p) is not None and time.monotonic() < deadline:
             time.sleep(0.2)
-    tally.rounds += 1
+    if kill:
+        for p in panes:
+            lab.tmux("send-keys", "-t", p, "C-c", "clear", "Enter")
 
 
 def test_started_together_never_swapped(lab: Lab) -> None:
@@ -160,7 +187,8 @@ def test_started_together_never_swapped(lab: Lab) -> None:
         f"\nopencode {lab.version}: {tally.rounds} rounds of {PANES} TUIs started together,"
         f" {tally.looks} looks, {tally.cannot_tell} 'cannot tell' answers, settled after"
         f" {', '.join(f'{s:.1f}' for s in tally.settled_after)} s,"
-        f" {tally.by_screen} right answers from the screen tier"
+        f" {tally.by_screen} right answers from the screen tier,"
+        f" {tally.hung_starts} starts where opencode never drew and all were started again"
     )
     assert not tally.wrong, "\n".join(tally.wrong[:10])
     assert tally.rounds == ROUNDS[lab.version]
