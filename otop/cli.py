@@ -71,7 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="the agents over HTTP: /health, /agents, /agents/ID, /events")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8390, help="port (default 8390)")
-    p.add_argument("--token", help="require `Authorization: Bearer TOKEN` (or $OTOP_TOKEN)")
+    p.add_argument(
+        "--token",
+        help="require `Authorization: Bearer TOKEN`; others on this machine can read it in"
+        " `ps`, so prefer --token-file or $OTOP_TOKEN",
+    )
+    p.add_argument("--token-file", metavar="PATH", help="read the bearer token from a file")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (repeatable); only loopback names and"
+        " the bound address are answered otherwise, against DNS rebinding",
+    )
     p.add_argument("--interval", type=float, default=2.0, help="seconds between scans")
     p.add_argument("--verbose", action="store_true", help="log every request")
 
@@ -327,6 +340,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from otop import serve
 
     token = args.token or os.environ.get("OTOP_TOKEN") or None
+    if args.token_file:
+        try:
+            with open(args.token_file, encoding="utf-8") as f:
+                token = f.read().strip() or None
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read --token-file {args.token_file}: {exc.strerror}"
+            ) from None
+        if token is None:
+            raise UsageError(f"--token-file {args.token_file} is empty")
     if not serve.loopback(args.host) and not token:
         raise UsageError(f"binding to {args.host} exposes your sessions: give --token TOKEN")
     if not 0 < args.port < 65536:
@@ -336,7 +359,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     scanner = _scanner(args, one_shot=False)
     hub = serve.Hub(scanner.scan, _history(scanner), args.interval)
     try:
-        server = serve.OtopServer((args.host, args.port), hub, token, args.verbose)
+        server = serve.OtopServer(
+            (args.host, args.port), hub, token, args.verbose, tuple(args.allow_host)
+        )
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     host, port = str(server.server_address[0]), int(server.server_address[1])

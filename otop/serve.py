@@ -7,6 +7,7 @@ to its chosen packages. One thread scans; requests only read its latest result.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -27,6 +28,18 @@ from otop.text import clean
 
 SESSION_ID = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")
 KEEPALIVE = 15.0
+# A client that stops reading its event stream is dropped once this many events wait for it.
+QUEUE_LIMIT = 100
+# Every connection's socket gives up after this long without progress.
+SOCKET_TIMEOUT = 10.0
+MAX_CONNECTIONS = 32
+MAX_BODY = 64 * 1024
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+_BUSY_BODY = b'{"error": "too many connections", "status": 503}'
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
+)
 
 
 def loopback(host: str) -> bool:
@@ -37,6 +50,33 @@ def loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def host_name(header: str | None) -> str | None:
+    """The name in a Host header, without its port (IPv6 literals keep no brackets)."""
+    if not header:
+        return None
+    h = header.strip().lower()
+    if h.startswith("["):
+        end = h.find("]")
+        return h[1:end] if end > 0 else None
+    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+
+
+def is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class Subscriber:
+    """One event-stream client: a bounded queue, and a flag once it fell too far behind."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=QUEUE_LIMIT)
+        self.dropped = threading.Event()
 
 
 class Hub:
@@ -56,7 +96,7 @@ class Hub:
         self.doc: dict[str, Any] = {"version": 1, "generated_at": None, "agents": [],
                                     "problems": []}  # fmt: skip
         self.states: dict[str, tuple[str, str | None]] = {}
-        self.subscribers: list[queue.Queue[dict[str, Any]]] = []
+        self.subscribers: list[Subscriber] = []
         self.stopped = threading.Event()
         self.ready = threading.Event()
 
@@ -91,21 +131,27 @@ class Hub:
         with self.lock:
             self.scan, self.doc, self.states = scan, doc, now_states
             subscribers = list(self.subscribers)
-        for q in subscribers:
+        for sub in subscribers:
             for e in events:
-                q.put(e)
+                try:
+                    sub.queue.put_nowait(e)
+                except queue.Full:
+                    # Never wait for a slow reader: it would stall every other client.
+                    sub.dropped.set()
+                    self.unsubscribe(sub)
+                    break
         self.ready.set()
 
-    def subscribe(self) -> queue.Queue[dict[str, Any]]:
-        q: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=1000)
+    def subscribe(self) -> Subscriber:
+        sub = Subscriber()
         with self.lock:
-            self.subscribers.append(q)
-        return q
+            self.subscribers.append(sub)
+        return sub
 
-    def unsubscribe(self, q: queue.Queue[dict[str, Any]]) -> None:
+    def unsubscribe(self, sub: Subscriber) -> None:
         with self.lock:
-            if q in self.subscribers:
-                self.subscribers.remove(q)
+            if sub in self.subscribers:
+                self.subscribers.remove(sub)
 
     def agent(self, session_id: str) -> dict[str, Any] | None:
         """One agent with its todos and last messages, or None when no agent shows it."""
@@ -141,6 +187,7 @@ class Handler(BaseHTTPRequestHandler):
 
     server: OtopServer
     protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT  # on the connection's socket: a silent client is let go
     ROUTES = ("/health", "/agents", "/events")
 
     def log_message(self, format: str, *args: object) -> None:
@@ -168,9 +215,52 @@ class Handler(BaseHTTPRequestHandler):
         if not token:
             return True
         got = self.headers.get("Authorization", "")
-        return got.startswith("Bearer ") and hmac.compare_digest(got[7:].strip(), token)
+        if not got.startswith("Bearer "):
+            return False
+        # Bytes on both sides: a non-ASCII token is a wrong token, not a TypeError.
+        given = got[7:].strip().encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, token.encode("utf-8", "surrogateescape"))
+
+    def _host_allowed(self) -> bool:
+        """DNS rebinding: a web page's requests carry its own name in Host; only this
+        machine's loopback names, the bound address and --allow-host names are answered."""
+        name = host_name(self.headers.get("Host"))
+        if name is None:
+            return False
+        allowed = self.server.allowed_hosts
+        return name in allowed or (self.server.wildcard and is_ip(name))
+
+    def _guard(self) -> bool:
+        """Host, then token; answers and returns False when the request may not go on."""
+        if not self._host_allowed():
+            self._error(HTTPStatus.MISDIRECTED_REQUEST, "this Host is not served here"
+                        " (see --allow-host)")  # fmt: skip
+            return False
+        if not self._authorized():
+            self._error(HTTPStatus.UNAUTHORIZED, "a bearer token is required",
+                        {"WWW-Authenticate": "Bearer"})  # fmt: skip
+            return False
+        return True
+
+    def _drain_body(self) -> None:
+        """Read a request's body so it is never taken for the next request; one that is too
+        large or of unknown length closes the connection instead."""
+        length = self.headers.get("Content-Length")
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        if chunked or (length is not None and not length.strip().isdigit()):
+            self.close_connection = True
+            return
+        n = int(length or 0)
+        if n > MAX_BODY:
+            self.close_connection = True
+            return
+        if n:
+            self.rfile.read(n)
 
     def _not_get(self) -> None:
+        self._drain_body()
+        if not self._guard():
+            return
         path = self.path.split("?", 1)[0]
         if self._known(path):
             self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not allowed here",
@@ -181,10 +271,9 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = _not_get
 
     def do_GET(self) -> None:
+        self._drain_body()
         path = self.path.split("?", 1)[0]
-        if not self._authorized():
-            self._error(HTTPStatus.UNAUTHORIZED, "a bearer token is required",
-                        {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        if not self._guard():
             return
         hub = self.server.hub
         if path == "/health":
@@ -214,7 +303,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _events(self) -> None:
         hub = self.server.hub
-        q = hub.subscribe()
+        sub = hub.subscribe()
         try:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
@@ -223,34 +312,59 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b": otop event stream\n\n")
             self.wfile.flush()
-            while not hub.stopped.is_set():
+            sent = time.monotonic()
+            while not hub.stopped.is_set() and not sub.dropped.is_set():
                 try:
-                    event = q.get(timeout=KEEPALIVE)
+                    event = sub.queue.get(timeout=min(KEEPALIVE, 1.0))
                 except queue.Empty:
-                    self.wfile.write(b": keepalive\n\n")
+                    if time.monotonic() - sent >= KEEPALIVE:
+                        self.wfile.write(b": keepalive\n\n")
+                        sent = time.monotonic()
                 else:
                     data = json.dumps(event, ensure_ascii=False)
                     self.wfile.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
+                    sent = time.monotonic()
                 self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, TimeoutError):
             pass
         finally:
-            hub.unsubscribe(q)
+            hub.unsubscribe(sub)
             self.close_connection = True
 
 
 class OtopServer(ThreadingHTTPServer):
-    """The HTTP server with its hub and token."""
+    """The HTTP server with its hub and token, a cap on connections and the Host names it
+    answers."""
 
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], hub: Hub, token: str | None,
-                 verbose: bool = False) -> None:  # fmt: skip
+                 verbose: bool = False, allow_hosts: tuple[str, ...] = (),
+                 max_connections: int = MAX_CONNECTIONS) -> None:  # fmt: skip
         super().__init__(address, Handler)
         self.hub = hub
         self.token = token
         self.verbose = verbose
+        bound = str(address[0]).lower()
+        self.wildcard = bound in ("0.0.0.0", "::", "")
+        self.allowed_hosts = frozenset({*LOOPBACK_NAMES, bound, *(h.lower() for h in allow_hosts)})
+        self.slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Refuse at once, with a 503, a connection beyond the cap."""
+        if not self.slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                request.sendall(BUSY)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 def serve(server: OtopServer) -> None:
