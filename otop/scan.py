@@ -147,11 +147,16 @@ class Scanner:
             return
         self.remotes.start()
         remote: list[Agent] = []
+        problems += [Problem("server", w) for w in self.remotes.warnings()]
         for view in self.remotes.latest():
+            where = f"server {view.config.name} ({view.config.url})"
             if view.error:
-                problems.append(Problem("server", f"server {view.config.name} "
-                                        f"({view.config.url}): {view.error}"))  # fmt: skip
-            remote += remote_agents(view, now)
+                problems.append(Problem("server", f"{where}: {view.error}"))
+            try:
+                remote += remote_agents(view, now)
+            except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+                # Whatever a server sends, the local view goes on.
+                problems.append(Problem("server", f"{where}: unusable answer ({exc})"))
         ids = {a.session_id for a in remote}
         agents[:] = [a for a in agents if a.session_id not in ids] + remote
 

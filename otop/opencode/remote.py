@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
+import ipaddress
 import json
+import math
 import os
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from otop.model import (
     Agent,
@@ -35,6 +37,8 @@ from otop.opencode.rows import last_line, running_tool, span_open
 from otop.text import clean
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+_SESSION = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")
+_REQUEST = re.compile(r"^(per|que)_[0-9A-Za-z]{1,64}$")
 RECENT = 24 * 3600.0  # idle sessions older than this are history, not agents
 
 
@@ -87,31 +91,113 @@ def load_servers(
     return list(configs.values()), errors
 
 
+class ServerError(Exception):
+    """A server's answer that cannot be used, in plain words."""
+
+
+# An answer larger than this is not read (a session list of thousands is well under it).
+MAX_ANSWER = 8 << 20
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _no_constants(name: str) -> object:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(raw: bytes) -> Any:
+    """A server's JSON, refusing NaN and Infinity and nesting too deep to parse."""
+    try:
+        return json.loads(raw, parse_constant=_no_constants)
+    except RecursionError:
+        raise ServerError("unreadable answer: JSON nested too deep") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServerError(f"unreadable answer: {exc}") from None
+
+
 class Client:
-    """One server's HTTP API, with a short timeout."""
+    """One server's HTTP API: redirects are never followed (a password never goes to another
+    host), answers are capped in size, and one deadline covers the whole request."""
 
     def __init__(self, config: ServerConfig, timeout: float = 3.0) -> None:
         self.config = config
         self.timeout = timeout
+        u = urlsplit(config.url)
+        self.https = u.scheme == "https"
+        self.host = u.hostname or ""
+        self.port = u.port
+        self.base = u.path.rstrip("/")
+        self.warning: str | None = None
+        if config.password and not self.https and not _loopback_host(self.host):
+            self.warning = (
+                f"server {config.name}: the password goes over plain http to {self.host}"
+                " (use https:// or a tunnel)"
+            )
 
-    def _request(self, method: str, path: str, body: object = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        req = self.request(path, "application/json", data, method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-            raw = resp.read()
-        return json.loads(raw) if raw else None
+    def connect(self, timeout: float) -> http.client.HTTPConnection:
+        cls = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
+        return cls(self.host, self.port, timeout=timeout)
 
-    def request(self, path: str, accept: str, data: bytes | None = None,
-                method: str = "GET") -> urllib.request.Request:  # fmt: skip
-        """A request to this server, with its basic-auth password when it has one."""
-        req = urllib.request.Request(self.config.url + path, data=data, method=method)
-        req.add_header("Accept", accept)
+    def headers(self, accept: str) -> dict[str, str]:
+        """Accept, and the basic-auth password when this server has one."""
+        out = {"Accept": accept}
         if self.config.password:
             token = base64.b64encode(f"opencode:{self.config.password}".encode()).decode()
-            req.add_header("Authorization", f"Basic {token}")
-        return req
+            out["Authorization"] = f"Basic {token}"
+        return out
+
+    def open(
+        self, method: str, path: str, accept: str, data: bytes | None, timeout: float
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """Send one request; a redirect or an error status raises ServerError."""
+        conn = self.connect(timeout)
+        headers = self.headers(accept)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, self.base + path, body=data, headers=headers)
+            resp = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise ServerError(_words(exc)) from None
+        if 300 <= resp.status < 400:
+            conn.close()
+            where = clean(resp.getheader("Location") or "?")
+            raise ServerError(f"redirected (HTTP {resp.status}) to {where}: not followed")
+        if resp.status >= 400:
+            conn.close()
+            if resp.status == 401:
+                raise ServerError("401 unauthorized (set OTOP_SERVER_PASSWORD_<NAME>)")
+            raise ServerError(f"HTTP {resp.status} {clean(resp.reason)}")
+        return conn, resp
+
+    def _request(self, method: str, path: str, body: object = None) -> Any:
+        deadline = time.monotonic() + self.timeout
+        data = json.dumps(body).encode() if body is not None else None
+        conn, resp = self.open(method, path, "application/json", data, self.timeout)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ServerError(f"unreachable: no whole answer in {self.timeout:g} s")
+                if conn.sock is not None:
+                    conn.sock.settimeout(left)
+                chunk = resp.read1(65536)
+                if not chunk:
+                    if resp.length:  # the connection closed before the announced length
+                        raise ServerError("unreadable answer: cut short")
+                    break
+                size += len(chunk)
+                if size > MAX_ANSWER:
+                    raise ServerError(f"answer larger than {MAX_ANSWER >> 20} MB: not read")
+                chunks.append(chunk)
+        except (OSError, http.client.HTTPException) as exc:
+            raise ServerError(_words(exc)) from None
+        finally:
+            conn.close()
+        raw = b"".join(chunks)
+        return parse_json(raw) if raw else None
 
     def get(self, path: str) -> Any:
         return self._request("GET", path)
@@ -123,17 +209,32 @@ class Client:
         self._request("POST", f"/permission/{permission_id}/reply", {"reply": reply})
 
 
-def describe(exc: BaseException) -> str:
-    """A request failure in plain words."""
-    if isinstance(exc, urllib.error.HTTPError):
-        if exc.code == 401:
-            return "401 unauthorized (set OTOP_SERVER_PASSWORD_<NAME>)"
-        return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.URLError):
-        return f"unreachable: {exc.reason}"
+def _loopback_host(host: str) -> bool:
+    if host in _LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _words(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "unreachable: timed out"
-    return f"unreadable answer: {exc}"
+    if isinstance(exc, http.client.IncompleteRead):
+        return "unreadable answer: cut short"
+    if isinstance(exc, http.client.HTTPException):
+        return f"not an HTTP answer ({type(exc).__name__})"
+    if isinstance(exc, OSError):
+        return f"unreachable: {clean(exc.strerror or str(exc))}"
+    return f"unreadable answer: {clean(str(exc))}"
+
+
+def describe(exc: BaseException) -> str:
+    """A request failure in plain words."""
+    if isinstance(exc, ServerError):
+        return str(exc)
+    return _words(exc)
 
 
 @dataclass(frozen=True)
@@ -159,7 +260,7 @@ def fetch(client: Client) -> View:
         status = client.get("/session/status")
         permissions = client.get("/permission")
         questions = client.get("/question")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (ServerError, OSError, ValueError) as exc:
         return View(client.config, now, describe(exc))
 
     def rows(x: object) -> tuple[Mapping[str, Any], ...]:
@@ -173,7 +274,7 @@ def fetch(client: Client) -> View:
         if re.match(r"^ses_[0-9A-Za-z]+$", str(sid)):
             try:
                 recent[str(sid)] = rows(client.get(f"/session/{sid}/message?limit=2"))
-            except (urllib.error.URLError, OSError, ValueError):
+            except (ServerError, OSError, ValueError):
                 continue
     return View(
         client.config,
@@ -204,6 +305,11 @@ def _doing(messages: tuple[Mapping[str, Any], ...]) -> tuple[State, str | None, 
     return State.GENERATING, None, "not fetched"
 
 
+def _request_id(v: object) -> str | None:
+    """A pending request's id, if it looks like one (it is sent back to the server)."""
+    return str(v) if _REQUEST.match(str(v)) else None
+
+
 def _last_words(messages: tuple[Mapping[str, Any], ...]) -> str:
     for m in reversed(messages):
         info, parts = m.get("info"), m.get("parts")
@@ -217,11 +323,15 @@ def _last_words(messages: tuple[Mapping[str, Any], ...]) -> str:
 
 
 def _int(v: object) -> int:
-    return int(v) if isinstance(v, (int, float)) else 0
+    return int(v) if isinstance(v, (int, float)) and math.isfinite(v) else 0
+
+
+def _finite(v: object) -> float:
+    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 0.0
 
 
 def _s(ms: object) -> float:
-    return float(ms) / 1000.0 if isinstance(ms, (int, float)) else 0.0
+    return float(ms) / 1000.0 if isinstance(ms, (int, float)) and math.isfinite(ms) else 0.0
 
 
 def agents(view: View, now: float) -> list[Agent]:
@@ -234,7 +344,7 @@ def agents(view: View, now: float) -> list[Agent]:
     out = []
     for s in view.sessions:
         sid = str(s.get("id") or "")
-        if not sid.startswith("ses_") or s.get("parentID"):
+        if not _SESSION.match(sid) or s.get("parentID"):
             continue
         times = s.get("time") if isinstance(s.get("time"), Mapping) else {}
         assert isinstance(times, Mapping)
@@ -247,12 +357,12 @@ def agents(view: View, now: float) -> list[Agent]:
         request: str | None = None
         waiting: float | None = None
         if sid in asks:
-            state, request = State.PERMISSION, str(asks[sid].get("id") or "")
+            state, request = State.PERMISSION, _request_id(asks[sid].get("id"))
             tool = clean(str(asks[sid].get("permission") or "")) or None
             said = f"GET /permission lists {request} ({tool or '?'})"
             waiting = updated or None
         elif sid in questions:
-            state, request = State.QUESTION, str(questions[sid].get("id") or "")
+            state, request = State.QUESTION, _request_id(questions[sid].get("id"))
             tool, said, waiting = "question", f"GET /question lists {request}", updated or None
         elif kind in ("busy", "retry"):
             state, tool, doing = _doing(view.recent.get(sid, ()))
@@ -266,8 +376,8 @@ def agents(view: View, now: float) -> list[Agent]:
         assert isinstance(tokens, Mapping)
         cache = tokens.get("cache") if isinstance(tokens.get("cache"), Mapping) else {}
         assert isinstance(cache, Mapping)
-        brief = SessionBrief(sid, clean(str(s.get("title") or "")), str(s.get("directory") or ""),
-                             _s(times.get("created")), updated, True)  # fmt: skip
+        title, where = clean(str(s.get("title") or "")), clean(str(s.get("directory") or ""))
+        brief = SessionBrief(sid, title, where, _s(times.get("created")), updated, True)
         detail = SessionDetail(
             brief=brief,
             model=clean(f"{model.get('providerID', '')}/{model.get('id', '')}").strip("/"),
@@ -279,7 +389,7 @@ def agents(view: View, now: float) -> list[Agent]:
                 cache_read=_int(cache.get("read")),
                 cache_write=_int(cache.get("write")),
             ),
-            cost=float(s.get("cost") or 0.0),
+            cost=_finite(s.get("cost")),
             messages=0,
             last_output=_last_words(view.recent.get(sid, ())),
             turn=Turn(last_message_id=sid, completed=state == State.IDLE),
@@ -346,7 +456,10 @@ class Remotes:
         wake = self._wake[name]
         while not self._stop.is_set():
             wake.clear()
-            view = fetch(client)
+            try:
+                view = fetch(client)
+            except Exception as exc:  # a poller that dies silently would look like an answer
+                view = View(client.config, time.time(), f"cannot read its answer: {exc!r}")
             with self.lock:
                 self.views[name] = view
             wake.wait(self.interval)
@@ -357,18 +470,31 @@ class Remotes:
         Polling goes on regardless, so a server without the stream only answers slower."""
         while not self._stop.is_set():
             try:
-                req = client.request("/global/event", "text/event-stream")
-                with urllib.request.urlopen(req, timeout=60) as resp:
-                    for line in resp:
-                        if self._stop.is_set():
-                            return
+                conn, resp = client.open("GET", "/global/event", "text/event-stream", None, 60)
+                try:
+                    while not self._stop.is_set():
+                        line = resp.readline(65536)
+                        if not line:
+                            break
                         if line.startswith(b"data:"):
                             self.events[name] += 1
                             self._wake[name].set()
-            except (urllib.error.URLError, OSError, ValueError):
+                finally:
+                    conn.close()
+            except Exception:  # any failure: polling still answers
                 pass
             self._stop.wait(5.0)
 
     def latest(self) -> list[View]:
+        """Each server's newest view; one whose poller has not looked for too long says so."""
+        now = time.time()
+        late = self.interval * 3 + self.timeout * 5
         with self.lock:
-            return list(self.views.values())
+            views = list(self.views.values())
+        return [
+            v if now - v.at < late else replace(v, error=f"no answer for {now - v.at:.0f} s")
+            for v in views
+        ]
+
+    def warnings(self) -> list[str]:
+        return [c.warning for c in self.clients.values() if c.warning]
