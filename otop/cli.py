@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from otop import __version__
 from otop.model import Agent, Group, Scan
@@ -17,7 +18,14 @@ from otop.opencode.rows import HistoryEntry
 from otop.opencode.store import StoreError
 from otop.render import StatusStyle, document, ordered, table, visible
 from otop.scan import Options, Scanner
+from otop.text import clean_lines, json_text
 from otop.tmux import Target, Tmux, TmuxError
+
+
+def say(*parts: object, file: TextIO | None = None, flush: bool = False) -> None:
+    """Print for a terminal: every line cleaned of escapes and control characters, since
+    titles, evidence, paths and server words may carry them."""
+    print(clean_lines(" ".join(map(str, parts))), file=file, flush=flush)
 
 
 class UsageError(Exception):
@@ -108,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(ap, args)
     except UsageError as exc:
-        print(f"otop: {exc}", file=sys.stderr)
+        say(f"otop: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -121,7 +129,7 @@ def _scanner(args: argparse.Namespace, one_shot: bool = True) -> Scanner:
         or os.environ.get("TMUX") else ""  # fmt: skip
     servers, errors = load_servers(os.environ, option)
     for e in errors:
-        print(f"otop: {e}", file=sys.stderr)
+        say(f"otop: {e}", file=sys.stderr)
     return Scanner(
         Options(
             db=args.db,
@@ -160,7 +168,7 @@ def _dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         from otop import doctor
 
         text, status = doctor.report(doctor.run(_scanner(args)))
-        print(text)
+        say(text)
         return status
     if args.command in (None, "ui", "popup"):
         return cmd_ui(args, popup=args.command == "popup")
@@ -188,17 +196,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     agents = ordered(a for a in scan.agents if visible(a, args.all))
     fatal = [p for p in scan.problems if p.source == "database"]
     if args.json:
-        print(json.dumps(document(scan, agents), ensure_ascii=False))
+        print(json_text(document(scan, agents)))
     else:
         local = [a for a in agents if a.server is None]
         if local or not agents:
-            print(table(local, scan.generated_at, _width()) if local else _empty(scan))
+            say(table(local, scan.generated_at, _width()) if local else _empty(scan))
         for name in sorted({a.server for a in agents if a.server}):
-            print(f"\nserver {name}:")
-            print(table([a for a in agents if a.server == name], scan.generated_at, _width()))
+            say(f"\nserver {name}:")
+            say(table([a for a in agents if a.server == name], scan.generated_at, _width()))
     for p in scan.problems:
         if args.json or agents or p.source != "database":
-            print(f"otop: {p.message}", file=sys.stderr)
+            say(f"otop: {p.message}", file=sys.stderr)
     # A missing database with live agents is a problem; without any, it is just a quiet machine.
     return 1 if fatal and agents else 0
 
@@ -284,7 +292,7 @@ def _notify(tmux: Tmux, text: str) -> None:
     try:
         tmux.cmd("display-message", *target, text.replace("#", "##"))
     except TmuxError:
-        print(text, file=sys.stderr)
+        say(text, file=sys.stderr)
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
@@ -300,9 +308,9 @@ def cmd_answer(args: argparse.Namespace) -> int:
             if agent.server
             else answer.in_pane(scanner.tmux, agent, REPLIES.index(args.reply))
         )
-        print(f"otop: {said}")
+        say(f"otop: {said}")
     except answer.AnswerError as exc:
-        print(f"otop: not answered: {exc}", file=sys.stderr)
+        say(f"otop: not answered: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -320,7 +328,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     try:
         lock = watch.take_lock(watch.lock_path(sock))
     except watch.AlreadyRunning as exc:
-        print(f"otop: {exc}", file=sys.stderr)
+        say(f"otop: {exc}", file=sys.stderr)
         return 0
     except watch.RuntimeDirError as exc:
         raise UsageError(str(exc)) from None
@@ -366,7 +374,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     host, port = str(server.server_address[0]), int(server.server_address[1])
     guard = "a bearer token is required" if token else "no token: loopback only"
-    print(f"otop serve: http://{host}:{port}/agents ({guard}); Ctrl-C stops", flush=True)
+    say(f"otop serve: http://{host}:{port}/agents ({guard}); Ctrl-C stops", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         serve.serve(server)
     return 0
@@ -392,7 +400,7 @@ def cmd_bar(args: argparse.Namespace) -> int:
         agents = ordered(a for a in scan.agents if visible(a, False))
         doc = document(scan, agents)
         doc["problems"] = [p.message for p in scan.problems if p.source == "database" and agents]
-    print(FORMATS[args.format](doc))
+    say(FORMATS[args.format](doc))
     return 0
 
 
@@ -428,7 +436,7 @@ def cmd_tmux(args: argparse.Namespace) -> int:
     try:
         if args.action == "uninstall":
             for line in plugin.uninstall(tmux):
-                print(f"otop: {line}")
+                say(f"otop: {line}")
             return 0
         report = plugin.setup(tmux)
     except TmuxError as exc:
@@ -436,9 +444,9 @@ def cmd_tmux(args: argparse.Namespace) -> int:
     if report.messages:
         _notify(tmux, "otop: " + "; ".join(report.messages))
     for text in report.messages:
-        print(f"otop: {text}", file=sys.stderr)
+        say(f"otop: {text}", file=sys.stderr)
     keys = ", ".join(f"prefix+{k}" for k in report.bound) or "no keys"
-    print(f"otop: bound {keys}; {report.watcher}")
+    say(f"otop: bound {keys}; {report.watcher}")
     return 0
 
 
@@ -447,5 +455,5 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     scan = _scan_once(_scanner(args))
     agent = find_agent(scan, args.target)
-    print(explain(agent, scan.generated_at))
+    say(explain(agent, scan.generated_at))
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 
@@ -17,6 +18,21 @@ def clean(text: str) -> str:
     text = _ESCAPES.sub("", text)
     text = text.replace("\t", " ").replace("\r\n", " ").replace("\n", " ")
     return _CONTROLS.sub("", text)
+
+
+def clean_lines(text: str) -> str:
+    """Each line cleaned, the line breaks kept: the one way out to a terminal for text that
+    may carry a session's words (titles, evidence, errors, names from config files)."""
+    return "\n".join(clean(line) for line in text.split("\n"))
+
+
+# json.dumps escapes C0 controls, not C1 ones (a lone 0x9b is a CSI to some terminals).
+_C1 = re.compile(r"[\x80-\x9f\u2028\u2029]")
+
+
+def json_text(obj: object) -> str:
+    """JSON for a terminal: readable non-ASCII, every control character escaped."""
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(obj, ensure_ascii=False))
 
 
 def cell_width(text: str) -> int:

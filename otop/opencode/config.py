@@ -84,14 +84,14 @@ def mcp_servers(config_dir: Path, project: str | None) -> tuple[list[McpServer],
         try:
             data = read_config(path)
         except ValueError as exc:
-            problems.append(str(exc))
+            problems.append(clean(str(exc)))
             continue
         mcp = data.get("mcp")
         if not isinstance(mcp, dict):
             continue
         for name, entry in mcp.items():
             if not isinstance(entry, dict):
-                problems.append(f"{path}: mcp.{name} is not an object")
+                problems.append(clean(f"{path}: mcp.{name} is not an object"))
                 continue
             merged[name] = _server(clean(str(name)), entry, str(path), merged.get(name))
     return sorted(merged.values(), key=lambda s: s.name), problems
@@ -110,4 +110,4 @@ def _server(name: str, entry: dict[str, Any], source: str, before: McpServer | N
         return McpServer(before.name, before.kind, before.target, enabled is not False, source)
     else:
         kind, target = "toggle", ""
-    return McpServer(name, str(kind), clean(target), enabled is not False, source)
+    return McpServer(name, clean(str(kind)), clean(target), enabled is not False, clean(source))

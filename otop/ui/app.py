@@ -147,7 +147,7 @@ class OtopApp(App[None]):
         return f"No opencode agents running{more}. Database: {scan.db_path or '-'}"
 
     def say(self, text: str) -> None:
-        self.query_one("#message", Static).update(Text(text))
+        self.query_one("#message", Static).update(Text(clean(text)))
 
     def selected(self) -> Row | None:
         table = self.query_one(DataTable)

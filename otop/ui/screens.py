@@ -163,7 +163,7 @@ class DetailScreen(Screen[None]):
     def action_jump(self) -> None:
         error = self.backend.jump(self.agent)
         if error:
-            self.notify(error, severity="warning")
+            self.notify(clean(error), severity="warning", markup=False)
 
 
 class PanelScreen(ModalScreen[None]):
