@@ -5,18 +5,21 @@
 # starts the single watcher.
 DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+# The command as words: a found file is one word, whatever spaces its path holds;
+# @otop-command is split on blanks (a command line such as `python3 -m otop`).
+OTOP=()
 find_otop() {
   local c
   c=$(tmux show-option -gqv @otop-command)
-  if [ -n "$c" ]; then echo "$c"; return 0; fi
+  if [ -n "$c" ]; then read -r -a OTOP <<<"$c"; return 0; fi
   for c in "$DIR/.venv/bin/otop" "$(command -v otop 2>/dev/null)" "$HOME/.local/bin/otop"; do
-    if [ -n "$c" ] && [ -x "$c" ]; then echo "$c"; return 0; fi
+    if [ -n "$c" ] && [ -x "$c" ]; then OTOP=("$c"); return 0; fi
   done
   return 1
 }
 
-if otop=$(find_otop); then
-  if ! out=$($otop tmux setup 2>&1 >/dev/null); then
+if find_otop; then
+  if ! out=$("${OTOP[@]}" tmux setup 2>&1 >/dev/null); then
     tmux set-option -gq @otop_status "otop: setup failed"
     tmux display-message "otop: setup failed: $(printf '%s' "$out" | tail -n 1 | sed 's/#/##/g')"
   fi
@@ -26,6 +29,11 @@ else
     v=$(tmux show-option -gqv "$opt")
     case $v in *'#{otop_status}'*) tmux set-option -gq "$opt" "${v//\#\{otop_status\}/#{@otop_status\}}" ;; esac
   done
-  "$DIR/scripts/plugin-bootstrap" </dev/null >/dev/null 2>&1 &
+  if [ -f "$DIR/.venv-install-failed" ]; then
+    # Said once when it failed; every later load stays quiet until the user asks again.
+    tmux set-option -gq @otop_status "otop: install failed"
+  else
+    "$DIR/scripts/plugin-bootstrap" </dev/null >/dev/null 2>&1 &
+  fi
 fi
 exit 0

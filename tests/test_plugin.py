@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -356,12 +357,12 @@ def test_popup_key_runs_nothing_named_in_a_directory(world: World) -> None:
     assert not marker.exists()
 
 
-def copy_plugin(tmp_path: Path) -> Path:
+def copy_plugin(tmp_path: Path, where: str = "plugins/otop") -> Path:
     """The plugin as TPM would clone it: the repository's tracked files."""
     files = subprocess.run(
         ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
-    plugin_dir = tmp_path / "plugins" / "otop"
+    plugin_dir = tmp_path / where
     for f in files:
         if (ROOT / f).is_file():
             dest = plugin_dir / f
@@ -381,18 +382,21 @@ def server_without_otop(tmp_path: Path) -> TmuxServer:
 
 
 def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
-    """With no otop on PATH, loading the plugin installs it into the plugin's .venv in the
-    background, says so, then binds the keys; a reload meanwhile starts no second install."""
-    plugin_dir = copy_plugin(tmp_path)
+    """With no otop on PATH, loading the plugin (from a directory whose path holds spaces)
+    installs it into the plugin's .venv in the background with the pinned versions, says so,
+    then binds the keys; a reload meanwhile starts no second install."""
+    plugin_dir = copy_plugin(tmp_path, "my tmux plugins/otop")
     server = server_without_otop(tmp_path)
     try:
         server("set-option", "-g", "status-right", "#{otop_status}")
-        server("run-shell", str(plugin_dir / "otop.tmux"))
+        server("run-shell", shlex.quote(str(plugin_dir / "otop.tmux")))
         assert server("show-options", "-gqv", "status-right").strip() == "#{@otop_status}"
         wait_for(lambda: (plugin_dir / ".venv-installing").exists(), what="the install")
         wait_for(lambda: "installing" in server("show-options", "-gqv", "@otop_status"),
                  what="the status line to say so")  # fmt: skip
-        server("run-shell", str(plugin_dir / "otop.tmux"))  # a reload while it installs
+        server(
+            "run-shell", shlex.quote(str(plugin_dir / "otop.tmux"))
+        )  # a reload while it installs
         wait_for(
             lambda: (
                 server("list-keys", "-T", "prefix", "O", check=False)
@@ -404,6 +408,11 @@ def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
         assert "failed" not in server("show-options", "-gqv", "@otop_status")
         assert (plugin_dir / ".venv" / "bin" / "otop").exists()
         assert str(plugin_dir / ".venv") in server("list-keys", "-T", "prefix", "O")
+        pins = (plugin_dir / "scripts" / "plugin-constraints.txt").read_text().splitlines()
+        frozen = subprocess.run([str(plugin_dir / ".venv" / "bin" / "python"), "-m", "pip",
+                                 "freeze"], capture_output=True, text=True).stdout  # fmt: skip
+        for pin in (p for p in pins if p.startswith(("textual==", "libtmux==", "psutil=="))):
+            assert pin in frozen
         log = (plugin_dir / ".venv-install.log").read_text()
         assert log.count("== otop install") == 1
         assert not (plugin_dir / ".venv-installing").exists()
@@ -415,7 +424,8 @@ def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
 
 
 def test_failed_install_says_why(tmp_path: Path) -> None:
-    """An install that cannot work reports the failure where the counts go, and cleans up."""
+    """An install that cannot work reports the failure where the counts go and cleans up;
+    later loads do not try again until the user runs the bootstrap again."""
     plugin_dir = copy_plugin(tmp_path)
     server = server_without_otop(tmp_path)
     try:
@@ -431,6 +441,21 @@ def test_failed_install_says_why(tmp_path: Path) -> None:
         assert not (plugin_dir / ".venv").exists()
         wait_for(lambda: not (plugin_dir / ".venv-installing").exists(), what="the lock")
         assert not server("list-keys", "-T", "prefix", "O", check=False)
+        log = plugin_dir / ".venv-install.log"
+        tried = log.stat().st_mtime_ns
+        # Every later load (an offline machine reloading tmux.conf) tries nothing again...
+        server("run-shell", str(plugin_dir / "otop.tmux"))
+        server("run-shell", str(plugin_dir / "otop.tmux"))
+        time.sleep(1.0)
+        assert log.stat().st_mtime_ns == tried
+        assert server("show-options", "-gqv", "@otop_status").strip() == "otop: install failed"
+        # ...until the user asks again.
+        marker = plugin_dir / ".venv-install-failed"
+        before = marker.stat().st_mtime_ns
+        time.sleep(0.05)
+        server("run-shell", str(plugin_dir / "scripts" / "plugin-bootstrap"), check=False)
+        wait_for(lambda: marker.exists() and marker.stat().st_mtime_ns > before,
+                 what="the new try")  # fmt: skip
     finally:
         server.kill()
 
