@@ -109,3 +109,19 @@ def test_unreachable_server_is_named(world: World, capsys: pytest.CaptureFixture
     status, out = doctor(capsys, "-L", world.server.socket)
     assert status == 0
     assert "warn  server    server nope (http://127.0.0.1:9): unreachable:" in out
+
+
+def test_refused_runtime_directory(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A runtime directory open to others is named as the reason the watcher cannot run."""
+    base = world.tmp / "run"
+    (base / "otop").mkdir(parents=True)
+    os.chmod(base / "otop", 0o777)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(base))
+    try:
+        status, out = doctor(capsys, "-L", world.server.socket)
+    finally:
+        os.chmod(base / "otop", 0o700)  # the fixture's clean-up looks there too
+    assert status == 1, out
+    assert "FAIL  watcher" in out and "open to others" in out and "cannot run" in out
