@@ -13,8 +13,8 @@ from typing import TextIO
 
 from otop import __version__
 from otop.model import Agent, Group, Scan
-from otop.opencode.remote import load_servers
 from otop.opencode.rows import HistoryEntry
+from otop.opencode.servers import load_servers
 from otop.opencode.store import StoreError
 from otop.render import StatusStyle, document, ordered, table, visible
 from otop.scan import Options, Scanner
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="print every agent once")
     p.add_argument("--json", action="store_true", help="machine-readable document (version 1)")
+    p.add_argument(
+        "--cpu",
+        action="store_true",
+        help="look twice, 0.25 s apart, to measure CPU (without it cpu_percent is null)",
+    )
     p.add_argument(
         "--all",
         action="store_true",
@@ -135,7 +140,9 @@ def _scanner(args: argparse.Namespace, one_shot: bool = True) -> Scanner:
             db=args.db,
             socket_name=args.socket_name,
             socket_path=args.socket_path,
-            min_cpu_window=0.25 if one_shot else 0.0,
+            # CPU is a delta between two looks: a one-shot command waits for it only when
+            # asked (`list --cpu`), so that it answers at once.
+            min_cpu_window=0.25 if one_shot and getattr(args, "cpu", False) else 0.0,
             servers=tuple(servers),
         )
     )

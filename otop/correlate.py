@@ -443,6 +443,8 @@ def _settle(b: Binding, own: _Own, log: Clue | None, claimed: set[str]) -> None:
             _set(b, None, Evidence("log", G, log.detail))
         else:
             _set(b, logged, Evidence("log", log.cap, log.detail), claimed)
+        # A guess is worth a look at the screen, which may settle it.
+        b.wants_screen = b.session_evidence.confidence == G
         return
     if len(allowed) == 1:
         sid = next(iter(allowed))
@@ -517,6 +519,7 @@ def _weak(b: Binding, ctx: Context, claimed: set[str], group: Sequence[Binding])
         _set(b, None, Evidence("none", U, detail))
         return
     active = [s for s in pool if s.updated_at >= b.proc.started_at]
+    b.wants_screen = True  # whatever is guessed here, the screen may settle
     if b.proc.continue_arg and pool:
         older = [s for s in pool if s.updated_at <= b.proc.started_at] or pool
         s = max(older, key=lambda x: x.updated_at)

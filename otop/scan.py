@@ -6,8 +6,9 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from otop.correlate import Binding, World, correlate, orphan_pane, proc_dir
+from otop.correlate import Binding, World, correlate, in_dir, orphan_pane, proc_dir
 from otop.model import (
     Agent,
     Confidence,
@@ -25,13 +26,15 @@ from otop.model import (
 from otop.opencode.index import RootIndex
 from otop.opencode.logs import SharedLog, read_process_log
 from otop.opencode.paths import Paths, find_paths
-from otop.opencode.remote import Remotes, ServerConfig
-from otop.opencode.remote import agents as remote_agents
 from otop.opencode.screen import shows_permission
+from otop.opencode.servers import ServerConfig
 from otop.opencode.store import Store, StoreError
 from otop.procs import ProcScanner
 from otop.status import Signals, Verdict, infer
 from otop.tmux import Target, Tmux, TmuxError
+
+if TYPE_CHECKING:
+    from otop.opencode.remote import Remotes
 
 # Sessions whose unfinished turn lost its process are shown as stale for this long.
 ORPHAN_WINDOW = 30 * 60.0
@@ -73,18 +76,33 @@ class Scanner:
             if self.options.use_tmux
             else None
         )
-        self.remotes = Remotes(list(self.options.servers))
+        self._remotes: Remotes | None = None
         self._process_logs: dict[str, tuple[int, LogRun]] = {}
         self.last_duration = 0.0
 
+    @property
+    def remotes(self) -> Remotes:
+        """The configured opencode servers' pollers, made (and the HTTP modules imported) on
+        first use: a machine without servers never pays for them."""
+        if self._remotes is None:
+            from otop.opencode.remote import Remotes
+
+            self._remotes = Remotes(list(self.options.servers))
+        return self._remotes
+
+    @remotes.setter
+    def remotes(self, value: Remotes) -> None:
+        self._remotes = value
+
     def close(self) -> None:
         self.store.close()
-        self.remotes.stop()
+        if self._remotes is not None:
+            self._remotes.stop()
 
     def wait_for_servers(self) -> None:
         """For one-shot commands: give opencode servers their timeout to answer first (a
         live view never waits; its next scan shows them)."""
-        if self.remotes.clients:
+        if self.options.servers and self.remotes.clients:
             self.remotes.start()
             self.remotes.wait(self.remotes.timeout + 0.5)
 
@@ -143,8 +161,10 @@ class Scanner:
 
         A server's word on its own sessions is exact, so local rows of the same sessions
         (its process seen here, its sessions in this machine's database) give way to it."""
-        if not self.remotes.clients:
+        if self._remotes is None and not self.options.servers:
             return
+        from otop.opencode.remote import agents as remote_agents
+
         self.remotes.start()
         remote: list[Agent] = []
         problems += [Problem("server", w) for w in self.remotes.warnings()]
@@ -181,7 +201,8 @@ class Scanner:
             return bindings
         try:
             screens = self.tmux.capture([b.pane.id for b in unsure if b.pane is not None])
-            prompts = self.store.newest_prompts({c for b in unsure for c in b.candidates})
+            wanted = {c for b in unsure for c in (b.candidates or _recent_in_dir(world, b))}
+            prompts = self.store.newest_prompts(wanted)
         except (TmuxError, StoreError) as exc:
             problems.append(Problem("screen", f"cannot read panes to tell sessions apart: {exc}"))
             return bindings
@@ -399,6 +420,13 @@ class Scanner:
             evidence_state=verdict.evidence,
             waiting_since=verdict.waiting_since,
         )
+
+
+def _recent_in_dir(world: World, b: Binding, most: int = 12) -> list[str]:
+    """The newest root sessions of a process's directory: what a guessed pane may show."""
+    mine = [s for s in world.sessions.values() if s.parent_id is None and in_dir(s, b.proc)]
+    mine.sort(key=lambda s: s.updated_at, reverse=True)
+    return [s.id for s in mine[:most]]
 
 
 def _with_cpu(p: Proc, cpu: float | None) -> Proc:

@@ -7,9 +7,7 @@ import secrets
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-
-import libtmux
-from libtmux import exc as tmux_exc
+from typing import Any
 
 from otop.model import Pane
 
@@ -74,16 +72,28 @@ class Tmux:
     def __init__(self, target: Target | None = None) -> None:
         self.target = target or Target.from_env()
         self.available = shutil.which("tmux") is not None
-        self.server = libtmux.Server(
-            socket_name=self.target.socket_name, socket_path=self.target.socket_path
-        )
+        self._server: Any = None
         self.commands = 0
+
+    @property
+    def server(self) -> Any:
+        """The libtmux server, imported and made on first use (libtmux costs ~50 ms to import,
+        and a command that never talks to tmux should not pay it)."""
+        if self._server is None:
+            import libtmux
+
+            self._server = libtmux.Server(
+                socket_name=self.target.socket_name, socket_path=self.target.socket_path
+            )
+        return self._server
 
     def cmd(self, *args: str) -> list[str]:
         """Run one tmux command; raise TmuxError with tmux's own words when it fails."""
         if not self.available:
             raise TmuxError("tmux is not installed (not on PATH)")
         self.commands += 1
+        from libtmux import exc as tmux_exc
+
         try:
             result = self.server.cmd(*args)
         except tmux_exc.LibTmuxException as exc:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from otop.opencode.remote import Client, Remotes, ServerConfig, agents, fetch
+from otop.opencode.remote import Client, Remotes, agents, fetch
+from otop.opencode.servers import ServerConfig
 from otop.scan import Options, Scanner
 
 GOOD_LIST = b'[{"id":"ses_abc","title":"ok","time":{"updated":1}}]'

@@ -92,7 +92,7 @@ def test_list_json(
     # The fake agents are a second old; a run is trusted only once its process is older than
     # RUN_SETTLE (tested in test_correlate), which this test does not wait for.
     monkeypatch.setattr("otop.correlate.RUN_SETTLE", 0.0)
-    doc = run_json(capsys, "-L", str(world["socket"]), "list", "--json")
+    doc = run_json(capsys, "-L", str(world["socket"]), "list", "--json", "--cpu")
     assert set(doc) == {"version", "generated_at", "agents"}
     assert doc["version"] == 1
     agents = doc["agents"]

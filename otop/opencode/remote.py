@@ -8,18 +8,15 @@ so a slow or unreachable server never slows the local scan.
 from __future__ import annotations
 
 import base64
-import contextlib
 import http.client
 import ipaddress
 import json
 import math
-import os
 import re
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,61 +31,12 @@ from otop.model import (
     Turn,
 )
 from otop.opencode.rows import last_line, running_tool, span_open
+from otop.opencode.servers import ServerConfig
 from otop.text import clean
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 _SESSION = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")
 _REQUEST = re.compile(r"^(per|que)_[0-9A-Za-z]{1,64}$")
 RECENT = 24 * 3600.0  # idle sessions older than this are history, not agents
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    """One configured server: `name=url`, and a basic-auth password from the environment."""
-
-    name: str
-    url: str
-    password: str | None = None
-
-
-def parse_servers(text: str, env: Mapping[str, str]) -> tuple[list[ServerConfig], list[str]]:
-    """`name=url` entries separated by commas, spaces or lines; errors in plain words."""
-    out: list[ServerConfig] = []
-    errors: list[str] = []
-    text = "\n".join(line.split("#", 1)[0] for line in text.splitlines())  # comments
-    for entry in re.split(r"[\s,]+", text.strip()):
-        if not entry:
-            continue
-        name, sep, url = entry.partition("=")
-        if not sep or not _NAME.match(name):
-            errors.append(f"server entry {entry!r} is not name=http://host:port")
-            continue
-        if not url.startswith(("http://", "https://")):
-            errors.append(f"server {name}: {url!r} is not an http:// or https:// URL")
-            continue
-        key = "OTOP_SERVER_PASSWORD_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
-        password = env.get(key) or env.get("OTOP_SERVER_PASSWORD") or None
-        out.append(ServerConfig(name, url.rstrip("/"), password))
-    return out, errors
-
-
-def load_servers(
-    env: Mapping[str, str], tmux_option: str = ""
-) -> tuple[list[ServerConfig], list[str]]:
-    """Servers from `@otop-servers`, `$OTOP_SERVERS` and `$XDG_CONFIG_HOME/otop/servers`."""
-    texts = [tmux_option, env.get("OTOP_SERVERS", "")]
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME", "~"), ".config")
-    path = Path(base) / "otop" / "servers"
-    with contextlib.suppress(OSError):  # no config file is the common case
-        texts.append(path.read_text(encoding="utf-8"))
-    configs: dict[str, ServerConfig] = {}
-    errors: list[str] = []
-    for text in texts:
-        found, bad = parse_servers(text, env)
-        errors += bad
-        for c in found:
-            configs.setdefault(c.name, c)
-    return list(configs.values()), errors
 
 
 class ServerError(Exception):

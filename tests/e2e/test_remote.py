@@ -18,7 +18,7 @@ import pytest
 
 from otop.answer import on_server
 from otop.model import Agent, State
-from otop.opencode.remote import ServerConfig
+from otop.opencode.servers import ServerConfig
 from otop.scan import Options, Scanner
 from otop.sim.lab import Lab, find_binary, wait_until
 
