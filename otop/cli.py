@@ -17,7 +17,7 @@ from otop.opencode.rows import HistoryEntry
 from otop.opencode.servers import load_servers
 from otop.opencode.store import StoreError
 from otop.render import StatusStyle, document, ordered, table, visible
-from otop.scan import Options, Scanner
+from otop.scan import Changes, Options, Scanner
 from otop.text import clean_lines, json_text
 from otop.tmux import Target, Tmux, TmuxError
 
@@ -372,7 +372,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.interval < 0.2:
         raise UsageError("--interval must be at least 0.2 seconds")
     scanner = _scanner(args, one_shot=False)
-    hub = serve.Hub(scanner.scan, _history(scanner), args.interval)
+    hub = serve.Hub(scanner.scan, _history(scanner), args.interval, Changes(scanner).signature)
     try:
         server = serve.OtopServer(
             (args.host, args.port), hub, token, args.verbose, tuple(args.allow_host)

@@ -29,7 +29,7 @@ from otop.opencode.paths import Paths, find_paths
 from otop.opencode.screen import shows_permission
 from otop.opencode.servers import ServerConfig
 from otop.opencode.store import Store, StoreError
-from otop.procs import ProcScanner
+from otop.procs import PidProbe, ProcScanner
 from otop.status import Signals, Verdict, infer
 from otop.tmux import Target, Tmux, TmuxError
 
@@ -420,6 +420,29 @@ class Scanner:
             evidence_state=verdict.evidence,
             waiting_since=verdict.waiting_since,
         )
+
+
+class Changes:
+    """Cheap facts whose change means a scan could tell something new: the set of opencode
+    pids (one /proc listing), the database's data_version, the log files' sizes. The watcher
+    and `otop serve` look at these often and scan only when they move."""
+
+    def __init__(self, scanner: Scanner) -> None:
+        self.scanner = scanner
+        self.pids = PidProbe()
+
+    def signature(self) -> tuple[object, ...]:
+        try:
+            version: int = self.scanner.store.data_version()
+        except StoreError:
+            version = -1
+        logs: list[tuple[str, int]] = []
+        for p in (self.scanner.paths.shared_log, *map(Path, self.scanner.process_log_paths())):
+            try:
+                logs.append((str(p), p.stat().st_size))
+            except OSError:
+                continue
+        return (self.pids.pids(), version, tuple(logs))
 
 
 def _recent_in_dir(world: World, b: Binding, most: int = 12) -> list[str]:

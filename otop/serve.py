@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from otop import __version__
-from otop.model import Scan
+from otop.model import Group, Scan
 from otop.opencode.rows import HistoryEntry
 from otop.render import agent_json, document, ordered, visible
 from otop.text import clean
@@ -87,10 +87,18 @@ class Hub:
         scan: Callable[[], Scan],
         history: Callable[[str], list[HistoryEntry]],
         interval: float = 2.0,
+        changes: Callable[[], object] | None = None,
+        beat: float = 0.25,
     ) -> None:
         self._scan = scan
         self.history = history
         self.interval = interval
+        # With `changes` (the watcher's cheap probes), a change is scanned within one beat
+        # instead of waiting for the interval, which stays as the floor for what no probe
+        # sees (screens, CPU).
+        self.changes = changes
+        self.beat = beat
+        self.scans = 0
         self.lock = threading.Lock()
         self.scan: Scan | None = None
         self.doc: dict[str, Any] = {"version": 1, "generated_at": None, "agents": [],
@@ -101,11 +109,24 @@ class Hub:
         self.ready = threading.Event()
 
     def run(self) -> None:
+        last_sig: object = None
+        last_scan = 0.0
         while not self.stopped.is_set():
-            self.step()
-            self.stopped.wait(self.interval)
+            sig = self.changes() if self.changes is not None else None
+            now = time.monotonic()
+            if sig != last_sig or now - last_scan >= self.interval or self._working():
+                last_sig, last_scan = sig, now
+                self.step()
+            self.stopped.wait(self.beat if self.changes is not None else self.interval)
+
+    def _working(self) -> bool:
+        """Working agents change without notice to the probes (a tool's output, a screen)."""
+        with self.lock:
+            scan = self.scan
+        return scan is not None and any(a.group == Group.WORKING for a in scan.agents)
 
     def step(self) -> None:
+        self.scans += 1
         try:
             scan = self._scan()
         except Exception as exc:  # a scan must never take the server down

@@ -19,10 +19,8 @@ from types import FrameType
 from typing import IO
 
 from otop.model import Group, Scan
-from otop.opencode.store import StoreError
-from otop.procs import PidProbe
 from otop.render import StatusStyle, status_text, visible, window_badges
-from otop.scan import Scanner
+from otop.scan import Changes, Scanner
 from otop.tmux import Tmux, TmuxError, literal
 
 STATUS_OPTION = "@otop_status"
@@ -183,7 +181,7 @@ class Watcher:
         self.read_style = style
         self.socket_path = socket_path
         self.style, self.badges_on, self.interval = style()
-        self.pids = PidProbe()
+        self.changes = Changes(scanner)
         self.out = Outputs()
         self.scan: Scan | None = None
         self.signature: tuple[object, ...] | None = None
@@ -197,17 +195,7 @@ class Watcher:
 
     def probe(self) -> tuple[object, ...]:
         """Cheap facts whose change means a scan could tell something new."""
-        try:
-            version: int = self.scanner.store.data_version()
-        except StoreError:
-            version = -1
-        logs: list[tuple[str, int]] = []
-        for p in (self.scanner.paths.shared_log, *map(Path, self.scanner.process_log_paths())):
-            try:
-                logs.append((str(p), p.stat().st_size))
-            except OSError:
-                continue
-        return (self.pids.pids(), version, tuple(logs))
+        return self.changes.signature()
 
     def busy(self) -> bool:
         """Working agents change without notice (screens, CPU): keep scanning them."""

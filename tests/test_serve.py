@@ -14,7 +14,7 @@ import pytest
 
 from otop import bar
 from otop.cli import main
-from otop.scan import Options, Scanner
+from otop.scan import Changes, Options, Scanner
 from otop.serve import Hub, OtopServer, serve
 from tests.conftest import PERMISSION_SCREEN, World, agent_cmd, pid_in, wait_for
 
@@ -114,6 +114,52 @@ def test_events_stream_state_changes(running: Running, world: World,
     event = json.loads(next(b for b in lines if b.startswith(b"data:"))[5:])
     assert event["previous"] == "tool" and event["agent"]["state"] == "idle"
     assert event["agent"]["session_id"] == agents["tool"]
+
+
+def test_events_follow_the_probes_not_the_interval(world: World) -> None:
+    """With the watcher's cheap probes, a state change reaches /events within 1 s although
+    the scan interval is 30 s: an idle agent starts a turn and finishes it, five times."""
+    d = world.tmp / "idle"
+    d.mkdir()
+    sid = world.db.session(str(d), "Quiet")
+    world.db.finished_turn(sid, "hi", "done")
+    pid_in(world.server, world.server.new_window(d, agent_cmd("-s", sid)))
+    scanner = Scanner(Options(socket_name=world.server.socket))
+    hub = Hub(scanner.scan, lambda s: [], 30.0, Changes(scanner).signature)
+    server = OtopServer(("127.0.0.1", 0), hub, None)
+    thread = threading.Thread(target=serve, args=(server,), daemon=True)
+    thread.start()
+    try:
+        hub.ready.wait(10)
+        con = http.client.HTTPConnection("127.0.0.1", int(server.server_address[1]), timeout=10)
+        con.request("GET", "/events")
+        resp = con.getresponse()
+        resp.readline()
+        lags = []
+        for i in range(5):
+            world.db.user(sid, f"again {i}")
+            t0 = time.monotonic()
+            mid = world.db.assistant(sid)
+            state = _next_state(resp)
+            lags.append(time.monotonic() - t0)
+            assert state == "generating"
+            t0 = time.monotonic()
+            world.db.complete(mid, finish="stop")
+            assert _next_state(resp) == "idle"
+            lags.append(time.monotonic() - t0)
+        con.close()
+        print(f"event lags: {', '.join(f'{x:.2f}' for x in lags)} s; scans: {hub.scans}")
+        assert max(lags) < 1.0
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def _next_state(resp: http.client.HTTPResponse) -> str:
+    while True:
+        line = resp.readline()
+        if line.startswith(b"data:"):
+            return str(json.loads(line[5:])["agent"]["state"])
 
 
 def test_token_is_enforced(world: World) -> None:
