@@ -198,6 +198,9 @@ def cmd_ui(args: argparse.Namespace, popup: bool) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.json and not args.cpu and (doc := _published(args)) is not None:
+        print(json_text(doc))
+        return 0
     scanner = _scanner(args)
     scan = _scan_once(scanner)
     agents = ordered(a for a in scan.agents if visible(a, args.all))
@@ -216,6 +219,35 @@ def cmd_list(args: argparse.Namespace) -> int:
             say(f"otop: {p.message}", file=sys.stderr)
     # A missing database with live agents is a problem; without any, it is just a quiet machine.
     return 1 if fatal and agents else 0
+
+
+def _published(args: argparse.Namespace) -> dict[str, object] | None:
+    """The running watcher's latest scan (see otop/snapshot.py), filtered as this listing asks;
+    None when there is no fresh one for this tmux server and database."""
+    from otop import snapshot
+    from otop.opencode.paths import find_paths
+    from otop.watch import RuntimeDirError
+
+    env = dict(os.environ)
+    sock = snapshot.socket_of(args.socket_name, args.socket_path, env)
+    try:
+        doc = snapshot.read(sock, str(find_paths(env, args.db).db))
+    except RuntimeDirError:
+        return None
+    if doc is None or not isinstance(doc.get("agents"), list):
+        return None
+    doc["agents"] = [a for a in doc["agents"] if isinstance(a, dict) and _listed(a, args.all)]
+    problems = doc.pop("problems", [])
+    for p in problems if isinstance(problems, list) else []:
+        say(f"otop: {p}", file=sys.stderr)
+    return doc
+
+
+def _listed(agent: dict[str, object], show_all: bool) -> bool:
+    """render.visible, on an agent's JSON."""
+    if agent.get("kind") in ("run", "serve"):
+        return show_all
+    return show_all or bool(agent.get("interactive"))
 
 
 def _empty(scan: Scan) -> str:

@@ -6,6 +6,7 @@ spawns a process to redraw: tmux redraws attached clients itself when an option 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import signal
@@ -19,7 +20,7 @@ from types import FrameType
 from typing import IO
 
 from otop.model import Group, Scan
-from otop.render import StatusStyle, status_text, visible, window_badges
+from otop.render import StatusStyle, document, ordered, status_text, visible, window_badges
 from otop.scan import Changes, Scanner
 from otop.tmux import Tmux, TmuxError, literal
 
@@ -223,7 +224,17 @@ class Watcher:
             self.scans += 1
             self.signature = sig
             self.last_full = mono
+        self.publish(self.scan)
         return self.push(self.scan, time.time() if now is None else now)
+
+    def publish(self, scan: Scan) -> None:
+        """Leave the scan where one-shot commands find it (otop/snapshot.py)."""
+        from otop import snapshot
+
+        doc = document(scan, ordered(scan.agents))
+        doc["problems"] = [p.message for p in scan.problems]
+        with contextlib.suppress(OSError, RuntimeDirError):  # then commands scan themselves
+            snapshot.publish(self.socket_path, scan.db_path, doc)
 
     def push(self, scan: Scan, now: float) -> bool:
         agents = [a for a in scan.agents if visible(a, False)]

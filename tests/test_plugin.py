@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -13,6 +14,7 @@ import psutil
 import pytest
 
 from otop import plugin
+from otop import snapshot as published
 from otop.render import tmux_escape
 from otop.tmux import literal
 from otop.watch import holder, lock_path
@@ -480,3 +482,34 @@ def test_reload_restyles_through_the_running_watcher(world: World) -> None:
     world.load()
     wait_for(lambda: "W1" in world.option("@otop_status"), what="the new icon")
     assert world.watcher() == pid
+
+
+def test_list_answers_from_the_watchers_snapshot(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the watcher running, `otop list --json` answers from its published scan (saying
+    how old it is, CPU included), the same agents a scan finds; without it, it scans itself."""
+    from otop.cli import main
+
+    panes = add_agents(world)
+    world.load()
+    wait_for(world.watcher, what="the watcher")
+    sock = world.server("display", "-p", "#{socket_path}").strip()
+    wait_for(lambda: published.snapshot_path(sock).exists(), what="the snapshot")
+    assert oct(published.snapshot_path(sock).stat().st_mode & 0o777) == "0o600"
+    wait_for(lambda: main(["-L", world.server.socket, "list", "--json"]) == 0
+             and "snapshot" in json.loads(capsys.readouterr().out), what="a fresh one")  # fmt: skip
+    assert main(["-L", world.server.socket, "list", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["snapshot"]["watcher_pid"] == world.watcher()
+    assert 0 <= doc["snapshot"]["age_ms"] <= 2500
+    assert {a["session_id"] for a in doc["agents"]} == {panes[f"ses_{k}"] for k in
+                                                        ("tool", "perm", "idle")}  # fmt: skip
+    assert main(["-L", world.server.socket, "list", "--json", "--cpu"]) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert "snapshot" not in fresh
+    assert [a["session_id"] for a in fresh["agents"]] == [a["session_id"] for a in doc["agents"]]
+    world.server.kill()
+    time.sleep(0.2)
+    assert main(["-L", world.server.socket, "list", "--json"]) == 0
+    assert "snapshot" not in json.loads(capsys.readouterr().out)

@@ -215,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             f" p95 {r['latency_p95'] * 1000:.0f} ms"
             f"\n  RSS {r['watcher_rss']:.0f} MB"
             f"\npopup: first rows median {r['popup_median'] * 1000:.0f} ms,"
-            f" RSS {r['popup_rss']:.0f} MB",
+            f" RSS {r['popup_rss']:.0f} MB"
+            f"\nlist --json, whole process, median of 10: {r['list_snapshot'] * 1000:.0f} ms"
+            f" from the watcher's snapshot, {r['list_scan'] * 1000:.0f} ms scanning itself",
             flush=True,
         )
     return 0

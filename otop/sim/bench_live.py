@@ -128,6 +128,17 @@ def popup_first_rows(bench: Bench, runs: int = 10) -> tuple[list[float], float]:
     return out, rss
 
 
+def list_times(bench: Bench, runs: int = 10) -> list[float]:
+    """Seconds for a whole `otop list --json` process, start to exit, `runs` times."""
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "otop", "-L", bench.socket, "list", "--json"],
+                       env=bench.env, capture_output=True, check=True)  # fmt: skip
+        out.append(time.perf_counter() - t0)
+    return sorted(out)
+
+
 def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
     """All background figures on one world of `agents` idle agents over a history."""
     bench = Bench(history, agents, busy_every=0)
@@ -148,8 +159,11 @@ def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
             lat = sorted(latency(live, db))
             busy = churn_cpu(live, seconds / 2)
             rss = live.rss_mb()
+            from_snapshot = list_times(bench)
         finally:
             live.close()
+        time.sleep(3)  # the snapshot goes stale: the command scans for itself
+        from_scan = list_times(bench)
         times, popup_rss = popup_first_rows(bench)
         first = sorted(times)
         db.close()
@@ -161,6 +175,8 @@ def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
             "watcher_rss": rss,
             "popup_median": statistics.median(first),
             "popup_rss": popup_rss,
+            "list_snapshot": statistics.median(from_snapshot),
+            "list_scan": statistics.median(from_scan),
         }
     finally:
         bench.close()

@@ -1,0 +1,81 @@
+"""The watcher's latest scan, published as a file for one-shot commands to answer from at once.
+
+The watcher scans every second anyway; `otop list --json` would otherwise start from nothing
+and look again. The file lives in the private runtime directory (the user's own, 0700), is
+replaced atomically, and carries the database it was read from; it counts only while its
+watcher holds its lock and has touched it within FRESH seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from otop.watch import holder, lock_path, open_private, runtime_dir, server_alive
+
+FRESH = 2.5
+
+
+def snapshot_path(socket_path: str) -> Path:
+    return runtime_dir() / ("snapshot" + socket_path.replace("/", "%") + ".json")
+
+
+def publish(socket_path: str, db_path: str | None, doc: dict[str, Any]) -> None:
+    """Write the document (or, when it is unchanged, only mark it as fresh)."""
+    path = snapshot_path(socket_path)
+    body = json.dumps({"db": db_path, "doc": doc}, ensure_ascii=False).encode()
+    try:
+        fd = open_private(path, os.O_RDONLY)
+        with os.fdopen(fd, "rb") as f:
+            if f.read() == body:
+                os.utime(path)
+                return
+    except OSError:
+        pass
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as f:
+        f.write(body)
+    os.replace(tmp, path)
+
+
+def read(socket_path: str, db_path: str, now: float | None = None) -> dict[str, Any] | None:
+    """The published document, if its watcher lives, it is fresh and of the same database;
+    with a `snapshot` entry saying how old it is and whose it is."""
+    try:
+        path = snapshot_path(socket_path)
+        pid = holder(lock_path(socket_path))
+        if pid is None or not server_alive(socket_path):
+            return None
+        fd = open_private(path, os.O_RDONLY)
+        with os.fdopen(fd, "rb") as f:
+            age = (time.time() if now is None else now) - os.fstat(f.fileno()).st_mtime
+            raw = f.read()
+    except OSError:
+        return None
+    if not 0 <= age <= FRESH:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("db") != db_path:
+        return None
+    doc = data.get("doc")
+    if not isinstance(doc, dict):
+        return None
+    doc["snapshot"] = {"watcher_pid": pid, "age_ms": int(age * 1000)}
+    return doc
+
+
+def socket_of(socket_name: str | None, socket_path: str | None, env: dict[str, str]) -> str:
+    """The socket file a tmux target names, worked out without asking tmux."""
+    if socket_path:
+        return socket_path
+    if not socket_name and env.get("TMUX"):
+        return env["TMUX"].split(",")[0]
+    base = env.get("TMUX_TMPDIR") or "/tmp"
+    return os.path.join(base, f"tmux-{os.getuid()}", socket_name or "default")
