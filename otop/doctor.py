@@ -12,9 +12,9 @@ from otop import __version__
 from otop.model import Confidence
 from otop.opencode.store import StoreError
 from otop.plugin import BADGE, BOUND_OPTION, INTERPOLATED, PLACEHOLDER, installed_version
+from otop.runtime import RuntimeDirError, holder, lock_path
 from otop.scan import Scanner
 from otop.tmux import Tmux, TmuxError
-from otop.watch import RuntimeDirError, holder, lock_path
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 

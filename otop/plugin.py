@@ -14,11 +14,7 @@ from dataclasses import dataclass, field
 
 from otop.model import Group
 from otop.render import DEFAULT_COLOURS, DEFAULT_ICONS, StatusStyle, tmux_escape
-from otop.tmux import Tmux, TmuxError
-from otop.watch import (
-    BADGE_OPTION,
-    PID_OPTION,
-    STATUS_OPTION,
+from otop.runtime import (
     RuntimeDirError,
     holder,
     is_watcher,
@@ -26,6 +22,8 @@ from otop.watch import (
     open_private,
     runtime_dir,
 )
+from otop.tmux import Tmux, TmuxError
+from otop.watch import BADGE_OPTION, PID_OPTION, STATUS_OPTION
 
 PLACEHOLDER = "#{otop_status}"
 INTERPOLATED = "#{" + STATUS_OPTION + "}"

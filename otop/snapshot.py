@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from otop.watch import holder, lock_path, open_private, runtime_dir, server_alive
+from otop.runtime import holder, lock_path, open_private, runtime_dir, server_alive
 
 FRESH = 2.5
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from otop.opencode.store import Store
+from otop.runtime import holder, lock_path
 from otop.sim.lab import kill_tmux_server
 from otop.sim.store import OpencodeDB
 from otop.sim.terminal import attach
 from otop.tmux import Target, Tmux
-from otop.watch import holder, lock_path
 
 # Times in views are local: tests see them in one zone, whatever the machine's.
 os.environ["TZ"] = "UTC"

@@ -16,8 +16,8 @@ import pytest
 from otop import plugin
 from otop import snapshot as published
 from otop.render import tmux_escape
+from otop.runtime import holder, lock_path
 from otop.tmux import literal
-from otop.watch import holder, lock_path
 from tests.conftest import (
     BIN,
     PERMISSION_SCREEN,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from otop import watch
+from otop import runtime as watch
 from otop.plugin import stop_watcher
 from otop.tmux import Target, Tmux
 from tests.conftest import TmuxServer, wait_for

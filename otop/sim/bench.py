@@ -217,7 +217,10 @@ def main(argv: list[str] | None = None) -> int:
             f"\npopup: first rows median {r['popup_median'] * 1000:.0f} ms,"
             f" RSS {r['popup_rss']:.0f} MB"
             f"\nlist --json, whole process, median of 10: {r['list_snapshot'] * 1000:.0f} ms"
-            f" from the watcher's snapshot, {r['list_scan'] * 1000:.0f} ms scanning itself",
+            f" from the watcher's snapshot, {r['list_scan'] * 1000:.0f} ms scanning itself;"
+            f"\n  agent-ps list --json on the same world: {r['agent_ps'] * 1000:.0f} ms"
+            f" (otop/agent-ps {r['list_snapshot'] / r['agent_ps']:.2f} from the snapshot,"
+            f" {r['list_scan'] / r['agent_ps']:.2f} scanning)",
             flush=True,
         )
     return 0

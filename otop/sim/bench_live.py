@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from otop.sim.bench import Bench
+from otop.sim.bench import CACHE, Bench
 from otop.sim.lab import wait_until
 from otop.sim.store import OpencodeDB
 
@@ -139,6 +139,30 @@ def list_times(bench: Bench, runs: int = 10) -> list[float]:
     return sorted(out)
 
 
+def agent_ps() -> str | None:
+    """agent-ps (a Python peer on PyPI), in a virtualenv of the bench's own: never a
+    dependency of otop. None when it cannot be installed."""
+    venv = CACHE / "agent-ps"
+    exe = venv / "bin" / "agent-ps"
+    if not exe.exists():
+        made = subprocess.run([sys.executable, "-m", "venv", str(venv)], capture_output=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "agent-ps"]
+        if made.returncode or subprocess.run(pip, capture_output=True).returncode:
+            return None
+    return str(exe)
+
+
+def peer_times(bench: Bench, exe: str, runs: int = 10) -> list[float]:
+    """Seconds for a whole `agent-ps list --json` over the same agents and database."""
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([exe, "--agent", "opencode", "list", "--json"], env=bench.env,
+                       capture_output=True, check=False)  # fmt: skip
+        out.append(time.perf_counter() - t0)
+    return sorted(out)
+
+
 def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
     """All background figures on one world of `agents` idle agents over a history."""
     bench = Bench(history, agents, busy_every=0)
@@ -164,6 +188,8 @@ def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
             live.close()
         time.sleep(3)  # the snapshot goes stale: the command scans for itself
         from_scan = list_times(bench)
+        peer = agent_ps()
+        peer_median = statistics.median(peer_times(bench, peer)) if peer else float("nan")
         times, popup_rss = popup_first_rows(bench)
         first = sorted(times)
         db.close()
@@ -177,6 +203,7 @@ def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
             "popup_rss": popup_rss,
             "list_snapshot": statistics.median(from_snapshot),
             "list_scan": statistics.median(from_scan),
+            "agent_ps": peer_median,
         }
     finally:
         bench.close()

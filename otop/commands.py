@@ -1,0 +1,361 @@
+"""The subcommands behind `otop` (cli.py parses; this module does the work)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from otop.console import UsageError, say
+from otop.model import Agent, Group, Scan
+from otop.opencode.rows import HistoryEntry
+from otop.opencode.servers import load_servers
+from otop.opencode.store import StoreError
+from otop.render import StatusStyle, document, ordered, table, visible
+from otop.scan import Changes, Options, Scanner
+from otop.text import json_text
+from otop.tmux import Target, Tmux, TmuxError
+
+
+def _scanner(args: argparse.Namespace, one_shot: bool = True) -> Scanner:
+    target = Target.from_env(None, args.socket_name, args.socket_path)
+    # `@otop-servers` only when a tmux server runs: one command at start, never per scan.
+    option = Tmux(target).option("@otop-servers") if target.socket_path or target.socket_name \
+        or os.environ.get("TMUX") else ""  # fmt: skip
+    servers, errors = load_servers(os.environ, option)
+    for e in errors:
+        say(f"otop: {e}", file=sys.stderr)
+    return Scanner(
+        Options(
+            db=args.db,
+            socket_name=args.socket_name,
+            socket_path=args.socket_path,
+            # CPU is a delta between two looks: a one-shot command waits for it only when
+            # asked (`list --cpu`), so that it answers at once.
+            min_cpu_window=0.25 if one_shot and getattr(args, "cpu", False) else 0.0,
+            servers=tuple(servers),
+        )
+    )
+
+
+def _scan_once(scanner: Scanner) -> Scan:
+    """A one-shot scan: opencode servers get a moment (their timeout at most) to answer."""
+    scanner.wait_for_servers()
+    return scanner.scan()
+
+
+def dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Run the subcommand the arguments name."""
+    if args.command == "list":
+        return cmd_list(args)
+    if args.command == "jump":
+        return cmd_jump(args)
+    if args.command == "explain":
+        return cmd_explain(args)
+    if args.command == "answer":
+        return cmd_answer(args)
+    if args.command == "watch":
+        return cmd_watch(args)
+    if args.command == "tmux":
+        return cmd_tmux(args)
+    if args.command == "serve":
+        return cmd_serve(args)
+    if args.command == "bar":
+        return cmd_bar(args)
+    if args.command == "doctor":
+        from otop import doctor
+
+        text, status = doctor.report(doctor.run(_scanner(args)))
+        say(text)
+        return status
+    if args.command in (None, "ui", "popup"):
+        return cmd_ui(args, popup=args.command == "popup")
+    ap.print_help()
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace, popup: bool) -> int:
+    if popup and not (os.environ.get("TMUX") or args.socket_name or args.socket_path):
+        raise UsageError("`otop popup` runs inside tmux (bind it to display-popup); use `otop`")
+    interval = getattr(args, "interval", 2.0)
+    if interval < 0.2:
+        raise UsageError("--interval must be at least 0.2 seconds")
+    from otop.ui.app import OtopApp
+    from otop.ui.backend import LiveBackend
+
+    app = OtopApp(LiveBackend(_scanner(args, one_shot=False)), popup=popup, interval=interval)
+    app.run()
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    scanner = _scanner(args)
+    scan = _scan_once(scanner)
+    agents = ordered(a for a in scan.agents if visible(a, args.all))
+    fatal = [p for p in scan.problems if p.source == "database"]
+    if args.json:
+        print(json_text(document(scan, agents)))
+    else:
+        local = [a for a in agents if a.server is None]
+        if local or not agents:
+            say(table(local, scan.generated_at, _width()) if local else _empty(scan))
+        for name in sorted({a.server for a in agents if a.server}):
+            say(f"\nserver {name}:")
+            say(table([a for a in agents if a.server == name], scan.generated_at, _width()))
+    for p in scan.problems:
+        if args.json or agents or p.source != "database":
+            say(f"otop: {p.message}", file=sys.stderr)
+    # A missing database with live agents is a problem; without any, it is just a quiet machine.
+    return 1 if fatal and agents else 0
+
+
+def _empty(scan: Scan) -> str:
+    for p in scan.problems:
+        if p.source == "database":
+            return f"No opencode agents found. {p.message[:1].upper()}{p.message[1:]}."
+    return "No opencode agents running."
+
+
+def _width() -> int:
+    try:
+        return os.get_terminal_size().columns
+    except OSError:
+        return 120
+
+
+def find_agent(scan: Scan, target: str) -> Agent:
+    """The one agent a user names by session id (or its end), pane id or pid."""
+    hits: list[Agent] = []
+    if target.startswith("%"):
+        hits = [a for a in scan.agents if a.pane and a.pane.id == target]
+    elif target.isdigit():
+        hits = [a for a in scan.agents if a.proc and a.proc.pid == int(target)]
+    else:
+        hits = [a for a in scan.agents if a.session_id == target]
+        if not hits:
+            hits = [
+                a
+                for a in scan.agents
+                if a.session_id
+                and (a.session_id.endswith(target) or a.session_id.startswith(target))
+            ]
+    if not hits:
+        raise UsageError(f"no running agent matches {target!r} (see `otop list --all`)")
+    if len(hits) > 1:
+        ids = ", ".join(a.session_id or a.key for a in hits)
+        raise UsageError(f"{target!r} matches several agents: {ids}")
+    return hits[0]
+
+
+def next_waiting(agents: Sequence[Agent]) -> Agent | None:
+    """The agent that has waited longest for the user, if any waits."""
+    waiting = [a for a in agents if a.group == Group.WAITING and a.pane is not None]
+    if not waiting:
+        return None
+    return min(waiting, key=lambda a: a.waiting_since or time.time())
+
+
+def cmd_jump(args: argparse.Namespace) -> int:
+    if not args.target and not args.next:
+        raise UsageError("jump needs a session id, pane id or pid, or --next")
+    scanner = _scanner(args, one_shot=False)
+    assert scanner.tmux is not None
+    tmux = scanner.tmux
+    try:
+        scan = _scan_once(scanner)
+        if args.next:
+            agent = next_waiting(scan.agents)
+            if agent is None:
+                raise UsageError("no agent is waiting for you")
+        else:
+            agent = find_agent(scan, args.target)
+        if agent.pane is None:
+            raise UsageError(f"agent {agent.session_id or agent.key} runs in no tmux pane")
+        try:
+            tmux.jump(agent.pane, os.environ.get("OTOP_CLIENT") or None)
+        except TmuxError as exc:
+            raise UsageError(f"cannot jump to {agent.pane.id}: {exc}") from None
+    except UsageError as exc:
+        if not args.notify:
+            raise
+        _notify(tmux, f"otop: {exc}")
+        return 1
+    return 0
+
+
+def _notify(tmux: Tmux, text: str) -> None:
+    """A message on the client's status line (a key binding has no terminal to print to)."""
+    client = os.environ.get("OTOP_CLIENT")
+    target = ["-c", client] if client else []
+    try:
+        tmux.cmd("display-message", *target, text.replace("#", "##"))
+    except TmuxError:
+        say(text, file=sys.stderr)
+
+
+def cmd_answer(args: argparse.Namespace) -> int:
+    from otop import answer
+    from otop.opencode.dialog import REPLIES
+
+    scanner = _scanner(args, one_shot=False)
+    agent = find_agent(_scan_once(scanner), args.target)
+    assert scanner.tmux is not None
+    try:
+        said = (
+            answer.on_server(scanner.remotes, agent, REPLIES.index(args.reply))
+            if agent.server
+            else answer.in_pane(scanner.tmux, agent, REPLIES.index(args.reply))
+        )
+        say(f"otop: {said}")
+    except answer.AnswerError as exc:
+        say(f"otop: not answered: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from otop import plugin, runtime, watch
+
+    scanner = _scanner(args, one_shot=False)
+    tmux = scanner.tmux
+    assert tmux is not None
+    try:
+        sock = plugin.socket_path(tmux)
+    except TmuxError as exc:
+        raise UsageError(f"no tmux server to watch ({tmux.target.describe()}): {exc}") from None
+    try:
+        lock = runtime.take_lock(runtime.lock_path(sock))
+    except runtime.AlreadyRunning as exc:
+        say(f"otop: {exc}", file=sys.stderr)
+        return 0
+    except runtime.RuntimeDirError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot take the watcher lock: {exc}") from None
+
+    def style() -> tuple[StatusStyle, bool, float]:
+        cfg = plugin.read_config(tmux)
+        return cfg.style, cfg.badges, cfg.watch_interval
+
+    with lock:
+        tmux.cmd("set-option", "-gq", watch.PID_OPTION, str(os.getpid()))
+        return watch.Watcher(scanner, tmux, style, sock).run()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from otop import serve
+
+    token = args.token or os.environ.get("OTOP_TOKEN") or None
+    if args.token_file:
+        try:
+            with open(args.token_file, encoding="utf-8") as f:
+                token = f.read().strip() or None
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read --token-file {args.token_file}: {exc.strerror}"
+            ) from None
+        if token is None:
+            raise UsageError(f"--token-file {args.token_file} is empty")
+    if not serve.loopback(args.host) and not token:
+        raise UsageError(f"binding to {args.host} exposes your sessions: give --token TOKEN")
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port} is not a port number")
+    if args.interval < 0.2:
+        raise UsageError("--interval must be at least 0.2 seconds")
+    scanner = _scanner(args, one_shot=False)
+    hub = serve.Hub(scanner.scan, _history(scanner), args.interval, Changes(scanner).signature)
+    try:
+        server = serve.OtopServer(
+            (args.host, args.port), hub, token, args.verbose, tuple(args.allow_host)
+        )
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    host, port = str(server.server_address[0]), int(server.server_address[1])
+    guard = "a bearer token is required" if token else "no token: loopback only"
+    say(f"otop serve: http://{host}:{port}/agents ({guard}); Ctrl-C stops", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve.serve(server)
+    return 0
+
+
+def _history(scanner: Scanner) -> Callable[[str], list[HistoryEntry]]:
+    def history(session_id: str) -> list[HistoryEntry]:
+        try:
+            return scanner.store.history(session_id, limit=20)
+        except StoreError:
+            return []
+
+    return history
+
+
+def cmd_bar(args: argparse.Namespace) -> int:
+    from otop.bar import FORMATS
+
+    if args.source:
+        doc = _fetch(args.source, args.token or os.environ.get("OTOP_TOKEN"))
+    else:
+        scan = _scan_once(_scanner(args))
+        agents = ordered(a for a in scan.agents if visible(a, False))
+        doc = document(scan, agents)
+        doc["problems"] = [p.message for p in scan.problems if p.source == "database" and agents]
+    say(FORMATS[args.format](doc))
+    return 0
+
+
+def _fetch(url: str, token: str | None) -> dict[str, object]:
+    """The agents document from a running `otop serve`."""
+    import urllib.error
+    import urllib.request
+
+    base = url.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise UsageError(f"--from wants an http:// URL, not {url!r}")
+    target = base if base.endswith("/agents") else base + "/agents"
+    req = urllib.request.Request(target, headers={"Accept": "application/json"})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            doc = json.load(resp)
+    except urllib.error.HTTPError as exc:
+        raise UsageError(f"{target} answered {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise UsageError(f"cannot read {target}: {reason}") from None
+    if not isinstance(doc, dict):
+        raise UsageError(f"{target} did not answer an agents document")
+    return doc
+
+
+def cmd_tmux(args: argparse.Namespace) -> int:
+    from otop import plugin
+
+    tmux = Tmux(Target.from_env(None, args.socket_name, args.socket_path))
+    try:
+        if args.action == "uninstall":
+            for line in plugin.uninstall(tmux):
+                say(f"otop: {line}")
+            return 0
+        report = plugin.setup(tmux)
+    except TmuxError as exc:
+        raise UsageError(f"tmux ({tmux.target.describe()}): {exc}") from None
+    if report.messages:
+        _notify(tmux, "otop: " + "; ".join(report.messages))
+    for text in report.messages:
+        say(f"otop: {text}", file=sys.stderr)
+    keys = ", ".join(f"prefix+{k}" for k in report.bound) or "no keys"
+    say(f"otop: bound {keys}; {report.watcher}")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from otop.explain import explain
+
+    scan = _scan_once(_scanner(args))
+    agent = find_agent(scan, args.target)
+    say(explain(agent, scan.generated_at))
+    return 0

@@ -1,0 +1,123 @@
+"""The private runtime directory and the watcher's lock: whose files they are, and whether
+the watcher and its tmux server live. Kept light: one-shot commands use it before anything else.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import stat
+from pathlib import Path
+from typing import IO
+
+
+class RuntimeDirError(Exception):
+    """The runtime directory is not a private one of this user: said in one line."""
+
+
+def runtime_dir() -> Path:
+    """A private directory for lock and log files: $XDG_RUNTIME_DIR/otop, else /tmp/otop-UID,
+    which must be this user's own directory, mode 0700 and not a symlink (in /tmp anybody can
+    make it first)."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    d = Path(base) / "otop" if base else Path(f"/tmp/otop-{os.getuid()}")
+    try:
+        os.mkdir(d, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise RuntimeDirError(f"cannot make the runtime directory {d}: {exc.strerror}") from None
+    st = os.lstat(d)
+    why = None
+    if stat.S_ISLNK(st.st_mode):
+        why = "is a symlink"
+    elif not stat.S_ISDIR(st.st_mode):
+        why = "is not a directory"
+    elif st.st_uid != os.getuid():
+        why = f"belongs to uid {st.st_uid}, not to you (uid {os.getuid()})"
+    elif st.st_mode & 0o077:
+        why = f"is open to others (mode {stat.S_IMODE(st.st_mode):o}, not 700)"
+    if why:
+        raise RuntimeDirError(f"refusing the runtime directory {d}: it {why}")
+    return d
+
+
+def open_private(path: Path, flags: int) -> int:
+    """Open a file of the runtime directory without following a symlink planted there."""
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+
+
+def is_watcher(pid: int) -> bool:
+    """Whether a pid (read from a lock file) is this user's own `otop watch` process."""
+    import psutil
+
+    try:
+        p = psutil.Process(pid)
+        argv = p.cmdline()
+        mine = p.uids().real == os.getuid()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return mine and "watch" in argv and any("otop" in os.path.basename(a) or a == "otop"
+                                            for a in argv)  # fmt: skip
+
+
+def server_alive(socket_path: str) -> bool:
+    """Whether a tmux server answers on its socket (tmux 3.3a leaves the file after
+    kill-server, so the file existing says nothing)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(1.0)
+    try:
+        s.connect(socket_path)
+    except OSError:
+        return False
+    finally:
+        s.close()
+    return True
+
+
+def lock_path(socket_path: str) -> Path:
+    """The lock file that makes a watcher the only one for its tmux server."""
+    return runtime_dir() / ("watch" + socket_path.replace("/", "%") + ".lock")
+
+
+class AlreadyRunning(Exception):
+    """Another watcher holds the lock for this tmux server."""
+
+    def __init__(self, pid: int | None) -> None:
+        super().__init__(f"a watcher already runs for this tmux server (pid {pid or '?'})")
+        self.pid = pid
+
+
+def take_lock(path: Path) -> IO[str]:
+    """Hold the watcher lock for as long as the returned file stays open."""
+    fd = open_private(path, os.O_RDWR | os.O_CREAT)
+    f = os.fdopen(fd, "r+", encoding="utf-8")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        text = f.read().strip()
+        f.close()
+        raise AlreadyRunning(int(text) if text.isdigit() else None) from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f
+
+
+def holder(path: Path) -> int | None:
+    """The pid of the watcher holding a lock, or None when nobody holds it."""
+    try:
+        f = os.fdopen(open_private(path, os.O_RDONLY), encoding="utf-8")
+    except OSError:
+        return None
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = f.read().strip()
+            return int(text) if text.isdigit() else None
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return None
