@@ -153,11 +153,22 @@ def agent_ps() -> str | None:
 
 
 def peer_times(bench: Bench, exe: str, runs: int = 10) -> list[float]:
-    """Seconds for a whole `agent-ps list --json` over the same agents and database."""
+    """Seconds for a whole `agent-ps list --json` over the same agents and database. It reads
+    `~/.local/share/opencode` whatever XDG_DATA_HOME says (measured: with only XDG set it found
+    no agent at all), so its HOME points there."""
+    home = bench.root / "peer-home"
+    if not home.exists():
+        (home / ".local").mkdir(parents=True)
+        (home / ".local" / "share").symlink_to(bench.root / "data")
+    env = {**bench.env, "HOME": str(home)}
+    found = subprocess.run([exe, "--agent", "opencode", "list", "--json"], env=env,
+                           capture_output=True, text=True).stdout  # fmt: skip
+    if '"pid"' not in found:
+        return [float("nan")]
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([exe, "--agent", "opencode", "list", "--json"], env=bench.env,
+        subprocess.run([exe, "--agent", "opencode", "list", "--json"], env=env,
                        capture_output=True, check=False)  # fmt: skip
         out.append(time.perf_counter() - t0)
     return sorted(out)
