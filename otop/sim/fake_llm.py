@@ -8,6 +8,7 @@ Directives in the newest user message steer it:
   [[sub:PROMPT]]      shorthand for a task (subagent) call; write <<...>> in PROMPT for [[...]]
   [[fail:CODE]]       answer with that HTTP status
   [[title:TEXT]]      the title the title request gets (default "Session N")
+  [[say:TEXT]]        text the model writes before its tool calls
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Script:
         self.calls: list[tuple[str, str]] = []
         self.fail: int | None = None
         self.title: str | None = None
+        self.say = ""
         for m in _DIRECTIVE.finditer(text):
             name, arg = m.group(1), m.group(2) or ""
             head, _, tail = arg.partition(":")
@@ -65,6 +67,8 @@ class Script:
                 self.fail = int(arg or 500)
             elif name == "title":
                 self.title = arg
+            elif name == "say":
+                self.say = arg
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -119,7 +123,8 @@ class Handler(BaseHTTPRequestHandler):
             plan += [("reasoning", f"pondering {i + 1}/{k}. ", d) for i in range(k)]
         if len(done) < len(script.calls):
             tool, args = script.calls[len(done)]
-            plan += [("text", f"Using {tool}. ", 0.05), ("tool", (tool, args), 0.05)]
+            said = f"{script.say}\n\n" if script.say and not done else ""
+            plan += [("text", f"{said}Using {tool}. ", 0.05), ("tool", (tool, args), 0.05)]
             self._answer(stream, n, plan, "tool_calls")
             return
         if done:

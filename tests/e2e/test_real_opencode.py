@@ -199,8 +199,11 @@ def test_permission(lab: Lab, view: View, panes: dict[str, str]) -> None:
 
 def test_answer_in_place(lab: Lab, view: View, panes: dict[str, str]) -> None:
     """`3` in the popup (otop.answer) rejects a real permission prompt without going there:
-    the dialog's selection is read, moved, read again, then confirmed."""
-    lab.type(panes["one"], '[[call:read:{"filePath":"/etc/hostname"}]] read it again')
+    the dialog's selection is read, moved, read again, then confirmed. The model's text above
+    the dialog names the three choices with `Reject` drawn as code (its own background): only
+    the dialog itself is read, so the real selection moves and the read is rejected."""
+    say = "[[say:Choose Allow once, Allow always or `Reject` below.]]"
+    lab.type(panes["one"], f'{say} [[call:read:{{"filePath":"/etc/hostname"}}]] read it again')
     view.wait(on(panes["one"], "permission"))
     agent = next(a for a in view.scanner.scan().agents if a.pane and a.pane.id == panes["one"])
     assert int(panes["one"][1:]) >= 10
