@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--live-size", type=int, default=10000, help="history for the live figures")
     ap.add_argument("--live-agents", type=int, default=20)
+    ap.add_argument(
+        "--load", type=int, default=0, help="busy loops beside the agents during the live figures"
+    )
     args = ap.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",")]
     counts = [int(x) for x in args.agents.split(",")]
@@ -206,9 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.live > 0:
         from otop.sim.bench_live import run
 
-        r = run(history_db(args.live_size), args.live_agents, args.live)
+        r = run(history_db(args.live_size), args.live_agents, args.live, args.load)
         print(
-            f"\nwatcher, {args.live_agents} agents, {args.live_size} sessions:"
+            f"\nwatcher, {args.live_agents} agents, {args.live_size} sessions,"
+            f" {args.load} busy loops beside them:"
             f"\n  CPU idle {r['idle_cpu']:.2f}% of a core over {args.live:.0f} s"
             f"\n  CPU with every agent changing state each second {r['busy_cpu']:.2f}%"
             f"\n  state change to badge: median {r['latency_median'] * 1000:.0f} ms,"

@@ -174,9 +174,16 @@ def peer_times(bench: Bench, exe: str, runs: int = 10) -> list[float]:
     return sorted(out)
 
 
-def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
-    """All background figures on one world of `agents` idle agents over a history."""
+def burners(n: int) -> list[subprocess.Popen[bytes]]:
+    """Busy loops beside the agents, as streaming TUIs load a laptop's cores (killed by pid)."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+
+
+def run(history: Path, agents: int, seconds: float, load: int = 0) -> dict[str, float]:
+    """All background figures on one world of `agents` idle agents over a history, with
+    `load` busy loops running beside them."""
     bench = Bench(history, agents, busy_every=0)
+    busy_loops = burners(load)
     try:
         wait_until(
             lambda: (
@@ -205,6 +212,7 @@ def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
         first = sorted(times)
         db.close()
         return {
+            "load": float(load),
             "idle_cpu": idle,
             "busy_cpu": busy,
             "latency_median": statistics.median(lat),
@@ -217,4 +225,7 @@ def run(history: Path, agents: int, seconds: float) -> dict[str, float]:
             "agent_ps": peer_median,
         }
     finally:
+        for b in busy_loops:
+            b.kill()
+            b.wait()
         bench.close()
