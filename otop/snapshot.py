@@ -23,23 +23,20 @@ def snapshot_path(socket_path: str) -> Path:
     return runtime_dir() / ("snapshot" + socket_path.replace("/", "%") + ".json")
 
 
-def publish(socket_path: str, db_path: str | None, doc: dict[str, Any]) -> None:
-    """Write the document (or, when it is unchanged, only mark it as fresh)."""
+def publish(socket_path: str, db_path: str | None, doc: dict[str, Any], last: bytes = b"") -> bytes:
+    """Write the document, or, when it is what was written `last`, only mark it as fresh
+    (one utime a beat). Returns what the file now holds."""
     path = snapshot_path(socket_path)
     body = json.dumps({"db": db_path, "doc": doc}, ensure_ascii=False).encode()
-    try:
-        fd = open_private(path, os.O_RDONLY)
-        with os.fdopen(fd, "rb") as f:
-            if f.read() == body:
-                os.utime(path)
-                return
-    except OSError:
-        pass
+    if body == last and path.is_file():
+        os.utime(path)
+        return body
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     with os.fdopen(fd, "wb") as f:
         f.write(body)
     os.replace(tmp, path)
+    return body
 
 
 def read(socket_path: str, db_path: str, now: float | None = None) -> dict[str, Any] | None:

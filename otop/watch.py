@@ -7,6 +7,7 @@ spawns a process to redraw: tmux redraws attached clients itself when an option 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -75,6 +76,8 @@ class Watcher:
         self.pushes = 0
         self._reload = False
         self._stop = False
+        self._published = b""
+        self._published_scan: Scan | None = None
 
     # -- change detection ---------------------------------------------------------------
 
@@ -115,10 +118,15 @@ class Watcher:
         """Leave the scan where one-shot commands find it (otop/snapshot.py)."""
         from otop import snapshot
 
+        if scan is self._published_scan:  # no new scan this beat: only say it is still fresh
+            with contextlib.suppress(OSError, RuntimeDirError):
+                os.utime(snapshot.snapshot_path(self.socket_path))
+            return
+        self._published_scan = scan
         doc = document(scan, ordered(scan.agents))
         doc["problems"] = [p.message for p in scan.problems]
         with contextlib.suppress(OSError, RuntimeDirError):  # then commands scan themselves
-            snapshot.publish(self.socket_path, scan.db_path, doc)
+            self._published = snapshot.publish(self.socket_path, scan.db_path, doc, self._published)
 
     def push(self, scan: Scan, now: float) -> bool:
         agents = [a for a in scan.agents if visible(a, False)]
