@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from otop.console import UsageError, say
 from otop.model import Agent, Group, Scan
+from otop.net import loopback
 from otop.opencode.rows import HistoryEntry
 from otop.opencode.servers import load_servers
 from otop.opencode.store import StoreError
@@ -260,7 +261,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             ) from None
         if token is None:
             raise UsageError(f"--token-file {args.token_file} is empty")
-    if not serve.loopback(args.host) and not token:
+    if not loopback(args.host) and not token:
         raise UsageError(f"binding to {args.host} exposes your sessions: give --token TOKEN")
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} is not a port number")

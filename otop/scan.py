@@ -78,6 +78,7 @@ class Scanner:
         )
         self._remotes: Remotes | None = None
         self._process_logs: dict[str, tuple[int, LogRun]] = {}
+        self._prompt_cache: dict[str, tuple[float | None, str]] = {}  # id -> (updated, prompt)
         self.last_duration = 0.0
 
     @property
@@ -202,14 +203,33 @@ class Scanner:
         try:
             screens = self.tmux.capture([b.pane.id for b in unsure if b.pane is not None])
             wanted = {c for b in unsure for c in (b.candidates or _recent_in_dir(world, b))}
-            prompts = self.store.newest_prompts(wanted)
+            prompts = self._prompts(wanted, world)
         except (TmuxError, StoreError) as exc:
             problems.append(Problem("screen", f"cannot read panes to tell sessions apart: {exc}"))
             return bindings
         return correlate(replace(world, screens=screens, prompts=prompts))
 
+    def _prompts(self, ids: set[str], world: World) -> dict[str, str]:
+        """Newest prompts, read again only for sessions updated since (a new prompt moves the
+        session's time_updated), so a pane left undecided costs no queries beat after beat."""
+
+        def stamp(sid: str) -> float:
+            s = world.sessions.get(sid)
+            return s.updated_at if s else -1.0
+
+        stale = {sid for sid in ids if self._prompt_cache.get(sid, (None, ""))[0] != stamp(sid)}
+        if stale:
+            fresh = self.store.newest_prompts(stale)
+            for sid in stale:
+                self._prompt_cache[sid] = (stamp(sid), fresh.get(sid, ""))
+        self._prompt_cache = {k: v for k, v in self._prompt_cache.items() if k in world.sessions}
+        return {sid: self._prompt_cache[sid][1] for sid in ids if self._prompt_cache[sid][1]}
+
     def _per_process_runs(self, open_logs: Mapping[int, list[str]]) -> dict[int, list[LogRun]]:
         out: dict[int, list[LogRun]] = {}
+        # Only the files held now are kept (and probed by the watcher): a closed one is gone.
+        held = {path for paths in open_logs.values() for path in paths}
+        self._process_logs = {k: v for k, v in self._process_logs.items() if k in held}
         for pid, paths in open_logs.items():
             for path in paths:
                 p = Path(path)

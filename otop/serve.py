@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import json
 import queue
 import re
@@ -22,6 +21,7 @@ from typing import Any
 
 from otop import __version__
 from otop.model import Group, Scan
+from otop.net import host_name, is_ip
 from otop.opencode.rows import HistoryEntry
 from otop.render import agent_json, document, ordered, visible
 from otop.text import clean
@@ -40,35 +40,6 @@ BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
 )
-
-
-def loopback(host: str) -> bool:
-    """Whether a bind address only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def host_name(header: str | None) -> str | None:
-    """The name in a Host header, without its port (IPv6 literals keep no brackets)."""
-    if not header:
-        return None
-    h = header.strip().lower()
-    if h.startswith("["):
-        end = h.find("]")
-        return h[1:end] if end > 0 else None
-    return h.rsplit(":", 1)[0] if h.count(":") == 1 else h
-
-
-def is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
 
 
 class Subscriber:

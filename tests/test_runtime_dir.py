@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from otop import runtime as watch
+from otop import runtime as rundir
 from otop.plugin import stop_watcher
 from otop.tmux import Target, Tmux
 from tests.conftest import TmuxServer, wait_for
@@ -30,7 +30,7 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_made_private(runtime: Path) -> None:
     """A missing runtime directory is made mode 0700 and owned by the user."""
-    d = watch.runtime_dir()
+    d = rundir.runtime_dir()
     assert d == runtime
     st = os.stat(d)
     assert st.st_mode & 0o777 == 0o700 and st.st_uid == os.getuid()
@@ -40,8 +40,8 @@ def test_refuses_a_directory_open_to_others(runtime: Path) -> None:
     """A runtime directory that others may write into is refused in one plain line."""
     runtime.mkdir(mode=0o777)
     os.chmod(runtime, 0o777)
-    with pytest.raises(watch.RuntimeDirError, match="open to others"):
-        watch.runtime_dir()
+    with pytest.raises(rundir.RuntimeDirError, match="open to others"):
+        rundir.runtime_dir()
 
 
 def test_refuses_a_symlink(runtime: Path, tmp_path: Path) -> None:
@@ -49,8 +49,8 @@ def test_refuses_a_symlink(runtime: Path, tmp_path: Path) -> None:
     target = tmp_path / "elsewhere"
     target.mkdir(mode=0o700)
     runtime.symlink_to(target)
-    with pytest.raises(watch.RuntimeDirError, match="symlink"):
-        watch.runtime_dir()
+    with pytest.raises(rundir.RuntimeDirError, match="symlink"):
+        rundir.runtime_dir()
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="making a directory of another user needs root")
@@ -62,22 +62,22 @@ def test_another_users_directory_and_planted_lock(runtime: Path, tmp_path: Path)
     victim.write_text("keep me\n")
     (runtime / ("watch" + "%tmp%sock" + ".lock")).symlink_to(victim)
     os.chown(runtime, NOBODY, NOBODY)
-    with pytest.raises(watch.RuntimeDirError, match="belongs to uid 65534"):
-        watch.lock_path("/tmp/sock")
+    with pytest.raises(rundir.RuntimeDirError, match="belongs to uid 65534"):
+        rundir.lock_path("/tmp/sock")
     assert victim.read_text() == "keep me\n"
 
 
 def test_lock_file_symlink_is_not_followed(runtime: Path, tmp_path: Path) -> None:
     """Even in a private directory, a lock file that is a symlink is not opened through."""
-    watch.runtime_dir()
+    rundir.runtime_dir()
     victim = tmp_path / "precious.txt"
     victim.write_text("keep me\n")
-    lock = watch.lock_path("/tmp/sock")
+    lock = rundir.lock_path("/tmp/sock")
     lock.symlink_to(victim)
     with pytest.raises(OSError):
-        watch.take_lock(lock)
+        rundir.take_lock(lock)
     assert victim.read_text() == "keep me\n"
-    assert watch.holder(lock) is None
+    assert rundir.holder(lock) is None
 
 
 def test_no_signal_to_a_pid_that_is_not_a_watcher(
@@ -87,15 +87,15 @@ def test_no_signal_to_a_pid_that_is_not_a_watcher(
     holding the lock) gets no signal from `otop tmux uninstall`."""
     tmux.new_window(tmp_path, "sleep 60")
     sock = tmux("display", "-p", "#{socket_path}").strip()
-    lock = watch.lock_path(sock)
+    lock = rundir.lock_path(sock)
     code = "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, 2)\ntime.sleep(60)"
     holder = subprocess.Popen([sys.executable, "-c", code, str(lock)])
     try:
-        fd = watch.open_private(lock, os.O_WRONLY | os.O_CREAT)
+        fd = rundir.open_private(lock, os.O_WRONLY | os.O_CREAT)
         os.write(fd, f"{holder.pid}\n".encode())
         os.close(fd)
-        wait_for(lambda: watch.holder(lock) == holder.pid, what="the lock to be held")
-        assert not watch.is_watcher(holder.pid)
+        wait_for(lambda: rundir.holder(lock) == holder.pid, what="the lock to be held")
+        assert not rundir.is_watcher(holder.pid)
         assert stop_watcher(Tmux(Target(socket_name=tmux.socket)), wait=0.2) is None
         assert holder.poll() is None  # still alive: never signalled
     finally:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import http.client
-import ipaddress
 import json
 import math
 import re
@@ -30,6 +29,7 @@ from otop.model import (
     Tokens,
     Turn,
 )
+from otop.net import loopback
 from otop.opencode.rows import last_line, running_tool, span_open
 from otop.opencode.servers import ServerConfig
 from otop.text import clean
@@ -45,7 +45,6 @@ class ServerError(Exception):
 
 # An answer larger than this is not read (a session list of thousands is well under it).
 MAX_ANSWER = 8 << 20
-_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 def _no_constants(name: str) -> object:
@@ -75,7 +74,7 @@ class Client:
         self.port = u.port
         self.base = u.path.rstrip("/")
         self.warning: str | None = None
-        if config.password and not self.https and not _loopback_host(self.host):
+        if config.password and not self.https and not loopback(self.host):
             self.warning = (
                 f"server {config.name}: the password goes over plain http to {self.host}"
                 " (use https:// or a tunnel)"
@@ -155,15 +154,6 @@ class Client:
         if not re.match(r"^per_[0-9A-Za-z]+$", permission_id):
             raise ValueError(f"not a permission id: {permission_id!r}")
         self._request("POST", f"/permission/{permission_id}/reply", {"reply": reply})
-
-
-def _loopback_host(host: str) -> bool:
-    if host in _LOCAL_HOSTS:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _words(exc: BaseException) -> str:
