@@ -25,7 +25,7 @@ def in_pane(tmux: Tmux, agent: Agent, choice: int, settle: float = 0.15) -> str:
         raise AnswerError("this agent runs in no tmux pane")
     pane = agent.pane.id
     try:
-        _same_process(tmux, agent)
+        same_process(tmux, agent)
         first = tmux.styled(pane)
         current, asked = selected(first), request(first)
         if current is None:
@@ -48,7 +48,7 @@ def in_pane(tmux: Tmux, agent: Agent, choice: int, settle: float = 0.15) -> str:
     return f"answered {CHOICES[choice]!r} in {agent.pane.location}"
 
 
-def _same_process(tmux: Tmux, agent: Agent) -> None:
+def same_process(tmux: Tmux, agent: Agent) -> None:
     """The pane must still hold this agent's opencode: a pane reused by another program (or
     another opencode) gets no keys meant for this one."""
     assert agent.pane is not None

@@ -40,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("jump", help="switch the tmux client to an agent's pane")
     p.add_argument("target", nargs="?", help="session id (or its end), pane id (%%3) or pid")
-    p.add_argument("--next", action="store_true", help="the agent that has waited longest for you")
+    p.add_argument(
+        "--next",
+        action="store_true",
+        help="the agent that has waited longest for you, else the one longest unseen",
+    )
     p.add_argument(
         "--notify",
         action="store_true",
@@ -58,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("answer", help="answer an agent's permission prompt without going there")
     p.add_argument("target", help="session id (or its end), pane id (%%3) or pid")
     p.add_argument("reply", choices=("once", "always", "reject"))
+
+    p = sub.add_parser(
+        "reply", help="send an agent its next prompt, or answer its question, from here"
+    )
+    p.add_argument("target", help="session id (or its end), pane id (%%3) or pid")
+    p.add_argument("text", help="the prompt or the answer (a question's choice by its number)")
 
     p = sub.add_parser(
         "watch", help="keep tmux's @otop_status and window badges current (one per tmux server)"

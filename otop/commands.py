@@ -7,16 +7,17 @@ import contextlib
 import json
 import os
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
+from otop import snapshot
+from otop.attention import next_for_you
 from otop.console import UsageError, say
-from otop.model import Agent, Group, Scan
+from otop.model import Agent, Scan
 from otop.net import loopback
 from otop.opencode.rows import HistoryEntry
 from otop.opencode.servers import load_servers
 from otop.opencode.store import StoreError
-from otop.render import StatusStyle, document, ordered, table, visible
+from otop.render import document, ordered, table, visible
 from otop.scan import Changes, Options, Scanner
 from otop.text import json_text
 from otop.tmux import Target, Tmux, TmuxError
@@ -44,9 +45,16 @@ def _scanner(args: argparse.Namespace, one_shot: bool = True) -> Scanner:
 
 
 def _scan_once(scanner: Scanner) -> Scan:
-    """A one-shot scan: opencode servers get a moment (their timeout at most) to answer."""
+    """A one-shot scan: opencode servers get a moment (their timeout at most) to answer; with
+    the watcher's unseen marks."""
     scanner.wait_for_servers()
-    return scanner.scan()
+    return snapshot.marked(scanner.scan(), _socket(scanner))
+
+
+def _socket(scanner: Scanner) -> str:
+    """The tmux socket file a scanner talks to (where the watcher's files are named after)."""
+    o = scanner.options
+    return snapshot.socket_of(o.socket_name, o.socket_path, dict(os.environ))
 
 
 def dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -59,6 +67,8 @@ def dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return cmd_explain(args)
     if args.command == "answer":
         return cmd_answer(args)
+    if args.command == "reply":
+        return cmd_reply(args)
     if args.command == "watch":
         return cmd_watch(args)
     if args.command == "tmux":
@@ -88,7 +98,9 @@ def cmd_ui(args: argparse.Namespace, popup: bool) -> int:
     from otop.ui.app import OtopApp
     from otop.ui.backend import LiveBackend
 
-    app = OtopApp(LiveBackend(_scanner(args, one_shot=False)), popup=popup, interval=interval)
+    scanner = _scanner(args, one_shot=False)
+    backend = LiveBackend(scanner, lambda scan: snapshot.marked(scan, _socket(scanner)))
+    app = OtopApp(backend, popup=popup, interval=interval)
     app.run()
     return 0
 
@@ -152,14 +164,6 @@ def find_agent(scan: Scan, target: str) -> Agent:
     return hits[0]
 
 
-def next_waiting(agents: Sequence[Agent]) -> Agent | None:
-    """The agent that has waited longest for the user, if any waits."""
-    waiting = [a for a in agents if a.group == Group.WAITING and a.pane is not None]
-    if not waiting:
-        return None
-    return min(waiting, key=lambda a: a.waiting_since or time.time())
-
-
 def cmd_jump(args: argparse.Namespace) -> int:
     if not args.target and not args.next:
         raise UsageError("jump needs a session id, pane id or pid, or --next")
@@ -169,9 +173,9 @@ def cmd_jump(args: argparse.Namespace) -> int:
     try:
         scan = _scan_once(scanner)
         if args.next:
-            agent = next_waiting(scan.agents)
+            agent = next_for_you(scan.agents, scan.generated_at)
             if agent is None:
-                raise UsageError("no agent is waiting for you")
+                raise UsageError("no agent is waiting for you or finished unseen")
         else:
             agent = find_agent(scan, args.target)
         if agent.pane is None:
@@ -218,6 +222,20 @@ def cmd_answer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reply(args: argparse.Namespace) -> int:
+    from otop import reply
+
+    scanner = _scanner(args, one_shot=False)
+    agent = find_agent(_scan_once(scanner), args.target)
+    assert scanner.tmux is not None
+    try:
+        say(f"otop: {reply.send(scanner.tmux, agent, args.text)}")
+    except reply.ReplyError as exc:
+        say(f"otop: not sent: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     from otop import plugin, runtime, watch
 
@@ -238,13 +256,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot take the watcher lock: {exc}") from None
 
-    def style() -> tuple[StatusStyle, bool, float]:
-        cfg = plugin.read_config(tmux)
-        return cfg.style, cfg.badges, cfg.watch_interval
-
     with lock:
         tmux.cmd("set-option", "-gq", watch.PID_OPTION, str(os.getpid()))
-        return watch.Watcher(scanner, tmux, style, sock).run()
+        return watch.Watcher(scanner, tmux, lambda: plugin.read_config(tmux), sock).run()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -268,7 +282,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.interval < 0.2:
         raise UsageError("--interval must be at least 0.2 seconds")
     scanner = _scanner(args, one_shot=False)
-    hub = serve.Hub(scanner.scan, _history(scanner), args.interval, Changes(scanner).signature)
+    sock, changes = _socket(scanner), Changes(scanner)
+    hub = serve.Hub(
+        lambda: snapshot.marked(scanner.scan(), sock),
+        _history(scanner),
+        args.interval,
+        lambda: (*changes.signature(), snapshot.marks_stamp(sock)),
+    )
     try:
         server = serve.OtopServer(
             (args.host, args.port), hub, token, args.verbose, tuple(args.allow_host)

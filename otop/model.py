@@ -280,6 +280,8 @@ class Agent:
     waiting_since: float | None = None
     server: str | None = None  # the opencode server it comes from (None: this machine)
     request_id: str | None = None  # the pending per_/que_ id a server reported
+    unseen_since: float | None = None  # it finished or began waiting while nobody looked
+    seen_at: float | None = None  # when a client last looked at its pane (the watcher saw)
 
     @property
     def group(self) -> Group:
@@ -288,6 +290,10 @@ class Agent:
     @property
     def session_id(self) -> str | None:
         return self.session.brief.id if self.session else None
+
+    @property
+    def unseen(self) -> bool:
+        return self.unseen_since is not None
 
     @property
     def guessed(self) -> bool:

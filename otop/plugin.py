@@ -13,7 +13,17 @@ import time
 from dataclasses import dataclass, field
 
 from otop.model import Group
-from otop.render import DEFAULT_COLOURS, DEFAULT_ICONS, StatusStyle, tmux_escape
+from otop.notify import NOTIFY_LEVELS, NotifySettings
+from otop.render import (
+    DEFAULT_COLOURS,
+    DEFAULT_ICONS,
+    DEFAULT_TEMPLATE,
+    PLACEHOLDERS,
+    UNSEEN_COLOUR,
+    UNSEEN_ICON,
+    StatusStyle,
+    tmux_escape,
+)
 from otop.runtime import (
     RuntimeDirError,
     holder,
@@ -43,9 +53,15 @@ DEFAULTS: dict[str, str] = {
     "interval": "2",
     "watch-interval": "1",
     "badges": "on",
-    "status-format": "{waiting} {working} {idle} {stale}",
+    "status-format": DEFAULT_TEMPLATE,
     **{f"icon-{g.value}": DEFAULT_ICONS[g] for g in Group},
     **{f"color-{g.value}": DEFAULT_COLOURS[g] for g in Group},
+    "icon-unseen": UNSEEN_ICON,
+    "color-unseen": UNSEEN_COLOUR,
+    "notify-settle": "2",
+    "bell": "off",
+    "notify": "off",
+    "notify-command": "",
 }
 _TRUE = {"on", "yes", "true", "1"}
 _FALSE = {"off", "no", "false", "0"}
@@ -64,6 +80,8 @@ class Config:
     watch_interval: float = 1.0
     badges: bool = True
     style: StatusStyle = field(default_factory=lambda: StatusStyle(DEFAULT_ICONS, DEFAULT_COLOURS))
+    settle: float = 2.0
+    notify: NotifySettings = field(default_factory=NotifySettings)
     errors: list[str] = field(default_factory=list)
 
 
@@ -94,22 +112,53 @@ def parse_config(raw: dict[str, str]) -> Config:
             cfg.errors.append(f"@otop-{name} {v[name]!r} is not a number of seconds (>= {least})")
             seconds = float(DEFAULTS[name])
         setattr(cfg, name.replace("-", "_"), seconds)
-    flag = v["badges"].lower()
-    if flag not in _TRUE | _FALSE:
-        cfg.errors.append(f"@otop-badges {v['badges']!r} is neither on nor off")
-    cfg.badges = flag not in _FALSE
+    try:
+        cfg.settle = float(v["notify-settle"])
+        if not 0 <= cfg.settle <= 600:
+            raise ValueError
+    except ValueError:
+        cfg.errors.append(
+            f"@otop-notify-settle {v['notify-settle']!r} is not a number of seconds (0-600)"
+        )
+        cfg.settle = float(DEFAULTS["notify-settle"])
+    cfg.badges = _flag(cfg, "badges", v["badges"])
     template = v["status-format"]
     try:
-        template.format_map({g.value: "" for g in Group})
+        template.format_map(dict.fromkeys(PLACEHOLDERS, ""))
     except (KeyError, ValueError, IndexError):
-        cfg.errors.append(
-            f"@otop-status-format {template!r}: use {{waiting}} {{working}} {{idle}} {{stale}}"
-        )
+        names = " ".join(f"{{{n}}}" for n in PLACEHOLDERS)
+        cfg.errors.append(f"@otop-status-format {template!r}: use {names}")
         template = DEFAULTS["status-format"]
     icons = {g: raw.get(f"icon-{g.value}", DEFAULT_ICONS[g]) for g in Group}
     colours = {g: v[f"color-{g.value}"] for g in Group}
-    cfg.style = StatusStyle(icons, colours, template)
+    cfg.style = StatusStyle(icons, colours, template, raw.get("icon-unseen", UNSEEN_ICON),
+                            v["color-unseen"])  # fmt: skip
+    cfg.notify = _notify_settings(cfg, raw, v)
     return cfg
+
+
+def _flag(cfg: Config, name: str, value: str) -> bool:
+    flag = value.lower()
+    if flag not in _TRUE | _FALSE:
+        cfg.errors.append(f"@otop-{name} {value!r} is neither on nor off")
+        return DEFAULTS[name] in _TRUE
+    return flag in _TRUE
+
+
+def _notify_settings(cfg: Config, raw: dict[str, str], v: dict[str, str]) -> NotifySettings:
+    """`@otop-bell`, `@otop-notify` (off unless set, or all when a command is given) and
+    `@otop-notify-command` (split as a shell would split words, but never run by one)."""
+    command: tuple[str, ...] = ()
+    if v["notify-command"].strip():
+        try:
+            command = tuple(shlex.split(v["notify-command"]))
+        except ValueError as exc:
+            cfg.errors.append(f"@otop-notify-command {v['notify-command']!r}: {exc}")
+    level = v["notify"].lower() if raw.get("notify") else ("all" if command else "off")
+    if level not in NOTIFY_LEVELS:
+        cfg.errors.append(f"@otop-notify {v['notify']!r}: use " + ", ".join(NOTIFY_LEVELS))
+        level = "off"
+    return NotifySettings(_flag(cfg, "bell", v["bell"]), level, command)
 
 
 def read_config(tmux: Tmux) -> Config:

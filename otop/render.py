@@ -108,6 +108,8 @@ def agent_json(agent: Agent, now: float) -> dict[str, object]:
         "round_started_at": _ms(s.turn.round_started_at) if s else None,
         "last_activity_at": _ms(s.turn.last_activity_at) if s else None,
         "waiting_since": _ms(agent.waiting_since),
+        "unseen": agent.unseen,
+        "seen_at": _ms(agent.seen_at),
         "started_at": _ms(p.started_at) if p else None,
         "cpu_percent": round(p.cpu_percent, 1) if p and p.cpu_percent is not None else None,
         "rss_bytes": p.rss_bytes if p else None,
@@ -203,17 +205,29 @@ def tmux_escape(text: str) -> str:
     return clean(text).replace("#", "##")
 
 
+UNSEEN = "unseen"
+# What `@otop-status-format` may name: the groups, and agents done or waiting since last seen.
+PLACEHOLDERS = (*(g.value for g in Group), UNSEEN)
+DEFAULT_TEMPLATE = "{waiting} {unseen} {working} {idle} {stale}"
+UNSEEN_ICON = "●"
+UNSEEN_COLOUR = "colour39"
+
+
 @dataclass(frozen=True)
 class StatusStyle:
-    """How counts and badges look in tmux: a glyph and a colour per group, and a template."""
+    """How counts and badges look in tmux: a glyph and a colour per group (and for unseen
+    agents), and a template."""
 
     icons: Mapping[Group, str]
     colours: Mapping[Group, str]
-    template: str = "{waiting} {working} {idle} {stale}"
+    template: str = DEFAULT_TEMPLATE
+    unseen_icon: str = UNSEEN_ICON
+    unseen_colour: str = UNSEEN_COLOUR
 
-    def paint(self, group: Group, text: str) -> str:
-        """Text (already escaped) in its group's colour; colours are tmux style words."""
-        colour = self.colours.get(group, "")
+    def paint(self, group: Group | None, text: str) -> str:
+        """Text (already escaped) in its group's colour (None: the unseen colour); colours are
+        tmux style words."""
+        colour = self.unseen_colour if group is None else self.colours.get(group, "")
         if not colour or colour == "default":
             return text
         return f"#[fg={colour}]{text}#[fg=default]"
@@ -235,7 +249,9 @@ DEFAULT_STYLE = StatusStyle(DEFAULT_ICONS, DEFAULT_COLOURS)
 
 
 def status_text(agents: Iterable[Agent], style: StatusStyle = DEFAULT_STYLE) -> str:
-    """Counts by group for `#{otop_status}`: empty groups and a world without agents vanish."""
+    """Counts by group (and of unseen agents) for `#{otop_status}`: empty counts and a world
+    without agents vanish."""
+    agents = list(agents)
     c = counts(agents)
     parts: dict[str, str] = {}
     for group in Group:
@@ -243,6 +259,8 @@ def status_text(agents: Iterable[Agent], style: StatusStyle = DEFAULT_STYLE) -> 
         parts[group.value] = (
             style.paint(group, f"{tmux_escape(style.icons.get(group, ''))}{n}") if n else ""
         )
+    n = sum(a.unseen for a in agents)
+    parts[UNSEEN] = style.paint(None, f"{tmux_escape(style.unseen_icon)}{n}") if n else ""
     try:
         text = style.template.format_map(parts)
     except (KeyError, ValueError, IndexError):
@@ -255,16 +273,20 @@ def window_badges(
 ) -> dict[str, str]:
     """Per tmux window id, a badge for the most urgent of its agents (with a leading space).
 
-    Waiting badges say how long the agent has waited; a `?` marks a guessed session.
+    Waiting badges say how long the agent has waited; a `?` marks a guessed session, the unseen
+    icon an agent that finished or began waiting since a client last showed its pane.
     """
     best: dict[str, Agent] = {}
     guessed: set[str] = set()
+    unseen: set[str] = set()
     for a in agents:
         if a.pane is None:
             continue
         wid = a.pane.window_id
         if a.guessed:
             guessed.add(wid)
+        if a.unseen:
+            unseen.add(wid)
         cur = best.get(wid)
         if cur is None or urgency(a) < urgency(cur):
             best[wid] = a
@@ -276,4 +298,6 @@ def window_badges(
         if wid in guessed:
             text += "?"
         out[wid] = " " + style.paint(a.group, tmux_escape(text))
+        if wid in unseen:
+            out[wid] += style.paint(None, tmux_escape(style.unseen_icon))
     return out

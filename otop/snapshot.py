@@ -12,9 +12,19 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from otop.runtime import holder, lock_path, open_private, runtime_dir, server_alive
+from otop.runtime import (
+    RuntimeDirError,
+    holder,
+    lock_path,
+    open_private,
+    runtime_dir,
+    server_alive,
+)
+
+if TYPE_CHECKING:
+    from otop.model import Scan
 
 FRESH = 2.5
 
@@ -76,3 +86,46 @@ def socket_of(socket_name: str | None, socket_path: str | None, env: dict[str, s
         return env["TMUX"].split(",")[0]
     base = env.get("TMUX_TMPDIR") or "/tmp"
     return os.path.join(base, f"tmux-{os.getuid()}", socket_name or "default")
+
+
+def marks_path(socket_path: str) -> Path:
+    return runtime_dir() / ("attention" + socket_path.replace("/", "%") + ".json")
+
+
+def publish_marks(socket_path: str, marks: dict[str, Any]) -> None:
+    """The watcher's attention marks (otop/attention.py), replaced atomically."""
+    path = marks_path(socket_path)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as f:
+        f.write(json.dumps(marks).encode())
+    os.replace(tmp, path)
+
+
+def read_marks(socket_path: str, watching: bool = True) -> object:
+    """The marks a watcher left; with `watching`, only while that watcher still runs (a dead
+    watcher's marks would never clear). None when there are none."""
+    try:
+        if watching and holder(lock_path(socket_path)) is None:
+            return None
+        fd = open_private(marks_path(socket_path), os.O_RDONLY)
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read(4_000_000)
+        return json.loads(raw)
+    except (OSError, ValueError, RuntimeDirError):
+        return None
+
+
+def marked(scan: Scan, socket_path: str) -> Scan:
+    """A scan with the running watcher's unseen marks and seen times (none without one)."""
+    from otop.attention import apply, read_view
+
+    return apply(scan, read_view(read_marks(socket_path)))
+
+
+def marks_stamp(socket_path: str) -> float:
+    """When the marks last changed (a cheap probe for `otop serve`); 0 without any."""
+    try:
+        return marks_path(socket_path).stat().st_mtime
+    except (OSError, RuntimeDirError):
+        return 0.0

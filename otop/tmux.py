@@ -27,6 +27,8 @@ _FIELDS = (
     "pane_title",  # last: the only field a program inside the pane controls
 )
 _FORMAT = SEP.join(f"#{{{f}}}" for f in _FIELDS)
+# A client line starts with the separator, which no pane line does (pane ids start with %).
+_CLIENT_FORMAT = SEP + SEP.join(("#{client_name}", "#{pane_id}"))
 
 
 class TmuxError(Exception):
@@ -74,6 +76,8 @@ class Tmux:
         self.available = shutil.which("tmux") is not None
         self._server: Any = None
         self.commands = 0
+        # The attached clients and the pane each one shows, as of the last panes() or clients().
+        self.looking: list[tuple[str, str]] = []
 
     @property
     def server(self) -> Any:
@@ -125,14 +129,26 @@ class Tmux:
         return "\n".join(self.cmd("display-message", "-p", fmt))
 
     def panes(self) -> list[Pane]:
-        """Every pane of every session of the server; empty when no server runs."""
+        """Every pane of every session of the server; empty when no server runs. The same tmux
+        command lists the clients too (`looking`), at no extra process."""
         try:
-            lines = self.cmd("list-panes", "-a", "-F", _FORMAT)
+            lines = self.cmd("list-panes", "-a", "-F", _FORMAT, ";", "list-clients", "-F",
+                             _CLIENT_FORMAT)  # fmt: skip
         except TmuxError as exc:
             if _no_server(str(exc)):
+                self.looking = []
                 return []
             raise
-        return [p for p in (parse_pane(line) for line in lines) if p is not None]
+        self.looking = parse_clients(lines)
+        return [p for p in (parse_pane(line) for line in lines if line[:1] != SEP) if p]
+
+    def clients(self) -> list[tuple[str, str]]:
+        """The attached clients as (client name, pane it shows); empty when none or no server."""
+        try:
+            self.looking = parse_clients(self.cmd("list-clients", "-F", _CLIENT_FORMAT))
+        except TmuxError:
+            self.looking = []
+        return self.looking
 
     def capture(self, pane_ids: Iterable[str], lines: int = 0) -> dict[str, str]:
         """The visible text of several panes, fetched in a single tmux command.
@@ -205,6 +221,16 @@ def split_captures(lines: Sequence[str], token: str, ids: Sequence[str]) -> dict
         elif current is not None:
             current.append(line)
     return {k: "\n".join(v) for k, v in result.items()}
+
+
+def parse_clients(lines: Iterable[str]) -> list[tuple[str, str]]:
+    """Client lines of the format above as (client name, pane id)."""
+    out = []
+    for line in lines:
+        parts = line.split(SEP)
+        if len(parts) == 3 and parts[0] == "" and parts[2].startswith("%"):
+            out.append((parts[1], parts[2]))
+    return out
 
 
 def parse_pane(line: str) -> Pane | None:

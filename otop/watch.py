@@ -13,18 +13,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
+from otop import attention, snapshot
 from otop.model import Group, Scan
-from otop.render import StatusStyle, document, ordered, status_text, visible, window_badges
+from otop.notify import Notifier
+from otop.render import document, ordered, status_text, visible, window_badges
 from otop.runtime import RuntimeDirError, server_alive
 from otop.scan import Changes, Scanner
 from otop.tmux import Tmux, TmuxError, literal
+
+if TYPE_CHECKING:
+    from otop.plugin import Config
 
 STATUS_OPTION = "@otop_status"
 BADGE_OPTION = "@otop_badge"
 PID_OPTION = "@otop_watcher_pid"
 # Even when nothing seems to change, look properly this often (stale turns, moved panes).
 FULL_SCAN_EVERY = 10.0
+# What clients show is asked every beat only while a mark waits to be cleared or a change to
+# settle; otherwise this often (a scan asks it anyway, in the same tmux command).
+CLIENTS_EVERY = 10.0
 
 
 @dataclass
@@ -56,17 +65,22 @@ class Watcher:
     """Scan on change (or on a slow beat), render, and push only differences to tmux."""
 
     def __init__(
-        self,
-        scanner: Scanner,
-        tmux: Tmux,
-        style: Callable[[], tuple[StatusStyle, bool, float]],
-        socket_path: str,
+        self, scanner: Scanner, tmux: Tmux, settings: Callable[[], Config], socket_path: str
     ) -> None:
         self.scanner = scanner
         self.tmux = tmux
-        self.read_style = style
+        self.read_settings = settings
         self.socket_path = socket_path
-        self.style, self.badges_on, self.interval = style()
+        self.cfg = settings()
+        # Unseen marks survive a restart; notifications do not replay (otop/attention.py).
+        kept: object = None
+        with contextlib.suppress(OSError, RuntimeDirError):
+            kept = snapshot.read_marks(socket_path, watching=False)
+        self.attention = attention.Attention.from_json(kept, self.cfg.settle)
+        self.notifier = Notifier(tmux)
+        self.last_clients = 0.0
+        self._marks: dict[str, Any] | None = None
+        self._marked: tuple[int, object, Scan] | None = None
         self.changes = Changes(scanner)
         self.out = Outputs()
         self.scan: Scan | None = None
@@ -95,12 +109,15 @@ class Watcher:
         """Look (scan only if due), then push what changed; False once tmux is gone."""
         if self._reload:
             self._reload = False
-            self.style, self.badges_on, self.interval = self.read_style()
+            self.cfg = self.read_settings()
+            self.attention.settle = self.cfg.settle
             self.out = Outputs()  # repaint everything in the new style
         if not server_alive(self.socket_path):
             return False
         mono = time.monotonic()
+        now = time.time() if now is None else now
         sig = self.probe()
+        scanned = False
         if (
             self.scan is None
             or sig != self.signature
@@ -111,13 +128,35 @@ class Watcher:
             self.scans += 1
             self.signature = sig
             self.last_full = mono
-        self.publish(self.scan)
-        return self.push(self.scan, time.time() if now is None else now)
+            scanned = True
+        marked = self.attend(self.scan, now, mono, scanned)
+        self.publish(marked)
+        return self.push(marked, now)
+
+    def attend(self, scan: Scan, now: float, mono: float, scanned: bool) -> Scan:
+        """Settle changes, tell the events nobody looks at, keep the marks; the scan marked."""
+        if scanned:
+            self.last_clients = mono  # the scan's tmux command listed the clients too
+        elif self.attention.wants_clients() or mono - self.last_clients >= CLIENTS_EVERY:
+            self.tmux.clients()
+            self.last_clients = mono
+        clients = self.tmux.looking
+        agents = [a for a in scan.agents if visible(a, False)]
+        for event in self.attention.update(agents, {pane for _, pane in clients}, now):
+            self.notifier.tell(event, clients, self.cfg.notify)
+        self.notifier.reap()
+        marks = self.attention.to_json()
+        if marks != self._marks:
+            with contextlib.suppress(OSError, RuntimeDirError):
+                snapshot.publish_marks(self.socket_path, marks)
+            self._marks = marks
+        view = self.attention.view()
+        if self._marked is None or self._marked[0] != id(scan) or self._marked[1] != view:
+            self._marked = (id(scan), view, attention.apply(scan, view))
+        return self._marked[2]
 
     def publish(self, scan: Scan) -> None:
         """Leave the scan where one-shot commands find it (otop/snapshot.py)."""
-        from otop import snapshot
-
         if scan is self._published_scan:  # no new scan this beat: only say it is still fresh
             with contextlib.suppress(OSError, RuntimeDirError):
                 os.utime(snapshot.snapshot_path(self.socket_path))
@@ -130,8 +169,8 @@ class Watcher:
 
     def push(self, scan: Scan, now: float) -> bool:
         agents = [a for a in scan.agents if visible(a, False)]
-        status = status_text(agents, self.style)
-        badges = window_badges(agents, now, self.style) if self.badges_on else {}
+        status = status_text(agents, self.cfg.style)
+        badges = window_badges(agents, now, self.cfg.style) if self.cfg.badges else {}
         cmds = plan(self.out, status, badges)
         if not cmds:
             return True
@@ -162,7 +201,7 @@ class Watcher:
             if not self.tick():
                 break
             spent = time.monotonic() - started
-            end = started + max(self.interval, spent * 20)  # never more than ~5% of a core
+            end = started + max(self.cfg.watch_interval, spent * 20)  # at most ~5% of a core
             asked = time.monotonic()
             while not self._stop and not self._reload and time.monotonic() < end:
                 time.sleep(min(0.25, max(0.0, end - time.monotonic())))

@@ -10,11 +10,14 @@ from tests.ui_world import AGENTS, NOW
 
 
 def test_counts_in_the_default_style() -> None:
-    """Counts per group in their colours, most urgent first; empty groups vanish."""
+    """Counts per group in their colours, most urgent first, unseen agents after the waiting
+    ones; empty counts vanish."""
     assert status_text(AGENTS) == (
-        "#[fg=colour208]⏳1#[fg=default] #[fg=colour2]⚙3#[fg=default] ·2"
-        " #[fg=colour244]✗1#[fg=default]"
+        "#[fg=colour208]⏳1#[fg=default] #[fg=colour39]●1#[fg=default] #[fg=colour2]⚙3#[fg=default]"
+        " ·2 #[fg=colour244]✗1#[fg=default]"
     )
+    seen = [replace(a, unseen_since=None) for a in AGENTS]
+    assert "●" not in status_text(seen)
     assert status_text(()) == ""
 
 
@@ -23,6 +26,8 @@ def test_custom_template_and_hostile_icon() -> None:
     style = StatusStyle({g: "#(x)" if g == Group.WAITING else "" for g in Group},
                         {g: "default" for g in Group}, "[{waiting}|{idle}]")  # fmt: skip
     assert status_text(AGENTS, style) == "[##(x)1|2]"
+    marked = StatusStyle(style.icons, style.colours, "{unseen}", "#(y)", "default")
+    assert status_text(AGENTS, marked) == "##(y)1"
 
 
 def test_badges_most_urgent_wait_time_and_guess_mark() -> None:
@@ -32,8 +37,11 @@ def test_badges_most_urgent_wait_time_and_guess_mark() -> None:
     assert badges["@3"] == " #[fg=colour2]⚙#[fg=default]"
     assert badges["@6"] == " ·?"
     assert badges["@7"] == " #[fg=colour244]✗#[fg=default]"
-    # Two agents in one window: the waiting one wins.
+    # Two agents in one window: the waiting one wins; the unseen idle one adds its mark.
     both = (AGENTS[0], replace(AGENTS[1], pane=AGENTS[0].pane))
-    assert window_badges(both, NOW) == {"@1": " #[fg=colour208]⏳1m#[fg=default]"}
+    assert window_badges(both, NOW) == {
+        "@1": " #[fg=colour208]⏳1m#[fg=default]#[fg=colour39]●#[fg=default]"
+    }
+    assert window_badges((replace(AGENTS[0], unseen_since=None),), NOW) == {"@1": " ·"}
     assert DEFAULT_COLOURS[Group.IDLE] == "default"
     assert AGENTS[1].state == State.PERMISSION

@@ -39,12 +39,14 @@ def detail(n: int, title: str, *, interactive: bool = True, **kw: object) -> Ses
 
 
 def agent(n: int, state: State, session: SessionDetail | None, *, kind: ProcKind = ProcKind.TUI,
-          guessed: bool = False, waiting: float | None = None) -> Agent:  # fmt: skip
+          guessed: bool = False, waiting: float | None = None,
+          unseen: float | None = None) -> Agent:  # fmt: skip
     proc = Proc(4000 + n, kind, ("opencode",), f"/p/{n}", f"/dev/pts/{n}", NOW - 3600 - n,
                 80_000_000 + n, 2.5 * n)  # fmt: skip
     pane = Pane(f"%{n}", "work", n, f"@{n}", f"w{n}", 0, f"/dev/pts/{n}", 100 + n, "", "opencode")
     return Agent(f"pid:{4000 + n}", proc, pane, session, state, "bash" if state == State.TOOL
-                 else None, EV, GUESS if guessed else EV, EV, waiting)  # fmt: skip
+                 else None, EV, GUESS if guessed else EV, EV, waiting,
+                 unseen_since=unseen)  # fmt: skip
 
 
 # fmt: off
@@ -54,7 +56,7 @@ AGENTS = (
         Todo("write the parser", "completed", "high"),
         Todo("[red]test it[/red]", "in_progress", "medium"),
         Todo("ship", "pending", "low"),
-    ))),
+    )), unseen=NOW - 40),
     agent(2, State.PERMISSION, detail(2, "[bold]Needs you[/bold] \x1b[31m"), waiting=NOW - 90),
     agent(3, State.SUBAGENT, detail(3, "Busy with a helper", children=(CHILD,))),
     agent(4, State.TOOL, detail(4, "日本語のタイトル 🚀 wide and long enough to be cut somewhere")),
@@ -90,6 +92,7 @@ class FixtureBackend:
         self.yanked: list[str] = []
         self.captured: list[str] = []
         self.answered: list[tuple[str, int]] = []
+        self.replies: list[tuple[str, str]] = []
 
     def scan(self) -> Scan:
         self.scans += 1
@@ -113,6 +116,10 @@ class FixtureBackend:
     def answer(self, agent: Agent, choice: int) -> str:
         self.answered.append((agent.key, choice))
         return f"answered {choice} in {agent.pane.location if agent.pane else '-'}"
+
+    def reply(self, agent: Agent, text: str) -> str:
+        self.replies.append((agent.key, text))
+        return f"sent to {agent.pane.location if agent.pane else '-'}"
 
     def mcp(self, directory: str | None) -> tuple[list[McpServer], list[str]]:
         if self.config is None:

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from otop.explain import explain
 from otop.model import Agent, Group, McpServer, Scan, State
-from otop.render import directory_of, visible
+from otop.render import directory_of, title_of, visible
 from otop.text import clean
 from otop.ui.backend import Backend
 from otop.ui.rows import SORT_NAMES, Row, build, cells, header, layout
@@ -40,6 +40,7 @@ _TABLE: list[Binding] = [
     Binding("a", "toggle_all", "all", show=False),
     Binding("p", "toggle_background", "bg", show=False),
     Binding("w,n", "next_waiting", "next waiting"),
+    Binding("i", "reply", "reply"),
     Binding("1", "answer(0)", "allow once", show=False),
     Binding("2", "answer(1)", "allow always", show=False),
     Binding("3", "answer(2)", "reject", show=False),
@@ -68,6 +69,7 @@ class OtopApp(App[None]):
         self.scan: Scan | None = None
         self.rows: list[Row] = []
         self.empty_shown = False
+        self.replying: Agent | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="counts")
@@ -75,6 +77,7 @@ class OtopApp(App[None]):
         yield table
         yield Static(id="preview")
         yield Input(placeholder="filter: title, model, directory, tty, state, session", id="filter")
+        yield Input(id="reply")
         yield Static(id="message")
         yield Footer()
 
@@ -164,15 +167,19 @@ class OtopApp(App[None]):
         self.query_one(DataTable).action_cursor_up()
 
     def action_next_waiting(self) -> None:
+        """The next agent waiting for you after the cursor; with none, the next unseen one."""
         table = self.query_one(DataTable)
         n = len(self.rows)
-        for step in range(1, n + 1):
-            i = (table.cursor_row + step) % n
-            row = self.rows[i]
-            if row.child is None and row.agent.group == Group.WAITING:
-                table.move_cursor(row=i)
-                return
-        self.say("No agent is waiting for you.")
+        for unseen in (False, True):
+            for step in range(1, n + 1):
+                i = (table.cursor_row + step) % n
+                a = self.rows[i].agent
+                if self.rows[i].child is None and (
+                    a.unseen if unseen else a.group == Group.WAITING
+                ):
+                    table.move_cursor(row=i)
+                    return
+        self.say("No agent is waiting for you or finished unseen.")
 
     def on_resize(self) -> None:
         self.redraw()
@@ -324,13 +331,59 @@ class OtopApp(App[None]):
         box.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.needle = event.value.strip()
-        self.redraw()
+        if event.input.id == "filter":
+            self.needle = event.value.strip()
+            self.redraw()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "reply":
+            self.send_reply(event.value)
+            return
+        self.query_one(DataTable).focus()
+
+    # -- replying -----------------------------------------------------------------------
+
+    def action_reply(self) -> None:
+        """`i`: a line to send to the selected agent (its next prompt, or a question's answer)."""
+        row = self.selected()
+        if row is None or row.child is not None:
+            self.say("Select an agent to reply to.")
+            return
+        self.replying = row.agent
+        box = self.query_one("#reply", Input)
+        what = "answer (or a choice's number)" if row.agent.state == State.QUESTION else "prompt"
+        box.placeholder = f"{what} for {title_of(row.agent)}: Enter sends, Esc cancels"
+        box.value = ""
+        box.display = True
+        box.focus()
+
+    def send_reply(self, text: str) -> None:
+        agent = self.replying
+        self.close_reply()
+        if agent is None or not text.strip():
+            self.say("Nothing sent.")
+            return
+        self.say("Sending…")
+        self.deliver(agent, text)
+
+    @work(thread=True, exclusive=True, group="reply")
+    def deliver(self, agent: Agent, text: str) -> None:
+        said = self.backend.reply(agent, text)
+        self.call_from_thread(self.say, said)
+        self.call_from_thread(self.action_rescan)
+
+    def close_reply(self) -> None:
+        box = self.query_one("#reply", Input)
+        box.value = ""
+        box.display = False
+        self.replying = None
         self.query_one(DataTable).focus()
 
     def action_close(self) -> None:
+        if self.query_one("#reply", Input).display:
+            self.close_reply()
+            self.say("Nothing sent.")
+            return
         box = self.query_one("#filter", Input)
         if box.display or self.needle:
             box.value = ""

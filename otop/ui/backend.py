@@ -6,9 +6,10 @@ The app calls these from worker threads; tests hand it a backend over fixture da
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Protocol
 
-from otop import answer
+from otop import answer, reply
 from otop.model import Agent, McpServer, Pane, Scan
 from otop.opencode.config import mcp_servers
 from otop.opencode.rows import HistoryEntry
@@ -34,17 +35,20 @@ class Backend(Protocol):
 
     def answer(self, agent: Agent, choice: int) -> str: ...
 
+    def reply(self, agent: Agent, text: str) -> str: ...
+
 
 class LiveBackend:
     """The real world: a Scanner, its read-only store and its tmux server."""
 
-    def __init__(self, scanner: Scanner) -> None:
+    def __init__(self, scanner: Scanner, mark: Callable[[Scan], Scan] = lambda s: s) -> None:
         self.scanner = scanner
+        self.mark = mark  # the watcher's unseen marks
         assert scanner.tmux is not None
         self.tmux: Tmux = scanner.tmux
 
     def scan(self) -> Scan:
-        return self.scanner.scan()
+        return self.mark(self.scanner.scan())
 
     def history(self, session_id: str) -> list[HistoryEntry]:
         try:
@@ -79,6 +83,12 @@ class LiveBackend:
             return answer.in_pane(self.tmux, agent, choice)
         except answer.AnswerError as exc:
             return f"not answered: {exc}"
+
+    def reply(self, agent: Agent, text: str) -> str:
+        try:
+            return reply.send(self.tmux, agent, text)
+        except reply.ReplyError as exc:
+            return f"not sent: {exc}"
 
 
 def yank(text: str, tmux: Tmux | None) -> str:

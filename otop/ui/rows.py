@@ -18,6 +18,8 @@ STYLE = {
     Group.IDLE: "",
     Group.STALE: "dim",
 }
+UNSEEN_MARK = "● "  # before the title: finished or began waiting since its pane was last shown
+UNSEEN_STYLE = "bold dodger_blue1"
 # Fixed widths of every column but the title, which takes what is left.
 WIDTHS = {"STATE": 15, "SESSION": 8, "UP": 8, "CPU%": 5, "TOKENS": 9, "MODEL": 16}
 NARROW_DROPS = ("UP", "CPU%")  # below 100 columns
@@ -75,7 +77,7 @@ def cells(row: Row, now: float, widths: dict[str, int]) -> list[Text]:
         label = state.value
         style = STYLE[state.group]
     else:
-        title = title_of(a) + (" ?" if a.guessed else "")
+        title = (UNSEEN_MARK if a.unseen else "") + title_of(a) + (" ?" if a.guessed else "")
         label = state_label(a)
         style = STYLE[a.group]
     last = clean(s.last_output) if s else ""
@@ -102,6 +104,8 @@ def cells(row: Row, now: float, widths: dict[str, int]) -> list[Text]:
     for name, width in widths.items():
         top, bottom = content[name]
         t = Text(cut(top, width), style=style, no_wrap=True, overflow="ellipsis")
+        if name == "TITLE" and top.startswith(UNSEEN_MARK):
+            t.stylize(UNSEEN_STYLE, 0, len(UNSEEN_MARK))
         t.append("\n")
         t.append(cut(bottom, width), style="dim")
         out.append(t)
@@ -118,6 +122,9 @@ def header(agents: Sequence[Agent], extra: str = "", problems: Sequence[str] = (
         if t:
             t.append("  ")
         t.append(f"{c[group]} {label}", style=STYLE[group] or None)
+    unseen = sum(a.unseen for a in agents)
+    if unseen:
+        t.append(f"  {UNSEEN_MARK}{unseen} unseen", style=UNSEEN_STYLE)
     if extra:
         t.append("   " + extra, style="dim")
     if problems:

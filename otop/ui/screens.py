@@ -25,7 +25,8 @@ from otop.ui.backend import Backend
 KEYS = (
     ("enter", "jump to the agent's pane (popup) / open its detail view (full screen)"),
     ("o", "jump to the agent's pane"),
-    ("w n", "select the next agent waiting for you"),
+    ("w n", "select the next agent waiting for you (else the next unseen one)"),
+    ("i", "reply: send the next prompt, or answer a question (a number picks a choice)"),
     ("j k ↑ ↓", "move; pgup/pgdn page"),
     ("/", "filter by title, model, directory, tty, state or session id (esc clears)"),
     ("< >", "sort by the previous / next column"),
@@ -207,7 +208,8 @@ def help_text(popup: bool) -> Group:
     t.append("(permission, question, error: it needs you)  idle (idle, interrupted, new)  ")
     t.append("stale", style="dim")
     t.append(" (a turn left unfinished by a dead or stuck process). ")
-    t.append("A ? after a title marks a guessed session.")
+    t.append("A ? after a title marks a guessed session; ● one that finished or began waiting ")
+    t.append("since its pane was last shown.")
     if popup:
         t.append("\nThis is the popup: Enter jumps to the pane and closes it.", style="dim")
     parts.append(t)

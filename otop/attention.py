@@ -1,0 +1,172 @@
+"""Pure: when an agent needs you or finished, said once, and what you have not seen yet.
+
+Fed every watcher beat with the agents, the panes clients look at and `now`; returns the events
+to tell. A change counts only once the new state has held for `settle` seconds (opencode goes
+working-idle-working around tool calls); the first look at an agent is a baseline, so a
+watcher that starts (or restarts) replays nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from otop.model import GROUP_OF, Agent, Group, Scan
+
+WAITING = "waiting"  # an event: the agent entered the waiting group
+FINISHED = "finished"  # an event: a working agent's turn ended (idle group)
+DEFAULT_SETTLE = 2.0
+
+
+def phase(agent: Agent) -> str:
+    """What counts as a change: each waiting state on its own, the other groups as a whole."""
+    return str(agent.state.value if agent.group == Group.WAITING else agent.group.value)
+
+
+_WAITING_STATES = frozenset(s.value for s, g in GROUP_OF.items() if g == Group.WAITING)
+
+
+def _event(old: str, new: str) -> str | None:
+    if new in _WAITING_STATES and old != new:
+        return WAITING
+    if old == Group.WORKING.value and new == Group.IDLE.value:
+        return FINISHED
+    return None
+
+
+@dataclass
+class Mark:
+    """What the watcher knows of one agent's attention."""
+
+    phase: str
+    pending: str | None = None  # a phase seen but not yet held for `settle`
+    pending_since: float = 0.0
+    unseen_since: float | None = None  # set by an event nobody looked at
+    unseen_reason: str | None = None
+    seen_at: float | None = None  # when a client last looked at its pane
+    looking: bool = False
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing to tell: an agent started waiting, or finished its turn."""
+
+    kind: str
+    agent: Agent
+    at: float
+
+
+@dataclass
+class Attention:
+    """Settled phases, unseen marks and seen times of every agent, keyed by agent key."""
+
+    settle: float = DEFAULT_SETTLE
+    marks: dict[str, Mark] = field(default_factory=dict)
+
+    def update(self, agents: Iterable[Agent], looked: set[str], now: float) -> list[Event]:
+        """One beat: settle phases, set and clear marks; the events nobody is looking at."""
+        events: list[Event] = []
+        alive: set[str] = set()
+        for a in agents:
+            alive.add(a.key)
+            seen = a.pane is not None and a.pane.id in looked
+            m = self.marks.setdefault(a.key, Mark(""))
+            if not m.phase:  # first sight (or a restarted watcher's): a baseline, no event
+                m.phase = phase(a)
+            elif (kind := self._step(m, phase(a), now)) is not None and not seen:
+                events.append(Event(kind, a, now))
+                m.unseen_since, m.unseen_reason = now, kind
+            if seen:
+                m.unseen_since = m.unseen_reason = None
+            if seen != m.looking:  # a client came to it, or the last one left it
+                m.seen_at, m.looking = now, seen
+        for key in self.marks.keys() - alive:
+            del self.marks[key]
+        return events
+
+    def wants_clients(self) -> bool:
+        """Whether the next beat needs to know what clients show (a mark to clear, an event
+        about to be told); otherwise a slow look does."""
+        return any(m.unseen_since is not None or m.pending is not None for m in self.marks.values())
+
+    def _step(self, m: Mark, ph: str, now: float) -> str | None:
+        if ph == m.phase:
+            m.pending = None
+            return None
+        if m.pending != ph:
+            m.pending, m.pending_since = ph, now
+        if now - m.pending_since < self.settle:
+            return None
+        old, m.phase, m.pending = m.phase, ph, None
+        if old in _WAITING_STATES and ph == Group.WORKING.value and m.unseen_reason == WAITING:
+            m.unseen_since = m.unseen_reason = None  # answered somewhere: nothing left to see
+        return _event(old, ph)
+
+    def view(self) -> dict[str, tuple[float | None, float | None]]:
+        """Per agent key: (unseen since, seen at)."""
+        return {
+            k: (m.unseen_since, m.seen_at)
+            for k, m in self.marks.items()
+            if m.unseen_since is not None or m.seen_at is not None
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The marks a restarted watcher and other commands read (phases are not kept: a new
+        watcher starts from a baseline)."""
+        return {
+            k: {"unseen_since": m.unseen_since, "unseen_reason": m.unseen_reason,
+                "seen_at": m.seen_at}
+            for k, m in self.marks.items()
+            if m.unseen_since is not None or m.seen_at is not None
+        }  # fmt: skip
+
+    @classmethod
+    def from_json(cls, data: object, settle: float = DEFAULT_SETTLE) -> Attention:
+        """Marks kept by an earlier watcher; anything malformed is dropped, never trusted."""
+        out = cls(settle)
+        if not isinstance(data, dict):
+            return out
+        for key, v in data.items():
+            if not isinstance(key, str) or not isinstance(v, dict):
+                continue
+            reason = v.get("unseen_reason")
+            since = _number(v.get("unseen_since"))
+            out.marks[key] = Mark(
+                "",
+                unseen_since=since if reason in (WAITING, FINISHED) else None,
+                unseen_reason=reason if since is not None and reason in (WAITING, FINISHED)
+                else None,
+                seen_at=_number(v.get("seen_at")),
+            )  # fmt: skip
+        return out
+
+
+def read_view(data: object) -> dict[str, tuple[float | None, float | None]]:
+    """What another command shows of a watcher's marks file."""
+    return Attention.from_json(data).view()
+
+
+def _number(v: object) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def apply(scan: Scan, view: Mapping[str, tuple[float | None, float | None]]) -> Scan:
+    """The scan with each agent's unseen mark and seen time filled in."""
+    if not view:
+        return scan
+    agents = tuple(
+        replace(a, unseen_since=view[a.key][0], seen_at=view[a.key][1]) if a.key in view else a
+        for a in scan.agents
+    )
+    return replace(scan, agents=agents)
+
+
+def next_for_you(agents: Iterable[Agent], now: float) -> Agent | None:
+    """The agent prefix+N goes to: the longest waiting, else the longest unseen (panes only)."""
+    with_pane = [a for a in agents if a.pane is not None]
+    waiting = [a for a in with_pane if a.group == Group.WAITING]
+    if waiting:
+        return min(waiting, key=lambda a: a.waiting_since or now)
+    unseen = [a for a in with_pane if a.unseen_since is not None]
+    return min(unseen, key=lambda a: a.unseen_since or now) if unseen else None
