@@ -27,12 +27,7 @@ def phase(agent: Agent) -> str:
 _WAITING_STATES = frozenset(s.value for s, g in GROUP_OF.items() if g == Group.WAITING)
 
 
-def _event(old: str, new: str) -> str | None:
-    if new in _WAITING_STATES and old != new:
-        return WAITING
-    if old == Group.WORKING.value and new == Group.IDLE.value:
-        return FINISHED
-    return None
+_WORKING, _IDLE = Group.WORKING.value, Group.IDLE.value
 
 
 @dataclass
@@ -46,6 +41,7 @@ class Mark:
     unseen_reason: str | None = None
     seen_at: float | None = None  # when a client last looked at its pane
     looking: bool = False
+    worked: bool = False  # seen working since the phase last settled
 
 
 @dataclass(frozen=True)
@@ -74,6 +70,7 @@ class Attention:
             m = self.marks.setdefault(a.key, Mark(""))
             if not m.phase:  # first sight (or a restarted watcher's): a baseline, no event
                 m.phase = phase(a)
+                m.worked = m.phase == _WORKING
             elif (kind := self._step(m, phase(a), now)) is not None and not seen:
                 events.append(Event(kind, a, now))
                 m.unseen_since, m.unseen_reason = now, kind
@@ -91,7 +88,11 @@ class Attention:
         return any(m.unseen_since is not None or m.pending is not None for m in self.marks.values())
 
     def _step(self, m: Mark, ph: str, now: float) -> str | None:
-        if ph == m.phase:
+        """Settle one observation. Working needs no settling to count: a turn shorter than the
+        settle time still ends in `finished` once idle has held."""
+        if ph == _WORKING:
+            m.worked = True
+        if ph == m.phase and not (ph == _IDLE and m.worked):
             m.pending = None
             return None
         if m.pending != ph:
@@ -99,9 +100,14 @@ class Attention:
         if now - m.pending_since < self.settle:
             return None
         old, m.phase, m.pending = m.phase, ph, None
-        if old in _WAITING_STATES and ph == Group.WORKING.value and m.unseen_reason == WAITING:
+        worked, m.worked = m.worked, ph == _WORKING
+        if old in _WAITING_STATES and ph == _WORKING and m.unseen_reason == WAITING:
             m.unseen_since = m.unseen_reason = None  # answered somewhere: nothing left to see
-        return _event(old, ph)
+        if ph in _WAITING_STATES and old != ph:
+            return WAITING
+        if ph == _IDLE and worked:
+            return FINISHED
+        return None
 
     def view(self) -> dict[str, tuple[float | None, float | None]]:
         """Per agent key: (unseen since, seen at)."""

@@ -109,7 +109,10 @@ class Watcher:
         """Look (scan only if due), then push what changed; False once tmux is gone."""
         if self._reload:
             self._reload = False
-            self.cfg = self.read_settings()
+            try:
+                self.cfg = self.read_settings()
+            except TmuxError:  # the server went away meanwhile (or will be found alive again)
+                return server_alive(self.socket_path)
             self.attention.settle = self.cfg.settle
             self.out = Outputs()  # repaint everything in the new style
         if not server_alive(self.socket_path):

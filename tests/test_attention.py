@@ -47,6 +47,13 @@ def test_without_settling_every_blip_is_a_finish() -> None:
     assert [k for _, k in events] == [FINISHED] * 3
 
 
+def test_a_turn_shorter_than_the_settle_time_is_still_told() -> None:
+    """Idle, one beat of work (a quick turn the watcher saw once), idle again: one `finished`
+    once idle has held, not none because working never settled."""
+    att = Attention(settle=2.0)
+    assert beats(att, [D, D, W, D, D, D, D, D], step=1.5) == [(7.5, FINISHED)]
+
+
 def test_waiting_is_told_once_however_long_it_waits() -> None:
     """A permission prompt held for a minute is one event; a question after it is another."""
     att = Attention(settle=2.0)

@@ -57,6 +57,7 @@ def listed(w: World, sid: str) -> dict[str, object]:
     agents = json.loads(out.stdout)["agents"]
     assert isinstance(agents, list)
     (mine,) = [a for a in agents if a["session_id"] == sid]
+    assert isinstance(mine, dict)
     return mine
 
 

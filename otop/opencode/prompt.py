@@ -74,22 +74,20 @@ def question(screen: str) -> Question | None:
     f = feet[-1]
     options: list[str] = []
     typed: str | None = None
-    after_custom = False
+    column = -1  # where the custom option's label starts: its answer line is written there
     for line in lines[max(0, f - _DIALOG_LINES) : f]:
         m = _OPTION.match(line)
-        if m and int(m.group(1)) == len(options) + 1:
+        if m and int(m.group(1)) in (1, len(options) + 1):
+            if int(m.group(1)) == 1:  # a list starts (an earlier one above was history)
+                options, typed = [], None
             options.append(_SIDEBAR_GAP.split(m.group(2).strip())[0])
-            after_custom = options[-1] == CUSTOM
+            column = m.start(2) if options[-1] == CUSTOM else -1
             continue
-        if m and int(m.group(1)) == 1:  # a second list: an earlier dialog's text above
-            options = [_SIDEBAR_GAP.split(m.group(2).strip())[0]]
-            after_custom, typed = False, None
-            continue
-        if after_custom:
-            body = _SIDEBAR_GAP.split(line.strip().lstrip("┃").strip())[0]
+        if column >= 0:
+            body = _SIDEBAR_GAP.split(line[column:].strip())[0] if line[column:][:1].strip() else ""
             if body:  # the custom answer's line is open: its placeholder, or what is typed
                 typed = "" if body == CUSTOM else body
-            after_custom = False
+            column = -1
     if not options:
         return None
     return Question(tuple(options), "⇆" in lines[f] or "confirm" in lines[f], typed)
