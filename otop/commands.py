@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
+import time
 from collections.abc import Callable
 
-from otop import snapshot
-from otop.attention import next_for_you
+from otop import actions, snapshot
 from otop.console import UsageError, say
 from otop.model import Agent, Scan
 from otop.net import loopback
 from otop.opencode.rows import HistoryEntry
 from otop.opencode.servers import load_servers
 from otop.opencode.store import StoreError
-from otop.render import document, ordered, table, visible
+from otop.render import document, message_text, ordered, table, visible
 from otop.scan import Changes, Options, Scanner
 from otop.text import json_text
 from otop.tmux import Target, Tmux, TmuxError
@@ -57,39 +56,16 @@ def _socket(scanner: Scanner) -> str:
     return snapshot.socket_of(o.socket_name, o.socket_path, dict(os.environ))
 
 
-def dispatch(ap: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    """Run the subcommand the arguments name."""
-    if args.command == "list":
-        return cmd_list(args)
-    if args.command == "jump":
-        return cmd_jump(args)
-    if args.command == "explain":
-        return cmd_explain(args)
-    if args.command == "answer":
-        return cmd_answer(args)
-    if args.command == "reply":
-        return cmd_reply(args)
-    if args.command == "watch":
-        return cmd_watch(args)
-    if args.command == "tmux":
-        return cmd_tmux(args)
-    if args.command == "serve":
-        return cmd_serve(args)
-    if args.command == "bar":
-        return cmd_bar(args)
-    if args.command == "doctor":
-        from otop import doctor
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from otop import doctor
 
-        text, status = doctor.report(doctor.run(_scanner(args)))
-        say(text)
-        return status
-    if args.command in (None, "ui", "popup"):
-        return cmd_ui(args, popup=args.command == "popup")
-    ap.print_help()
-    return 0
+    text, status = doctor.report(doctor.run(_scanner(args)))
+    say(text)
+    return status
 
 
-def cmd_ui(args: argparse.Namespace, popup: bool) -> int:
+def cmd_ui(args: argparse.Namespace) -> int:
+    popup = args.command == "popup"
     if popup and not (os.environ.get("TMUX") or args.socket_name or args.socket_path):
         raise UsageError("`otop popup` runs inside tmux (bind it to display-popup); use `otop`")
     interval = getattr(args, "interval", 2.0)
@@ -140,28 +116,11 @@ def _width() -> int:
         return 120
 
 
-def find_agent(scan: Scan, target: str) -> Agent:
-    """The one agent a user names by session id (or its end), pane id or pid."""
-    hits: list[Agent] = []
-    if target.startswith("%"):
-        hits = [a for a in scan.agents if a.pane and a.pane.id == target]
-    elif target.isdigit():
-        hits = [a for a in scan.agents if a.proc and a.proc.pid == int(target)]
-    else:
-        hits = [a for a in scan.agents if a.session_id == target]
-        if not hits:
-            hits = [
-                a
-                for a in scan.agents
-                if a.session_id
-                and (a.session_id.endswith(target) or a.session_id.startswith(target))
-            ]
-    if not hits:
-        raise UsageError(f"no running agent matches {target!r} (see `otop list --all`)")
-    if len(hits) > 1:
-        ids = ", ".join(a.session_id or a.key for a in hits)
-        raise UsageError(f"{target!r} matches several agents: {ids}")
-    return hits[0]
+def _find(scanner: Scanner, target: str) -> Agent:
+    try:
+        return actions.find(_scan_once(scanner), target)
+    except actions.ActionError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_jump(args: argparse.Namespace) -> int:
@@ -169,68 +128,53 @@ def cmd_jump(args: argparse.Namespace) -> int:
         raise UsageError("jump needs a session id, pane id or pid, or --next")
     scanner = _scanner(args, one_shot=False)
     assert scanner.tmux is not None
-    tmux = scanner.tmux
     try:
         scan = _scan_once(scanner)
         if args.next:
-            agent = next_for_you(scan.agents, scan.generated_at)
-            if agent is None:
-                raise UsageError("no agent is waiting for you or finished unseen")
+            agent = actions.next_one(scan.agents, scan.generated_at)
         else:
-            agent = find_agent(scan, args.target)
-        if agent.pane is None:
-            raise UsageError(f"agent {agent.session_id or agent.key} runs in no tmux pane")
-        try:
-            tmux.jump(agent.pane, os.environ.get("OTOP_CLIENT") or None)
-        except TmuxError as exc:
-            raise UsageError(f"cannot jump to {agent.pane.id}: {exc}") from None
-    except UsageError as exc:
+            agent = actions.find(scan, args.target)
+        actions.jump(scanner.tmux, agent)
+    except actions.ActionError as exc:
         if not args.notify:
-            raise
-        _notify(tmux, f"otop: {exc}")
+            raise UsageError(str(exc)) from None
+        _notify(scanner.tmux, f"otop: {exc}")
         return 1
     return 0
 
 
 def _notify(tmux: Tmux, text: str) -> None:
     """A message on the client's status line (a key binding has no terminal to print to)."""
-    client = os.environ.get("OTOP_CLIENT")
+    client = actions.client()
     target = ["-c", client] if client else []
     try:
-        tmux.cmd("display-message", *target, text.replace("#", "##"))
+        tmux.cmd("display-message", *target, message_text(text))
     except TmuxError:
         say(text, file=sys.stderr)
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
-    from otop import answer
     from otop.opencode.dialog import REPLIES
 
     scanner = _scanner(args, one_shot=False)
-    agent = find_agent(_scan_once(scanner), args.target)
+    agent = _find(scanner, args.target)
     assert scanner.tmux is not None
+    remotes = scanner.remotes if agent.server else None
     try:
-        said = (
-            answer.on_server(scanner.remotes, agent, REPLIES.index(args.reply))
-            if agent.server
-            else answer.in_pane(scanner.tmux, agent, REPLIES.index(args.reply))
-        )
-        say(f"otop: {said}")
-    except answer.AnswerError as exc:
+        say(f"otop: {actions.answer(scanner.tmux, agent, REPLIES.index(args.reply), remotes)}")
+    except actions.ActionError as exc:
         say(f"otop: not answered: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
 def cmd_reply(args: argparse.Namespace) -> int:
-    from otop import reply
-
     scanner = _scanner(args, one_shot=False)
-    agent = find_agent(_scan_once(scanner), args.target)
+    agent = _find(scanner, args.target)
     assert scanner.tmux is not None
     try:
-        say(f"otop: {reply.send(scanner.tmux, agent, args.text)}")
-    except reply.ReplyError as exc:
+        say(f"otop: {actions.reply(scanner.tmux, agent, args.text)}")
+    except actions.ActionError as exc:
         say(f"otop: not sent: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -328,25 +272,19 @@ def cmd_bar(args: argparse.Namespace) -> int:
 
 
 def _fetch(url: str, token: str | None) -> dict[str, object]:
-    """The agents document from a running `otop serve`."""
-    import urllib.error
-    import urllib.request
+    """The agents document from a running `otop serve` (the same HTTP client as for opencode
+    servers: no redirects, a size cap, one deadline)."""
+    from otop.opencode.remote import Client, ServerError, describe
+    from otop.opencode.servers import ServerConfig
 
-    base = url.rstrip("/")
+    base = url.rstrip("/").removesuffix("/agents")
     if not base.startswith(("http://", "https://")):
         raise UsageError(f"--from wants an http:// URL, not {url!r}")
-    target = base if base.endswith("/agents") else base + "/agents"
-    req = urllib.request.Request(target, headers={"Accept": "application/json"})
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
+    target = base + "/agents"
     try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            doc = json.load(resp)
-    except urllib.error.HTTPError as exc:
-        raise UsageError(f"{target} answered {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise UsageError(f"cannot read {target}: {reason}") from None
+        doc = Client(ServerConfig("serve", base), timeout=5.0, token=token).get("/agents")
+    except (ServerError, OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {target}: {describe(exc)}") from None
     if not isinstance(doc, dict):
         raise UsageError(f"{target} did not answer an agents document")
     return doc
@@ -376,7 +314,7 @@ def cmd_tmux(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from otop.explain import explain
 
-    scan = _scan_once(_scanner(args))
-    agent = find_agent(scan, args.target)
-    say(explain(agent, scan.generated_at))
+    scanner = _scanner(args)
+    agent = _find(scanner, args.target)
+    say(explain(agent, time.time()))
     return 0

@@ -199,6 +199,25 @@ class ToolRun:
 
 
 @dataclass(frozen=True)
+class MessageRow:
+    """One stored message: id, times (epoch seconds) and its JSON (None when unreadable)."""
+
+    id: str
+    created: float
+    updated: float
+    data: dict[str, object] | None
+
+
+@dataclass(frozen=True)
+class PartRow:
+    """One stored part of a message: id, last write (epoch seconds) and its JSON."""
+
+    id: str
+    updated: float
+    data: dict[str, object] | None
+
+
+@dataclass(frozen=True)
 class Turn:
     """The newest turn of a session: what its latest rows say."""
 

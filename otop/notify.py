@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from otop.attention import WAITING, Event
-from otop.render import state_label, title_of, tmux_escape
+from otop.render import message_text, state_label, title_of
 from otop.text import clean
 from otop.tmux import Tmux, TmuxError
 
@@ -75,7 +75,7 @@ class Notifier:
     def tell(self, event: Event, clients: Sequence[tuple[str, str]], s: NotifySettings) -> None:
         """One event: a message on each client not showing its pane, the bell, the desktop."""
         pane = event.agent.pane
-        text = "otop: " + tmux_escape(message(event)).replace("%", "%%")  # no strftime either
+        text = message_text("otop: " + message(event))
         for name, shown in clients:
             if pane is not None and shown == pane.id:
                 continue

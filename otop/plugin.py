@@ -17,11 +17,13 @@ from otop.notify import NOTIFY_LEVELS, NotifySettings
 from otop.render import (
     DEFAULT_COLOURS,
     DEFAULT_ICONS,
+    DEFAULT_STYLE,
     DEFAULT_TEMPLATE,
     PLACEHOLDERS,
     UNSEEN_COLOUR,
     UNSEEN_ICON,
     StatusStyle,
+    message_text,
     tmux_escape,
 )
 from otop.runtime import (
@@ -70,17 +72,18 @@ _SIZE = re.compile(r"^[1-9][0-9]{0,3}%?$")
 
 @dataclass
 class Config:
-    """The plugin's options, validated; `errors` says which values were refused and why."""
+    """The plugin's options, validated; `errors` says which values were refused and why.
+    Every default comes from DEFAULTS (and render's icons and colours)."""
 
-    key: str | None = "O"
-    next_key: str | None = "N"
-    popup_width: str = "80%"
-    popup_height: str = "70%"
-    interval: float = 2.0
-    watch_interval: float = 1.0
-    badges: bool = True
-    style: StatusStyle = field(default_factory=lambda: StatusStyle(DEFAULT_ICONS, DEFAULT_COLOURS))
-    settle: float = 2.0
+    key: str | None = DEFAULTS["key"]
+    next_key: str | None = DEFAULTS["next-key"]
+    popup_width: str = DEFAULTS["popup-width"]
+    popup_height: str = DEFAULTS["popup-height"]
+    interval: float = float(DEFAULTS["interval"])
+    watch_interval: float = float(DEFAULTS["watch-interval"])
+    badges: bool = DEFAULTS["badges"] == "on"
+    style: StatusStyle = field(default_factory=lambda: DEFAULT_STYLE)
+    settle: float = float(DEFAULTS["notify-settle"])
     notify: NotifySettings = field(default_factory=NotifySettings)
     errors: list[str] = field(default_factory=list)
 
@@ -194,7 +197,7 @@ def installed_version() -> tuple[int, int]:
 
 def otop_command() -> str:
     """This otop, as a shell word list safe inside a tmux format."""
-    return shlex.join([sys.executable, "-m", "otop"]).replace("#", "##")
+    return tmux_escape(shlex.join([sys.executable, "-m", "otop"]))
 
 
 def popup_binding(cfg: Config, version: tuple[int, int]) -> list[str]:
@@ -286,7 +289,7 @@ def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True
             report.watcher = start_watcher(tmux)
         except (RuntimeDirError, OSError) as exc:
             report.watcher = f"no watcher: {exc}"
-            tmux.cmd("display-message", f"otop: {tmux_escape(str(exc))}")
+            tmux.cmd("display-message", message_text(f"otop: {exc}"))
     return report
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from otop.decide.status import child_state
 from otop.model import GROUP_RANK, Agent, Group, ProcKind, Scan, SessionDetail, State
-from otop.status import child_state
 from otop.text import cell_width, clean, cut
 
 JSON_VERSION = 1
@@ -203,6 +203,12 @@ def table(agents: Sequence[Agent], now: float, width: int = 120) -> str:
 def tmux_escape(text: str) -> str:
     """Text made inert in a tmux format: `#` doubled, so `#(`, `#[` and `#{` stay literal."""
     return clean(text).replace("#", "##")
+
+
+def message_text(text: str) -> str:
+    """Text for `display-message`, which expands formats and then strftime: `#` and `%`
+    doubled."""
+    return tmux_escape(text).replace("%", "%%")
 
 
 UNSEEN = "unseen"

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 
 from otop.answer import AnswerError, same_process
+from otop.decide.screen import squeeze
 from otop.model import Agent, Group, State
 from otop.opencode import prompt
-from otop.opencode.screen import squeeze
 from otop.text import clean
 from otop.tmux import Tmux, TmuxError, literal
 

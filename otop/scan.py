@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from otop.correlate import Binding, World, correlate, in_dir, orphan_pane, proc_dir
+from otop.decide.agents import orphan_agent, process_agent, recent_in_dir
+from otop.decide.correlate import correlate, orphan_pane
+from otop.decide.runs import proc_dir
+from otop.decide.screen import shows_permission
+from otop.decide.tiers import Binding, World
+from otop.details import Details
 from otop.model import (
     Agent,
-    Confidence,
-    Evidence,
     LogRun,
     Pane,
     Problem,
@@ -21,16 +24,13 @@ from otop.model import (
     Scan,
     SessionBrief,
     SessionDetail,
-    State,
 )
 from otop.opencode.index import RootIndex
 from otop.opencode.logs import SharedLog, read_process_log
 from otop.opencode.paths import Paths, find_paths
-from otop.opencode.screen import shows_permission
 from otop.opencode.servers import ServerConfig
 from otop.opencode.store import Store, StoreError
 from otop.procs import PidProbe, ProcScanner
-from otop.status import Signals, Verdict, infer
 from otop.tmux import Target, Tmux, TmuxError
 
 if TYPE_CHECKING:
@@ -38,9 +38,6 @@ if TYPE_CHECKING:
 
 # Sessions whose unfinished turn lost its process are shown as stale for this long.
 ORPHAN_WINDOW = 30 * 60.0
-_Cached = tuple[tuple[object, ...], SessionDetail, float]
-# A cached session detail is read again after this long even if its events stand still.
-DETAIL_TTL = 10.0
 
 
 @dataclass(frozen=True)
@@ -66,9 +63,7 @@ class Scanner:
         self.paths: Paths = find_paths(env, self.options.db)
         self.store = Store(self.paths.db)
         self.index = RootIndex(self.store)
-        # (session id, depth) -> (change marker, detail, monotonic time read)
-        self._detail_cache: dict[tuple[str, int], _Cached] = {}
-        self._used: set[tuple[str, int]] = set()
+        self.details = Details(self.store)
         self.log = SharedLog(self.paths.shared_log)
         self.procs = ProcScanner()
         self.tmux: Tmux | None = (
@@ -133,20 +128,22 @@ class Scanner:
         bindings = correlate(world)
         if db_ok and any(b.wants_screen and b.pane is not None for b in bindings):
             bindings = self._look_closer(world, bindings, problems)
-        self._used = set()
-        details = self._details([b.session_id for b in bindings if b.session_id], db_ok, problems)
-        orphans = self._orphans(bindings, sessions, details, now, db_ok, problems)
-        self._detail_cache = {k: v for k, v in self._detail_cache.items() if k in self._used}
+        self.details.begin()
+        details = self.details.bound([b.session_id for b in bindings if b.session_id], db_ok,
+                                     problems)  # fmt: skip
+        window = now - self.options.orphan_window
+        orphans = self.details.orphans(bindings, sessions, window, db_ok, problems)
+        self.details.end()
         screens = self._screens(bindings, details)
         cpu = self._cpu(procs, t0)
-        agents = [self._agent(b, details, screens, cpu, now) for b in bindings]
+        agents = [process_agent(b, details, screens, cpu, now) for b in bindings]
         taken = {a.pane.id for a in agents if a.pane is not None}
         servers = [p for p in procs if p.kind == ProcKind.SERVE]
         for detail in orphans:
             pane = orphan_pane(
                 detail.brief.title, [p for p in panes if not _runs_opencode(p)], taken
             )
-            agents.append(_orphan_agent(detail, pane, servers, now))
+            agents.append(orphan_agent(detail, pane, servers, now))
         self._add_remote(agents, problems, now)
         self.last_duration = time.monotonic() - t0
         return Scan(
@@ -202,7 +199,7 @@ class Scanner:
             return bindings
         try:
             screens = self.tmux.capture([b.pane.id for b in unsure if b.pane is not None])
-            wanted = {c for b in unsure for c in (b.candidates or _recent_in_dir(world, b))}
+            wanted = {c for b in unsure for c in (b.candidates or recent_in_dir(world, b))}
             prompts = self._prompts(wanted, world)
         except (TmuxError, StoreError) as exc:
             problems.append(Problem("screen", f"cannot read panes to tell sessions apart: {exc}"))
@@ -275,96 +272,6 @@ class Scanner:
             self.index.reset()
             return False
 
-    def _detail(self, sid: str, depth: int, seqs: Mapping[str, int] | None) -> SessionDetail | None:
-        """One session's detail, reused while its event sequence (and its children's) stand
-        still; read again at least every DETAIL_TTL seconds for what the event log misses."""
-        key = (sid, depth)
-        self._used.add(key)
-        cached = self._detail_cache.get(key)
-        marker: tuple[object, ...] | None = None
-        if seqs is not None and sid in seqs:
-            kids = cached[1].children if cached else ()
-            marker = (seqs[sid], *(seqs.get(c.brief.id) for c in kids))
-            if (
-                cached is not None
-                and cached[0] == marker
-                and time.monotonic() - cached[2] < DETAIL_TTL
-            ):
-                return cached[1]
-        d = self.store.detail(sid, depth=depth)
-        if d is None:
-            self._detail_cache.pop(key, None)
-            return None
-        if marker is not None:
-            kids_now = tuple(seqs.get(c.brief.id) for c in d.children) if seqs else ()
-            self._detail_cache[key] = ((marker[0], *kids_now), d, time.monotonic())
-        return d
-
-    def _sequences(self, ids: Iterable[str]) -> dict[str, int] | None:
-        """Event sequences of sessions and of the children their cached details hold."""
-        wanted = set(ids)
-        for (sid, _), (_, d, _) in self._detail_cache.items():
-            if sid in wanted:
-                wanted.update(c.brief.id for c in d.children)
-        return self.store.sequences(wanted)
-
-    def _details(
-        self, ids: list[str], db_ok: bool, problems: list[Problem]
-    ) -> dict[str, SessionDetail]:
-        out: dict[str, SessionDetail] = {}
-        if not db_ok:
-            return out
-        try:
-            seqs = self._sequences(ids)
-        except StoreError as exc:
-            problems.append(Problem("database", str(exc)))
-            return out
-        for sid in ids:
-            try:
-                d = self._detail(sid, 1, seqs)
-            except StoreError as exc:
-                problems.append(Problem("database", str(exc)))
-                break
-            if d is not None:
-                out[sid] = d
-        return out
-
-    def _orphans(
-        self,
-        bindings: list[Binding],
-        sessions: Mapping[str, SessionBrief],
-        details: dict[str, SessionDetail],
-        now: float,
-        db_ok: bool,
-        problems: list[Problem],
-    ) -> list[SessionDetail]:
-        """Recent root sessions with an unfinished turn that no live process shows."""
-        if not db_ok:
-            return []
-        bound = {b.session_id for b in bindings}
-        out: list[SessionDetail] = []
-        recent = [
-            s
-            for s in sessions.values()
-            if not s.parent_id
-            and s.id not in bound
-            and s.updated_at >= now - self.options.orphan_window
-        ]
-        try:
-            seqs = self.store.sequences(s.id for s in recent)
-        except StoreError as exc:
-            problems.append(Problem("database", str(exc)))
-            return out
-        for s in recent:
-            try:
-                d = self._detail(s.id, 0, seqs)
-            except StoreError as exc:
-                problems.append(Problem("database", str(exc)))
-                return out
-            if d is not None and not d.turn.completed and d.turn.last_message_id:
-                out.append(d)
-        return out
-
     def _screens(
         self, bindings: list[Binding], details: Mapping[str, SessionDetail]
     ) -> dict[str, bool]:
@@ -395,52 +302,6 @@ class Scanner:
             cpu.update(self.procs.measure(missing))
         return cpu
 
-    # -- joining ----------------------------------------------------------------------------
-
-    def _agent(
-        self,
-        b: Binding,
-        details: Mapping[str, SessionDetail],
-        screens: Mapping[str, bool],
-        cpu: Mapping[int, float | None],
-        now: float,
-    ) -> Agent:
-        p = b.proc
-        detail = details.get(b.session_id) if b.session_id else None
-        if p.kind == ProcKind.SERVE:
-            verdict = Verdict(
-                State.IDLE, None, Evidence("kind", Confidence.CERTAIN, "a server: see its sessions")
-            )
-        elif b.ambiguous:
-            verdict = Verdict(
-                State.NEW,
-                None,
-                Evidence("session", Confidence.UNKNOWN, "session unknown, so its state is too"),
-            )
-        else:
-            sig = Signals(
-                alive=True,
-                cpu_percent=cpu.get(p.pid),
-                children=p.children,
-                screen_permission=screens.get(b.pane.id) if b.pane else None,
-                log_ask=b.run.pending_ask if b.run else None,
-                log_ask_at=b.run.pending_ask_at if b.run else None,
-            )
-            verdict = infer(detail, sig, now)
-        proc = p if cpu.get(p.pid) == p.cpu_percent else _with_cpu(p, cpu.get(p.pid))
-        return Agent(
-            key=f"pid:{p.pid}",
-            proc=proc,
-            pane=b.pane,
-            session=detail,
-            state=verdict.state,
-            tool=verdict.tool,
-            evidence_pane=b.pane_evidence,
-            evidence_session=b.session_evidence,
-            evidence_state=verdict.evidence,
-            waiting_since=verdict.waiting_since,
-        )
-
 
 class Changes:
     """Cheap facts whose change means a scan could tell something new: the set of opencode
@@ -465,61 +326,5 @@ class Changes:
         return (self.pids.pids(), version, tuple(logs))
 
 
-def _recent_in_dir(world: World, b: Binding, most: int = 12) -> list[str]:
-    """The newest root sessions of a process's directory: what a guessed pane may show."""
-    mine = [s for s in world.sessions.values() if s.parent_id is None and in_dir(s, b.proc)]
-    mine.sort(key=lambda s: s.updated_at, reverse=True)
-    return [s.id for s in mine[:most]]
-
-
-def _with_cpu(p: Proc, cpu: float | None) -> Proc:
-    return replace(p, cpu_percent=cpu)
-
-
 def _runs_opencode(p: Pane) -> bool:
     return p.current_command in ("opencode", "opencode.exe")
-
-
-def _orphan_agent(
-    detail: SessionDetail, pane: Pane | None, servers: list[Proc], now: float
-) -> Agent:
-    """A session with an unfinished turn and no TUI: stale, unless a server may be driving it."""
-    if servers:
-        # `opencode serve` runs sessions for its clients without a TUI; which ones, only its
-        # HTTP API can say, so the turn is taken as live rather than declared stale.
-        server = servers[0]
-        verdict = infer(detail, Signals(alive=True), now)
-        return Agent(
-            key=f"ses:{detail.brief.id}",
-            proc=server,
-            pane=None,
-            session=detail,
-            state=verdict.state,
-            tool=verdict.tool,
-            evidence_pane=Evidence("none", Confidence.UNKNOWN, "driven by a server, not a pane"),
-            evidence_session=Evidence(
-                "server",
-                Confidence.GUESS,
-                f"no TUI shows {detail.brief.id}; opencode serve (pid {server.pid}) may drive it",
-            ),
-            evidence_state=verdict.evidence,
-        )
-    verdict = infer(detail, Signals(alive=False), now)
-    pane_ev = (
-        Evidence("pane title", Confidence.LIKELY, f"{pane.id} still carries the session's title")
-        if pane
-        else Evidence("none", Confidence.UNKNOWN, "its process is gone")
-    )
-    return Agent(
-        key=f"ses:{detail.brief.id}",
-        proc=None,
-        pane=pane,
-        session=detail,
-        state=verdict.state,
-        tool=verdict.tool,
-        evidence_pane=pane_ev,
-        evidence_session=Evidence(
-            "db", Confidence.CERTAIN, f"{detail.brief.id} has an unfinished turn and no process"
-        ),
-        evidence_state=verdict.evidence,
-    )

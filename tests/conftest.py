@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from devtools.lab import kill_tmux_server
+from devtools.store import OpencodeDB
+from devtools.terminal import attach
 from otop.opencode.store import Store
 from otop.runtime import holder, lock_path
-from otop.sim.lab import kill_tmux_server
-from otop.sim.store import OpencodeDB
-from otop.sim.terminal import attach
 from otop.tmux import Target, Tmux
 
 # Times in views are local: tests see them in one zone, whatever the machine's.

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from otop.actions import yank
 from otop.opencode.config import mcp_servers, strip_jsonc
 from otop.tmux import Target, Tmux
-from otop.ui.backend import yank
 from tests.conftest import TmuxServer
 
 

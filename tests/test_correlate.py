@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from otop.correlate import Binding, World, correlate
+from otop.decide.correlate import correlate
+from otop.decide.tiers import Binding, World
 from otop.model import Confidence, LogRun, Pane, Proc, ProcKind, SessionBrief
 
 NOW = 1_800_000_000.0

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from otop.correlate import World, correlate
+from otop.decide.correlate import correlate
+from otop.decide.tiers import World
 from otop.model import Confidence, LogRun, Pane, Proc, ProcKind, SessionBrief
 
 NOW = 1_800_000_000.0

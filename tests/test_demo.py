@@ -18,7 +18,7 @@ def test_demo_headless_shows_states_and_cleans_up() -> None:
 
     before = demo_agents()
     out = subprocess.run(
-        [sys.executable, "-m", "otop.sim.demo", "--headless", "16"],
+        [sys.executable, "-m", "devtools.demo", "--headless", "16"],
         capture_output=True,
         text=True,
         timeout=90,

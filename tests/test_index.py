@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from otop import scan as scan_module
+from devtools.store import OpencodeDB, now_ms
+from otop import details as details_module
 from otop.opencode.index import RootIndex
 from otop.opencode.store import Store
 from otop.scan import Options, Scanner
-from otop.sim.store import OpencodeDB, now_ms
 from tests.conftest import spawn_fake
 
 HOUR = 3_600_000
@@ -109,7 +109,7 @@ def test_scanner_reuses_details_until_the_session_changes(
         )
         session = scanner.scan().agents[0].session
         assert session is not None and session.todos == ()
-        monkeypatch.setattr(scan_module, "DETAIL_TTL", 0.0)
+        monkeypatch.setattr(details_module, "DETAIL_TTL", 0.0)
         session = scanner.scan().agents[0].session
         assert session is not None and [t.content for t in session.todos] == ["quiet todo"]
     finally:

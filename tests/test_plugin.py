@@ -121,7 +121,7 @@ def test_hostile_titles_never_reach_tmux(world: World) -> None:
     try:
         world.load()
         wait_for(lambda: world.option("@otop_status") == "·3", what="three idle agents")
-        time.sleep(1.5)  # status lines redraw on the client
+        wait_for(lambda: "·".encode() in client.seen(), what="the badges drawn on the client")
         opts = "".join(
             line for line in world.server("show-options", "-g").splitlines() if "otop" in line
         )
@@ -161,7 +161,8 @@ def test_single_watcher(world: World) -> None:
         )
         for _ in range(3)
     ]
-    time.sleep(3)
+    wait_for(lambda: sum(p.poll() is None for p in procs) == 1 and world.watcher() is not None,
+             timeout=10, what="two of three watchers to leave")  # fmt: skip
     alive = [p for p in procs if p.poll() is None]
     assert len(alive) == 1
     for p in procs:
@@ -169,9 +170,8 @@ def test_single_watcher(world: World) -> None:
             assert p.returncode == 0
             assert p.stderr is not None and b"already runs" in p.stderr.read()
     assert world.watcher() == alive[0].pid
-    world.load()  # the plugin's load keeps the running watcher
-    time.sleep(0.5)
-    assert world.watcher() == alive[0].pid
+    world.load()  # the plugin's load (run-shell waits for it) keeps the running watcher
+    assert world.watcher() == alive[0].pid and alive[0].poll() is None
     world.server.kill()
     alive[0].wait(5)
     assert alive[0].returncode == 0
@@ -510,6 +510,5 @@ def test_list_answers_from_the_watchers_snapshot(
     assert "snapshot" not in fresh
     assert [a["session_id"] for a in fresh["agents"]] == [a["session_id"] for a in doc["agents"]]
     world.server.kill()
-    time.sleep(0.2)
     assert main(["-L", world.server.socket, "list", "--json"]) == 0
     assert "snapshot" not in json.loads(capsys.readouterr().out)

@@ -97,7 +97,11 @@ def test_cpu_is_a_delta_not_a_lifetime_average(tmp_path: Path) -> None:
     code = "import time\nt=time.time()\nwhile time.time()-t<0.6: pass\ntime.sleep(60)\n"
     p = subprocess.Popen(["bash", "-c", f"exec -a opencode {sys.executable} - <<< '{code}'"])
     try:
-        time.sleep(1.0)
+        import psutil
+
+        # The burn is over once the process sleeps (its first 0.6 s spin on the CPU).
+        wait_for(lambda: psutil.Process(p.pid).status() == psutil.STATUS_SLEEPING, 10,
+                 what="the burn to end")  # fmt: skip
         s = ProcScanner()
         s.scan()
         time.sleep(0.3)
@@ -134,7 +138,11 @@ def test_capture_several_panes_in_one_command(tmux: TmuxServer, tmp_path: Path) 
     """Several panes are captured with a single tmux command, each text to its pane."""
     a = tmux.new_window(tmp_path, "bash --norc --noprofile -c 'echo alpha-text; sleep 30'")
     b = tmux.new_window(tmp_path, "bash --norc --noprofile -c 'echo beta-text; sleep 30'")
-    time.sleep(0.4)
+
+    def shown(pane: str, text: str) -> bool:
+        return text in tmux("capture-pane", "-p", "-t", pane)
+
+    wait_for(lambda: shown(a, "alpha-text") and shown(b, "beta-text"), what="both panes' text")
     t = Tmux(Target(socket_name=tmux.socket))
     before = t.commands
     shots = t.capture([a, b, "%999"])

@@ -159,7 +159,11 @@ def test_a_scan_goes_on_beside_a_hostile_server(
         scanner.wait_for_servers()
         for mode in ("nan", "not http", "escapes", "huge"):
             hostile.mode = mode
-            time.sleep(0.4)
+            asked = time.time()
+            deadline = time.monotonic() + 5
+            while not all(v.at > asked for v in scanner.remotes.latest()):  # asked again
+                assert time.monotonic() < deadline, "the poller never asked again"
+                time.sleep(0.02)
             scan = scanner.scan()
             assert any(p.source == "server" for p in scan.problems) or mode == "escapes"
         assert all(t.is_alive() for t in threading.enumerate() if "otop-server-bad" in t.name)

@@ -17,7 +17,7 @@ from otop.opencode.config import mcp_servers
 from otop.text import clean_lines, json_text
 from otop.ui.app import OtopApp
 from tests.conftest import World, agent_cmd, pid_in
-from tests.ui_world import AGENTS, FixtureBackend
+from tests.ui_world import AGENTS, FixtureBackend, settled
 
 HOSTILE = "evil \x1b]2;pwn\x07\x1b[31mred\x1b[0m \x9b31m\x90dcs\x9c\x07bell\x08"
 # Anything a terminal acts on: ESC, BEL, other C0 (tab and newline aside), DEL, C1.
@@ -76,7 +76,7 @@ def test_yank_message_in_the_app() -> None:
 
     async def run() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.pause()
+            await settled(pilot)
             await pilot.press("y")
             shown = str(app.query_one("#message", Static).render())
             assert "evil" in shown and not CONTROL.search(shown)

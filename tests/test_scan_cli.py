@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.store import OpencodeDB, now_ms
 from otop.cli import main
-from otop.sim.store import OpencodeDB, now_ms
 from tests.conftest import PERMISSION_SCREEN, TmuxServer, agent_cmd, pid_in
 
 
@@ -91,7 +91,7 @@ def test_list_json(
     """`otop list --json` maps every pane to its session with the right state and evidence."""
     # The fake agents are a second old; a run is trusted only once its process is older than
     # RUN_SETTLE (tested in test_correlate), which this test does not wait for.
-    monkeypatch.setattr("otop.correlate.RUN_SETTLE", 0.0)
+    monkeypatch.setattr("otop.decide.runs.RUN_SETTLE", 0.0)
     doc = run_json(capsys, "-L", str(world["socket"]), "list", "--json", "--cpu")
     assert set(doc) == {"version", "generated_at", "agents"}
     assert doc["version"] == 1
@@ -132,7 +132,7 @@ def test_list_table_and_explain(
     world: dict[str, object], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The table names each agent's state and pane; explain gives the evidence in words."""
-    monkeypatch.setattr("otop.correlate.RUN_SETTLE", 0.0)  # as in test_list_json
+    monkeypatch.setattr("otop.decide.runs.RUN_SETTLE", 0.0)  # as in test_list_json
     assert main(["-L", str(world["socket"]), "list"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:3] == ["STATE", "TITLE", "SESSION"]

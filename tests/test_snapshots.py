@@ -9,13 +9,13 @@ from textual.pilot import Pilot
 
 from otop.model import McpServer
 from otop.ui.app import OtopApp
-from tests.ui_world import FixtureBackend
+from tests.ui_world import FixtureBackend, settled
 
 Snap = Callable[..., bool]
 
 
 async def settle(pilot: Pilot[None]) -> None:
-    await pilot.pause(0.3)
+    await settled(pilot)
 
 
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
@@ -58,9 +58,9 @@ def test_mcp(snap_compare: Snap) -> None:
     """The MCP panel: enabled and disabled servers, where each comes from, broken files."""
 
     async def open_mcp(pilot: Pilot[None]) -> None:
-        await pilot.pause(0.3)
+        await settled(pilot)
         await pilot.press("m")
-        await pilot.pause(0.3)
+        await settled(pilot)
 
     app = OtopApp(McpBackend(), interval=60)
     assert snap_compare(app, terminal_size=(100, 30), run_before=open_mcp)
@@ -70,9 +70,9 @@ def test_popup_preview(snap_compare: Snap) -> None:
     """The popup with its pane preview open."""
 
     async def preview(pilot: Pilot[None]) -> None:
-        await pilot.pause(0.3)
+        await settled(pilot)
         await pilot.press("v")
-        await pilot.pause(0.3)
+        await settled(pilot)
 
     app = OtopApp(FixtureBackend(), popup=True, interval=60)
     assert snap_compare(app, terminal_size=(80, 24), run_before=preview)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from devtools.store import OpencodeDB, now_ms
+from otop.decide.status import STUCK_AFTER, Signals, infer
 from otop.model import State
 from otop.opencode.store import Store
-from otop.sim.store import OpencodeDB, now_ms
-from otop.status import STUCK_AFTER, Signals, infer
 
 ABORT: dict[str, Any] = {
     "name": "MessageAbortedError",

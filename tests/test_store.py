@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from devtools.store import OpencodeDB, now_ms
+from otop.decide.status import Signals, infer
 from otop.model import State
 from otop.opencode.paths import find_paths
 from otop.opencode.store import Store, StoreError
-from otop.sim.store import OpencodeDB, now_ms
-from otop.status import Signals, infer
 
 
 def test_detail_fields(db: OpencodeDB, store: Store) -> None:

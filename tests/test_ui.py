@@ -15,7 +15,7 @@ from otop.model import Problem
 from otop.text import cell_width
 from otop.ui.app import OtopApp
 from otop.ui.screens import DetailScreen, PanelScreen
-from tests.ui_world import AGENTS, CHILD, FixtureBackend
+from tests.ui_world import AGENTS, CHILD, FixtureBackend, settled
 
 Step = Callable[[OtopApp, object], Awaitable[None]]
 
@@ -27,7 +27,7 @@ def drive(backend: FixtureBackend, body: Step, *, popup: bool = False,
 
     async def run() -> None:
         async with app.run_test(size=size) as pilot:
-            await pilot.pause(0.2)
+            await settled(pilot)
             await body(app, pilot)
 
     asyncio.run(run())
@@ -92,7 +92,7 @@ def test_enter_in_popup_jumps_and_closes() -> None:
 
     async def body(app: OtopApp, pilot: object) -> None:
         await pilot.press("j", "enter")  # type: ignore[attr-defined]
-        await pilot.pause(0.1)  # type: ignore[attr-defined]
+        await settled(pilot)
 
     app = drive(backend, body, popup=True)
     assert backend.jumps == ["pid:4003"]
@@ -106,7 +106,7 @@ def test_failed_jump_says_why_and_rescans() -> None:
     async def body(app: OtopApp, pilot: object) -> None:
         before = backend.scans
         await pilot.press("enter")  # type: ignore[attr-defined]
-        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        await settled(pilot)
         assert app.is_running
         assert "can't find pane" in message(app)
         assert backend.scans > before
@@ -120,13 +120,13 @@ def test_enter_in_full_screen_opens_the_detail_view() -> None:
 
     async def body(app: OtopApp, pilot: object) -> None:
         await pilot.press("enter")  # type: ignore[attr-defined]
-        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        await settled(pilot)
         assert isinstance(app.screen, DetailScreen)
         text = screen_text(app)
         assert "fix the [b]bug[/b]" in text and "⚙ bash [completed]" in text
         assert "All tests pass." in text and "certain" in text
         await pilot.press("tab")  # type: ignore[attr-defined]
-        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        await settled(pilot)
         assert "$ screen of %2" in screen_text(app) and "\x1b" not in screen_text(app)
         await pilot.press("o")  # type: ignore[attr-defined]
         assert backend.jumps == ["pid:4002"]
@@ -141,7 +141,7 @@ def test_detail_lists_subagents() -> None:
 
     async def body(app: OtopApp, pilot: object) -> None:
         await pilot.press("j", "enter")  # type: ignore[attr-defined]
-        await pilot.pause(0.3)  # type: ignore[attr-defined]
+        await settled(pilot)
         assert "↳ dig around (@general subagent)" in screen_text(app)
 
     drive(FixtureBackend(), body)
@@ -166,7 +166,7 @@ def test_r_rescans_and_jk_move() -> None:
         table = app.query_one(DataTable)
         before = backend.scans
         await pilot.press("r")  # type: ignore[attr-defined]
-        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        await settled(pilot)
         assert backend.scans == before + 1
         await pilot.press("j", "j", "down")  # type: ignore[attr-defined]
         assert table.cursor_row == 3
@@ -204,13 +204,13 @@ def test_filter_is_live_and_esc_clears_it() -> None:
         assert titles(app) == ["Busy"]
         box = app.query_one("#filter", Input)
         box.value = "pts/6"
-        await pilot.pause(0.1)  # type: ignore[attr-defined]
+        await settled(pilot)
         assert titles(app) == ["Maybe"]
         box.value = "permission"
-        await pilot.pause(0.1)  # type: ignore[attr-defined]
+        await settled(pilot)
         assert titles(app) == ["[bold]Needs"]
         box.value = "nothing like this"
-        await pilot.pause(0.1)  # type: ignore[attr-defined]
+        await settled(pilot)
         assert app.rows == [] and "No agent matches" in message(app)
         await pilot.press("enter", "escape")  # type: ignore[attr-defined]
         assert len(app.rows) == 6 and not box.display and app.is_running
@@ -273,7 +273,7 @@ def test_m_lists_mcp_servers_from_config(tmp_path: Path) -> None:
 
     async def body(app: OtopApp, pilot: object) -> None:
         await pilot.press("m")  # type: ignore[attr-defined]
-        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        await settled(pilot)
         text = screen_text(app)
         assert "docs  remote  enabled" in text and "https://docs.example/mcp" in text
         assert "fs  local  enabled" in text and "mcp-fs --root /" in text
@@ -304,11 +304,11 @@ def test_v_previews_the_pane() -> None:
 
     async def body(app: OtopApp, pilot: object) -> None:
         await pilot.press("v")  # type: ignore[attr-defined]
-        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        await settled(pilot)
         preview = str(app.query_one("#preview", Static).render())
         assert "$ screen of %2" in preview and "[bold]not bold[/bold]" in preview
         await pilot.press("j")  # type: ignore[attr-defined]
-        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        await settled(pilot)
         assert "$ screen of %3" in str(app.query_one("#preview", Static).render())
         await pilot.press("v")  # type: ignore[attr-defined]
         assert not app.query_one("#preview", Static).display
@@ -350,7 +350,7 @@ def test_1_2_3_answer_a_permission_and_a_question_jumps() -> None:
 
     async def body(app: OtopApp, pilot: object) -> None:
         await pilot.press("3")  # type: ignore[attr-defined]
-        await pilot.pause(0.2)  # type: ignore[attr-defined]
+        await settled(pilot)
         assert backend.answered == [("pid:4002", 2)] and "answered 2" in message(app)
         await pilot.press("j", "1")  # type: ignore[attr-defined]
         assert "not waiting on a permission" in message(app)

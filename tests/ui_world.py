@@ -125,3 +125,14 @@ class FixtureBackend:
         if self.config is None:
             return [], []
         return mcp_servers(self.config, directory)
+
+
+async def settled(pilot: object) -> None:
+    """Wait until the app's workers have finished and their messages are handled: a condition,
+    not a fixed delay (a worker may start another, e.g. an answer then a rescan)."""
+    from textual.pilot import Pilot
+
+    assert isinstance(pilot, Pilot)
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()

@@ -19,24 +19,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from otop.decide import turn as turn_rules
+from otop.decide.agents import server_agents
 from otop.model import (
     Agent,
-    Confidence,
-    Evidence,
-    SessionBrief,
-    SessionDetail,
+    MessageRow,
+    PartRow,
     State,
-    Tokens,
-    Turn,
 )
 from otop.net import loopback
-from otop.opencode.rows import last_line, running_tool, span_open
+from otop.opencode.rows import last_line
 from otop.opencode.servers import ServerConfig
 from otop.text import clean
-
-_SESSION = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")
-_REQUEST = re.compile(r"^(per|que)_[0-9A-Za-z]{1,64}$")
-RECENT = 24 * 3600.0  # idle sessions older than this are history, not agents
 
 
 class ServerError(Exception):
@@ -65,9 +59,12 @@ class Client:
     """One server's HTTP API: redirects are never followed (a password never goes to another
     host), answers are capped in size, and one deadline covers the whole request."""
 
-    def __init__(self, config: ServerConfig, timeout: float = 3.0) -> None:
+    def __init__(
+        self, config: ServerConfig, timeout: float = 3.0, token: str | None = None
+    ) -> None:
         self.config = config
         self.timeout = timeout
+        self.token = token  # a bearer token (`otop serve`), instead of opencode's password
         u = urlsplit(config.url)
         self.https = u.scheme == "https"
         self.host = u.hostname or ""
@@ -87,7 +84,9 @@ class Client:
     def headers(self, accept: str) -> dict[str, str]:
         """Accept, and the basic-auth password when this server has one."""
         out = {"Accept": accept}
-        if self.config.password:
+        if self.token:
+            out["Authorization"] = f"Bearer {self.token}"
+        elif self.config.password:
             token = base64.b64encode(f"opencode:{self.config.password}".encode()).decode()
             out["Authorization"] = f"Basic {token}"
         return out
@@ -113,7 +112,8 @@ class Client:
         if resp.status >= 400:
             conn.close()
             if resp.status == 401:
-                raise ServerError("401 unauthorized (set OTOP_SERVER_PASSWORD_<NAME>)")
+                hint = "check the token" if self.token else "set OTOP_SERVER_PASSWORD_<NAME>"
+                raise ServerError(f"401 unauthorized ({hint})")
             raise ServerError(f"HTTP {resp.status} {clean(resp.reason)}")
         return conn, resp
 
@@ -226,26 +226,24 @@ def fetch(client: Client) -> View:
 
 
 def _doing(messages: tuple[Mapping[str, Any], ...]) -> tuple[State, str | None, str]:
-    """A busy session's state from its newest assistant message's parts, as in the database."""
+    """A busy session's state from its newest messages ({info, parts}, oldest first), read
+    as the database's rows are (otop.decide.turn)."""
+    recent: list[MessageRow] = []
+    parts: dict[str, list[PartRow]] = {}
     for m in reversed(messages):
-        info, parts = m.get("info"), m.get("parts")
-        if not isinstance(info, Mapping) or info.get("role") != "assistant":
+        info, raw_parts = m.get("info"), m.get("parts")
+        if not isinstance(info, Mapping):
             continue
-        parts = [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
-        for p in parts:
-            if p.get("type") == "tool" and (run := running_tool(str(p.get("id", "")), p)):
-                if run.tool == "task":
-                    return State.SUBAGENT, "task", f"task {run.part_id} running"
-                return State.TOOL, run.tool, f"{run.tool} {run.part_id} running"
-        if any(p.get("type") == "reasoning" and span_open(p) for p in parts):
-            return State.THINKING, None, "reasoning open"
-        return State.GENERATING, None, "no tool running"
-    return State.GENERATING, None, "not fetched"
-
-
-def _request_id(v: object) -> str | None:
-    """A pending request's id, if it looks like one (it is sent back to the server)."""
-    return str(v) if _REQUEST.match(str(v)) else None
+        times = info.get("time") if isinstance(info.get("time"), Mapping) else {}
+        assert isinstance(times, Mapping)
+        mid = str(info.get("id") or "")
+        at = _s(times.get("created"))
+        recent.append(MessageRow(mid, at, at, dict(info)))
+        rows = raw_parts if isinstance(raw_parts, list) else []
+        parts[mid] = [PartRow(str(p.get("id", "")), at, p) for p in rows if isinstance(p, dict)]
+    newest = turn_rules.newest_assistant(recent)
+    turn, _, _ = turn_rules.build(recent, parts.get(newest.id, []) if newest else [])
+    return turn_rules.busy_state(turn)
 
 
 def _last_words(messages: tuple[Mapping[str, Any], ...]) -> str:
@@ -260,14 +258,6 @@ def _last_words(messages: tuple[Mapping[str, Any], ...]) -> str:
     return ""
 
 
-def _int(v: object) -> int:
-    return int(v) if isinstance(v, (int, float)) and math.isfinite(v) else 0
-
-
-def _finite(v: object) -> float:
-    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 0.0
-
-
 def _s(ms: object) -> float:
     return float(ms) / 1000.0 if isinstance(ms, (int, float)) and math.isfinite(ms) else 0.0
 
@@ -276,79 +266,10 @@ def agents(view: View, now: float) -> list[Agent]:
     """The server's root sessions that are live or recent, as agents with exact states."""
     if view.error is not None:
         return []
-    name, url = view.config.name, view.config.url
-    asks = {str(p.get("sessionID")): p for p in view.permissions}
-    questions = {str(q.get("sessionID")): q for q in view.questions}
-    out = []
-    for s in view.sessions:
-        sid = str(s.get("id") or "")
-        if not _SESSION.match(sid) or s.get("parentID"):
-            continue
-        times = s.get("time") if isinstance(s.get("time"), Mapping) else {}
-        assert isinstance(times, Mapping)
-        updated = _s(times.get("updated"))
-        status = view.status.get(sid)
-        kind = status.get("type") if isinstance(status, Mapping) else "idle"
-        if sid not in asks and sid not in questions and kind == "idle" and now - updated > RECENT:
-            continue
-        tool: str | None = None
-        request: str | None = None
-        waiting: float | None = None
-        if sid in asks:
-            state, request = State.PERMISSION, _request_id(asks[sid].get("id"))
-            tool = clean(str(asks[sid].get("permission") or "")) or None
-            said = f"GET /permission lists {request} ({tool or '?'})"
-            waiting = updated or None
-        elif sid in questions:
-            state, request = State.QUESTION, _request_id(questions[sid].get("id"))
-            tool, said, waiting = "question", f"GET /question lists {request}", updated or None
-        elif kind in ("busy", "retry"):
-            state, tool, doing = _doing(view.recent.get(sid, ()))
-            said = "GET /session/status says busy" if kind == "busy" else "retrying the model"
-            said += f"; newest parts: {doing}"
-        else:
-            state, said = State.IDLE, "GET /session/status does not list it (idle)"
-        model = s.get("model") if isinstance(s.get("model"), Mapping) else {}
-        assert isinstance(model, Mapping)
-        tokens = s.get("tokens") if isinstance(s.get("tokens"), Mapping) else {}
-        assert isinstance(tokens, Mapping)
-        cache = tokens.get("cache") if isinstance(tokens.get("cache"), Mapping) else {}
-        assert isinstance(cache, Mapping)
-        title, where = clean(str(s.get("title") or "")), clean(str(s.get("directory") or ""))
-        brief = SessionBrief(sid, title, where, _s(times.get("created")), updated, True)
-        detail = SessionDetail(
-            brief=brief,
-            model=clean(f"{model.get('providerID', '')}/{model.get('id', '')}").strip("/"),
-            agent=clean(str(s.get("agent") or "")),
-            tokens=Tokens(
-                input=_int(tokens.get("input")),
-                output=_int(tokens.get("output")),
-                reasoning=_int(tokens.get("reasoning")),
-                cache_read=_int(cache.get("read")),
-                cache_write=_int(cache.get("write")),
-            ),
-            cost=_finite(s.get("cost")),
-            messages=0,
-            last_output=_last_words(view.recent.get(sid, ())),
-            turn=Turn(last_message_id=sid, completed=state == State.IDLE),
-        )
-        out.append(
-            Agent(
-                key=f"{name}:{sid}",
-                proc=None,
-                pane=None,
-                session=detail,
-                state=state,
-                tool=tool,
-                evidence_pane=Evidence("server", Confidence.UNKNOWN, f"on server {name}: no pane"),
-                evidence_session=Evidence("server", Confidence.CERTAIN, f"{url} lists {sid}"),
-                evidence_state=Evidence("server", Confidence.CERTAIN, f"{name}: {said}"),
-                waiting_since=waiting,
-                server=name,
-                request_id=request,
-            )
-        )
-    return out
+    doing = {sid: _doing(m) for sid, m in view.recent.items()}
+    words = {sid: _last_words(m) for sid, m in view.recent.items()}
+    return server_agents(view.config.name, view.config.url, view.sessions, view.status,
+                         view.permissions, view.questions, doing, words, now)  # fmt: skip
 
 
 class Remotes:

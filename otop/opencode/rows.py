@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from otop.model import ToolRun
+from otop.decide.turn import assistant_error, model_label, ms_to_s
 from otop.text import clean
 
 
@@ -18,81 +19,6 @@ def load_json(raw: object) -> dict[str, object] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def ms_to_s(value: object) -> float | None:
-    """opencode's epoch milliseconds as otop's epoch seconds (None when absent)."""
-    return float(value) / 1000.0 if isinstance(value, (int, float)) and value > 0 else None
-
-
-def model_label(data: dict[str, object] | None) -> str:
-    """`provider/model` from a session's model JSON, or an assistant or user message."""
-    if not data:
-        return ""
-    model = data.get("model")
-    if isinstance(model, dict):
-        mid = model.get("id") or model.get("modelID")
-        provider = model.get("providerID")
-    else:
-        mid = data.get("modelID") or data.get("id")
-        provider = data.get("providerID")
-    if not mid:
-        return ""
-    return clean(f"{provider}/{mid}" if provider else str(mid))
-
-
-def assistant_error(data: dict[str, object]) -> tuple[str | None, str | None]:
-    """The error name and message of an assistant message, if it failed."""
-    err = data.get("error")
-    if not isinstance(err, dict):
-        return None, None
-    name = str(err.get("name") or "Error")
-    message = None
-    inner = err.get("data")
-    if isinstance(inner, dict) and inner.get("message"):
-        message = clean(str(inner.get("message")))[:300]
-    elif err.get("message"):
-        message = clean(str(err.get("message")))[:300]
-    return name, message
-
-
-def span_open(data: dict[str, object]) -> bool:
-    """A text or reasoning part that has started and not ended."""
-    t = data.get("time")
-    return isinstance(t, dict) and t.get("start") is not None and t.get("end") is None
-
-
-def running_tool(part_id: str, data: dict[str, object]) -> ToolRun | None:
-    """A tool part that is pending or running, else None."""
-    state = data.get("state")
-    if not isinstance(state, dict):
-        return None
-    status = state.get("status")
-    if status not in ("pending", "running"):
-        return None
-    times = state.get("time")
-    started = ms_to_s(times.get("start")) if isinstance(times, dict) else None
-    meta = state.get("metadata")
-    child = None
-    if isinstance(meta, dict):
-        sid = meta.get("sessionId") or meta.get("sessionID")
-        child = str(sid) if sid else None
-    return ToolRun(
-        part_id=part_id,
-        tool=clean(str(data.get("tool") or "?")),
-        status=str(status),
-        started_at=started,
-        child_session_id=child,
-        title=clean(str(state.get("title") or ""))[:120],
-    )
-
-
-def tool_rejected(data: dict[str, object]) -> bool:
-    """A tool part that failed because the user rejected its permission prompt."""
-    state = data.get("state")
-    if not isinstance(state, dict) or state.get("status") != "error":
-        return False
-    return "rejected permission" in str(state.get("error") or "").lower()
 
 
 def last_line(text: str) -> str:
@@ -168,3 +94,29 @@ def history_entry(mid: str, created: float, raw: object, parts: list[object]) ->
         error=f"{err_name}: {err_msg}" if err_name else "",
         parts=tuple(out),
     )
+
+
+Query = Callable[[str, Sequence[object]], list[tuple[object, ...]]]
+
+
+def read_history(query: Query, session_id: str, limit: int) -> list[HistoryEntry]:
+    """A session's newest messages with their parts, oldest first, for the detail view."""
+    msgs = query(
+        "SELECT id, time_created, data FROM message WHERE session_id = ?"
+        " ORDER BY time_created DESC, id DESC LIMIT ?",
+        [session_id, limit],
+    )
+    msgs.reverse()
+    if not msgs:
+        return []
+    ids = [str(m[0]) for m in msgs]
+    marks = ",".join("?" * len(ids))
+    parts: dict[str, list[object]] = {i: [] for i in ids}
+    for mid, raw in query(
+        f"SELECT message_id, data FROM part WHERE message_id IN ({marks}) ORDER BY id", ids
+    ):
+        parts[str(mid)].append(raw)
+    return [
+        history_entry(str(mid), ms_to_s(created) or 0.0, raw, parts[str(mid)])
+        for mid, created, raw in msgs
+    ]

@@ -8,19 +8,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from otop.model import SessionBrief, SessionDetail, Todo, Tokens, Turn
-from otop.opencode.rows import (
-    HistoryEntry,
-    assistant_error,
-    history_entry,
-    last_line,
-    load_json,
-    model_label,
-    ms_to_s,
-    running_tool,
-    span_open,
-    tool_rejected,
-)
+from otop.decide import turn as turn_rules
+from otop.decide.turn import model_label, ms_to_s
+from otop.model import MessageRow, PartRow, SessionBrief, SessionDetail, Todo, Tokens, Turn
+from otop.opencode.rows import HistoryEntry, last_line, load_json, read_history
 
 # Messages read per session to find the newest turn; a user message further back is found
 # by walking the same index lazily, never by reading the whole history.
@@ -248,105 +239,32 @@ class Store:
         )
 
     def _turn(self, session_id: str) -> tuple[Turn, str, str, str]:
-        """Read the newest messages (and the newest assistant's parts) of one session."""
-        recent = self._rows(
-            "SELECT id, time_created, time_updated, data FROM message WHERE session_id = ?"
-            " ORDER BY time_created DESC, id DESC LIMIT ?",
-            [session_id, _RECENT_MESSAGES],
-        )
+        """The newest messages (and the newest assistant's parts) of one session, read by
+        otop.decide.turn; with the model, the agent and the model's last words."""
+        recent = [
+            MessageRow(str(mid), ms_to_s(c) or 0.0, ms_to_s(u) or 0.0, load_json(raw))
+            for mid, c, u, raw in self._rows(
+                "SELECT id, time_created, time_updated, data FROM message WHERE session_id = ?"
+                " ORDER BY time_created DESC, id DESC LIMIT ?",
+                [session_id, _RECENT_MESSAGES],
+            )
+        ]
         if not recent:
             return Turn(), "", "", ""
-        malformed = False
-        round_started: float | None = None
-        assistant: tuple[str, dict[str, object], float] | None = None
-        newest_role: str | None = None
-        last_activity = max(ms_to_s(r[2]) or 0.0 for r in recent)
-        for mid, created, _updated, raw in recent:
-            data = load_json(raw)
-            if data is None:
-                malformed = True
-                role = "?"
-            else:
-                role = str(data.get("role", "?"))
-            if newest_role is None:
-                newest_role = role
-            if role == "assistant" and assistant is None and data is not None:
-                assistant = (str(mid), data, ms_to_s(created) or 0.0)
-            if role == "user" and round_started is None:
-                round_started = ms_to_s(created)
-        if round_started is None:
-            round_started = self._last_user_time(session_id, int(float(str(recent[-1][1]))))
-        model = agent = ""
-        if assistant is None:
-            turn = Turn(
-                last_message_id=str(recent[0][0]),
-                last_role=newest_role,
-                completed=newest_role != "user",
-                last_activity_at=last_activity,
-                round_started_at=round_started,
-                malformed=malformed,
-            )
-            return turn, model, agent, self._last_output(session_id)
-        mid, data, created = assistant
-        model = model_label(data)
-        if newest_role == "user":
-            # A new round has begun and its assistant message is not written yet: the older
-            # assistant's finish or error belongs to the previous round.
-            turn = Turn(
-                last_message_id=str(recent[0][0]),
-                last_role="user",
-                completed=False,
-                last_activity_at=last_activity,
-                round_started_at=round_started,
-                malformed=malformed,
-            )
-            return turn, model, str(data.get("agent") or ""), self._last_output(session_id)
-        agent = str(data.get("agent") or data.get("mode") or "")
-        times = data.get("time")
-        done = isinstance(times, dict) and times.get("completed") is not None
-        err_name, err_msg = assistant_error(data)
-        parts = self._rows(
-            "SELECT id, time_updated, data FROM part WHERE message_id = ? ORDER BY id", [mid]
-        )
-        tools = []
-        reasoning_open = text_open = rejected = False
-        for pid, pupdated, praw in parts:
-            pdata = load_json(praw)
-            last_activity = max(last_activity, ms_to_s(pupdated) or 0.0)
-            if pdata is None:
-                malformed = True
-                continue
-            kind = pdata.get("type")
-            if kind == "tool":
-                run = running_tool(str(pid), pdata)
-                if run is not None:
-                    tools.append(run)
-                rejected = rejected or tool_rejected(pdata)
-            elif kind == "reasoning":
-                reasoning_open = reasoning_open or span_open(pdata)
-            elif kind == "text":
-                text_open = text_open or span_open(pdata)
-        finish = data.get("finish")
-        # finish=tool-calls means the loop goes on with another assistant message, except
-        # after a rejected permission (measured, opencode 1.18.33): there the loop stops.
-        completed = done and (finish != "tool-calls" or rejected)
-        turn = Turn(
-            last_message_id=str(recent[0][0]),
-            last_role=newest_role,
-            assistant_id=mid,
-            assistant_created=created,
-            completed=completed and newest_role != "user",
-            finish=str(finish) if finish else None,
-            error_name=err_name,
-            error_message=err_msg,
-            running_tools=tuple(tools) if not completed else (),
-            reasoning_open=reasoning_open and not completed,
-            text_open=text_open and not completed,
-            last_activity_at=last_activity,
-            round_started_at=round_started,
-            malformed=malformed,
-            rejected=rejected,
-        )
+        earlier = None
+        if not turn_rules.has_user(recent):
+            earlier = self._last_user_time(session_id, int(recent[-1].created * 1000))
+        newest = turn_rules.newest_assistant(recent)
+        parts = []
+        if newest is not None:
+            parts = [
+                PartRow(str(pid), ms_to_s(u) or 0.0, load_json(raw))
+                for pid, u, raw in self._rows(
+                    "SELECT id, time_updated, data FROM part WHERE message_id = ? ORDER BY id",
+                    [newest.id],
+                )
+            ]
+        turn, model, agent = turn_rules.build(recent, parts, earlier)
         return turn, model, agent, self._last_output(session_id)
 
     def _last_user_time(self, session_id: str, before_ms: int) -> float | None:
@@ -417,29 +335,8 @@ class Store:
         key = (session_id, updated, count)
         if key in self._sums:
             return self._sums[key]
-        totals = [0, 0, 0, 0, 0]
-        cost = 0.0
-        for (raw,) in self._rows("SELECT data FROM message WHERE session_id = ?", [session_id]):
-            data = load_json(raw)
-            if data is None or data.get("role") != "assistant":
-                continue
-            tok = data.get("tokens")
-            if isinstance(tok, dict):
-                cache = tok.get("cache") if isinstance(tok.get("cache"), dict) else {}
-                assert isinstance(cache, dict)
-                for i, v in enumerate(
-                    (
-                        tok.get("input"),
-                        tok.get("output"),
-                        tok.get("reasoning"),
-                        cache.get("read"),
-                        cache.get("write"),
-                    )
-                ):
-                    totals[i] += int(v) if isinstance(v, (int, float)) else 0
-            c = data.get("cost")
-            cost += float(c) if isinstance(c, (int, float)) else 0.0
-        result = (Tokens(*totals), cost)
+        rows = self._rows("SELECT data FROM message WHERE session_id = ?", [session_id])
+        result = turn_rules.totals(load_json(raw) for (raw,) in rows)
         self._sums[key] = result
         return result
 
@@ -471,26 +368,8 @@ class Store:
         return tuple(Todo(str(c or ""), str(s or ""), str(p or "")) for c, s, p in rows)
 
     def history(self, session_id: str, limit: int = 200) -> list[HistoryEntry]:
-        """The newest messages of a session with their parts, oldest first, for the detail view."""
-        msgs = self._rows(
-            "SELECT id, time_created, data FROM message WHERE session_id = ?"
-            " ORDER BY time_created DESC, id DESC LIMIT ?",
-            [session_id, limit],
-        )
-        msgs.reverse()
-        if not msgs:
-            return []
-        ids = [str(m[0]) for m in msgs]
-        marks = ",".join("?" * len(ids))
-        parts: dict[str, list[object]] = {i: [] for i in ids}
-        for mid, raw in self._rows(
-            f"SELECT message_id, data FROM part WHERE message_id IN ({marks}) ORDER BY id", ids
-        ):
-            parts[str(mid)].append(raw)
-        return [
-            history_entry(str(mid), ms_to_s(created) or 0.0, raw, parts[str(mid)])
-            for mid, created, raw in msgs
-        ]
+        """The newest messages of a session with their parts, oldest first (detail view)."""
+        return read_history(self._rows, session_id, limit)
 
 
 def _with_compaction(turn: Turn) -> Turn:

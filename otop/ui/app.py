@@ -17,35 +17,12 @@ from otop.model import Agent, Group, McpServer, Scan, State
 from otop.render import directory_of, title_of, visible
 from otop.text import clean
 from otop.ui.backend import Backend
+from otop.ui.keys import APP_KEYS, TABLE_KEYS, bindings
 from otop.ui.rows import SORT_NAMES, Row, build, cells, header, layout
-from otop.ui.screens import DetailScreen, PanelScreen, help_text, lines
+from otop.ui.screens import DetailScreen, PanelScreen, help_text, lines, mcp_text, todo_text
 
-# Keys of the table; they do nothing under the detail view or a panel.
-_TABLE: list[Binding] = [
-    Binding("escape", "close", "close", show=False),
-    Binding("enter", "select", "jump/detail"),
-    Binding("o", "jump", "jump", show=False),
-    Binding("r", "rescan", "refresh", show=False),
-    Binding("j", "down", "down", show=False),
-    Binding("k", "up", "up", show=False),
-    Binding("slash", "filter", "filter"),
-    Binding("less_than_sign", "sort(-1)", "sort", show=False),
-    Binding("greater_than_sign", "sort(1)", "sort"),
-    Binding("s", "flip", "flip", show=False),
-    Binding("y", "yank", "yank"),
-    Binding("e", "explain", "why"),
-    Binding("t", "todos", "todo", show=False),
-    Binding("m", "mcp", "mcp", show=False),
-    Binding("v", "preview", "preview"),
-    Binding("a", "toggle_all", "all", show=False),
-    Binding("p", "toggle_background", "bg", show=False),
-    Binding("w,n", "next_waiting", "next waiting"),
-    Binding("i", "reply", "reply"),
-    Binding("1", "answer(0)", "allow once", show=False),
-    Binding("2", "answer(1)", "allow always", show=False),
-    Binding("3", "answer(2)", "reject", show=False),
-    Binding("question_mark", "help", "help"),
-]
+# Keys of the table (otop/ui/keys.py); they do nothing under the detail view or a panel.
+_TABLE: list[Binding] = bindings(TABLE_KEYS)
 _TABLE_ACTIONS = {b.action.split("(")[0] for b in _TABLE}
 
 
@@ -54,7 +31,7 @@ class OtopApp(App[None]):
 
     CSS_PATH = "otop.tcss"
     TITLE = "otop"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("q", "quit", "quit"), *_TABLE]
+    BINDINGS: ClassVar[list[BindingType]] = [*bindings(APP_KEYS), *_TABLE]
 
     def __init__(self, backend: Backend, *, popup: bool = False, interval: float = 2.0) -> None:
         super().__init__()
@@ -263,18 +240,8 @@ class OtopApp(App[None]):
         if row is None:
             return
         s = row.session
-        body = Text()
-        if s is None or not s.todos:
-            body.append("No todo list in this session.", style="dim")
-        for todo in s.todos if s else ():
-            mark = {"completed": "✓", "in_progress": "▶", "cancelled": "✗"}.get(todo.status, "○")
-            style = {"completed": "dim", "in_progress": "bold", "cancelled": "dim strike"}.get(
-                todo.status, ""
-            )
-            body.append(f"{mark} {clean(todo.content)}", style=style)
-            body.append(f"  [{clean(todo.priority)}]\n", style="dim")
         title = "Todos: " + (clean(s.brief.title) if s else "(no session)")
-        self.push_screen(PanelScreen(title, body, "todos"))
+        self.push_screen(PanelScreen(title, todo_text(s), "todos"))
 
     def action_mcp(self) -> None:
         row = self.selected()
@@ -289,20 +256,8 @@ class OtopApp(App[None]):
     def _show_mcp(
         self, directory: str | None, servers: list[McpServer], problems: list[str]
     ) -> None:
-        body = Text()
-        if not servers:
-            body.append("No MCP servers configured.\n", style="dim")
-        for s in servers:
-            body.append("● " if s.enabled else "○ ", style="green" if s.enabled else "dim")
-            body.append(f"{s.name}", style="bold" if s.enabled else "dim")
-            body.append(f"  {s.kind}  {'enabled' if s.enabled else 'disabled'}\n")
-            if s.target:
-                body.append(f"    {s.target}\n", style="dim")
-            body.append(f"    from {s.source}\n", style="dim")
-        for p in problems:
-            body.append(f"! {p}\n", style="red")
         title = "MCP servers" + (f" for {clean(directory)}" if directory else "")
-        self.push_screen(PanelScreen(title, body, "mcp"))
+        self.push_screen(PanelScreen(title, mcp_text(servers, problems), "mcp"))
 
     # -- view options -------------------------------------------------------------------
 

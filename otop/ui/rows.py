@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from otop.decide.status import child_state
 from otop.model import GROUP_RANK, Agent, Group, SessionDetail, State
 from otop.render import age, counts, directory_of, short_id, state_label, title_of, urgency
-from otop.status import child_state
 from otop.text import clean, cut
 
 STYLE = {

@@ -16,39 +16,12 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 from otop.explain import explain
-from otop.model import Agent, SessionDetail
+from otop.model import Agent, McpServer, SessionDetail
 from otop.opencode.rows import HistoryEntry
 from otop.render import title_of
 from otop.text import clean
 from otop.ui.backend import Backend
-
-KEYS = (
-    ("enter", "jump to the agent's pane (popup) / open its detail view (full screen)"),
-    ("o", "jump to the agent's pane"),
-    ("w n", "select the next agent waiting for you (else the next unseen one)"),
-    ("i", "reply: send the next prompt, or answer a question (a number picks a choice)"),
-    ("j k ↑ ↓", "move; pgup/pgdn page"),
-    ("/", "filter by title, model, directory, tty, state or session id (esc clears)"),
-    ("< >", "sort by the previous / next column"),
-    ("s", "flip the sort direction"),
-    ("1 2 3", "answer a permission prompt: allow once / allow always / reject"),
-    ("y", "yank: copy the session id (clipboard, else tmux buffer)"),
-    ("e", "why otop believes what it shows (evidence and confidence)"),
-    ("t", "the session's todo list"),
-    ("m", "MCP servers from opencode's config for the session's project"),
-    ("v", "show / hide a live preview of the agent's pane"),
-    ("a", "show / hide non-interactive sessions and subagent children"),
-    ("p", "show / hide background processes (opencode run, serve)"),
-    ("r", "scan again now"),
-    ("?", "this help"),
-    ("q esc", "quit (esc first clears a filter)"),
-)
-DETAIL_KEYS = (
-    ("j k pgup pgdn", "scroll"),
-    ("tab", "switch between the history and a live capture of the pane"),
-    ("o", "jump to the agent's pane"),
-    ("esc q", "back to the table"),
-)
+from otop.ui.keys import APP_KEYS, DETAIL_KEYS, TABLE_KEYS, bindings, described
 
 
 def lines(text: str) -> list[str]:
@@ -87,14 +60,43 @@ def history_text(entries: list[HistoryEntry], children: tuple[SessionDetail, ...
     return t
 
 
+def todo_text(session: SessionDetail | None) -> Text:
+    """A session's todo list, each entry marked by its status."""
+    body = Text()
+    if session is None or not session.todos:
+        body.append("No todo list in this session.", style="dim")
+    for todo in session.todos if session else ():
+        mark = {"completed": "✓", "in_progress": "▶", "cancelled": "✗"}.get(todo.status, "○")
+        style = {"completed": "dim", "in_progress": "bold", "cancelled": "dim strike"}.get(
+            todo.status, ""
+        )
+        body.append(f"{mark} {clean(todo.content)}", style=style)
+        body.append(f"  [{clean(todo.priority)}]\n", style="dim")
+    return body
+
+
+def mcp_text(servers: list[McpServer], problems: list[str]) -> Text:
+    """MCP servers from opencode's config, enabled ones first in colour, then the problems."""
+    body = Text()
+    if not servers:
+        body.append("No MCP servers configured.\n", style="dim")
+    for s in servers:
+        body.append("● " if s.enabled else "○ ", style="green" if s.enabled else "dim")
+        body.append(f"{s.name}", style="bold" if s.enabled else "dim")
+        body.append(f"  {s.kind}  {'enabled' if s.enabled else 'disabled'}\n")
+        if s.target:
+            body.append(f"    {s.target}\n", style="dim")
+        body.append(f"    from {s.source}\n", style="dim")
+    for p in problems:
+        body.append(f"! {p}\n", style="red")
+    return body
+
+
 class DetailScreen(Screen[None]):
     """One session: its message history from the database, or a live capture of its pane."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q", "app.pop_screen", "back"),
-        Binding("tab", "switch", "history/pane"),
-        Binding("o", "jump", "jump"),
-        Binding("j", "scroll(1)", "down", show=False),
+        *bindings(DETAIL_KEYS),
         Binding("k", "scroll(-1)", "up", show=False),
     ]
 
@@ -193,7 +195,8 @@ class PanelScreen(ModalScreen[None]):
 def help_text(popup: bool) -> Group:
     """Every key, in a two-column grid that wraps its descriptions under themselves."""
     parts: list[Table | Text] = []
-    for heading, keys in (("Table", KEYS), ("Detail view", DETAIL_KEYS)):
+    for heading, keys in (("Table", described(TABLE_KEYS + APP_KEYS)),
+                          ("Detail view", described(DETAIL_KEYS))):  # fmt: skip
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True, justify="right")
         grid.add_column()

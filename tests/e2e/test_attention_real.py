@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Static
 
+from devtools.lab import OPENCODE_VERSIONS, Lab, find_binary, wait_until
+from devtools.terminal import attach
 from otop.attention import FINISHED, WAITING, Attention
 from otop.model import Agent, State
 from otop.scan import Options, Scanner
-from otop.sim.lab import OPENCODE_VERSIONS, Lab, find_binary, wait_until
-from otop.sim.terminal import attach
 from otop.ui.app import OtopApp
 from otop.ui.backend import LiveBackend
 
@@ -126,10 +126,14 @@ def world(
             pytest.fail(f"opencode {version} is not installed, and CI must run the e2e tests")
         pytest.skip(f"opencode {version} not installed (scripts/install-opencode)")
     lab = Lab(tmp_path_factory.mktemp(f"attn-{version}"), binary, version)
-    w = World(lab, tmp_path_factory.mktemp(f"notes-{version}"))
-    yield w
-    w.close()
-    lab.close()
+    try:
+        w = World(lab, tmp_path_factory.mktemp(f"notes-{version}"))
+        try:
+            yield w
+        finally:
+            w.close()
+    finally:
+        lab.close()
 
 
 def db(lab: Lab) -> sqlite3.Connection:

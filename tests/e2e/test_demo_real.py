@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from devtools.lab import find_binary
 from otop.procs import ProcScanner
-from otop.sim.lab import find_binary
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,7 @@ def test_real_demo_shows_real_states_and_cleans_up() -> None:
         return {p.pid for p in ProcScanner().scan()[0] if "otop-demo-real-" in (p.cwd or "")}
 
     out = subprocess.run(
-        [sys.executable, "-m", "otop.sim.demo", "--real", "--headless", "16"],
+        [sys.executable, "-m", "devtools.demo", "--real", "--headless", "16"],
         capture_output=True, text=True, timeout=150,
     ).stdout  # fmt: skip
     assert "Add pagination to the orders API" in out

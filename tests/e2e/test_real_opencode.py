@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from devtools.lab import OPENCODE_VERSIONS, Lab, find_binary, wait_until
 from otop.answer import in_pane
 from otop.render import document
 from otop.scan import Options, Scanner
-from otop.sim.lab import OPENCODE_VERSIONS, Lab, find_binary, wait_until
 from otop.tmux import Target, Tmux
 
 pytestmark = pytest.mark.e2e

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
+from devtools.lab import Lab, find_binary, wait_until
 from otop.answer import on_server
 from otop.model import Agent, State
 from otop.opencode.servers import ServerConfig
 from otop.scan import Options, Scanner
-from otop.sim.lab import Lab, find_binary, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from devtools.lab import Lab, find_binary
 from otop.model import Confidence
 from otop.scan import Options, Scanner
-from otop.sim.lab import Lab, find_binary
 
 pytestmark = pytest.mark.e2e
 # opencode version -> rounds (titles on, then off, alternating)

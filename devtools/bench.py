@@ -14,11 +14,12 @@ import time
 import uuid
 from pathlib import Path
 
+from devtools import ROOT
+from devtools.lab import kill_tmux_server
+from devtools.store import OpencodeDB, now_ms
 from otop.scan import Options, Scanner
-from otop.sim.lab import kill_tmux_server
-from otop.sim.store import OpencodeDB, now_ms
 
-CACHE = Path(__file__).resolve().parents[2] / ".cache" / "bench"
+CACHE = ROOT / ".cache" / "bench"
 
 
 def build_history(path: Path, sessions: int, messages: int = 10) -> None:
@@ -75,7 +76,7 @@ def history_db(sessions: int) -> Path:
 def agent_command(agent: str) -> str:
     """Run a Python command under argv[0] `opencode`. Python finds its packages from argv[0],
     which no longer names it, so the project root goes on PYTHONPATH."""
-    root = Path(__file__).resolve().parents[2]
+    root = ROOT
     return f"PYTHONPATH={shlex.quote(str(root))} exec -a opencode {agent}"
 
 
@@ -109,7 +110,7 @@ class Bench:
                 [
                     sys.executable,
                     "-m",
-                    "otop.sim.agent",
+                    "devtools.agent",
                     "-s",
                     sid,
                     "--log",
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if args.live > 0:
-        from otop.sim.bench_live import run
+        from devtools.bench_live import run
 
         r = run(history_db(args.live_size), args.live_agents, args.live, args.load)
         print(

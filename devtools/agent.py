@@ -1,7 +1,7 @@
 """A process that looks like an opencode TUI to otop: argv[0] and comm `opencode`, its own
 run in the shared log, a pane title, and (optionally) a session it writes turns into.
 
-Start it as `exec -a opencode python -m otop.sim.agent [-s SESSION] [--log FILE] ...`.
+Start it as `exec -a opencode python -m devtools.agent [-s SESSION] [--log FILE] ...`.
 """
 
 from __future__ import annotations

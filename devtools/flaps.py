@@ -7,14 +7,16 @@ several settle times. `scripts/bench --flaps` runs it; the README's attention se
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+from devtools.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
 from otop.attention import FINISHED, Attention
 from otop.model import Agent
 from otop.scan import Options, Scanner
-from otop.sim.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
 
 QUESTION = (
     '{"questions":[{"question":"Pick one?","header":"Pick","options":'
@@ -70,6 +72,7 @@ def _watch(scanner: Scanner, pane: str, atts: dict[float, Attention],
     """Sample one turn until idle has held 5 s, pressing `keys` once it waits."""
     started = time.monotonic()
     idle_since: float | None = None
+    waiting_since: float | None = None
     pressed = False
     while time.monotonic() - started < 90:
         a = sample(scanner, pane)
@@ -80,10 +83,12 @@ def _watch(scanner: Scanner, pane: str, atts: dict[float, Attention],
         for s, att in atts.items():
             for e in att.update([a], set(), now):
                 counts[s][0 if e.kind == FINISHED else 1] += 1
-        if keys and not pressed and a.group.value == "waiting":
-            time.sleep(1.5)  # a person reads the dialog first
-            lab.keys(pane, keys)
-            pressed = True
+        if a.group.value == "waiting":
+            waiting_since = waiting_since or time.monotonic()
+            # a person reads the dialog first: longer than the longest settle time tried
+            if keys and not pressed and time.monotonic() - waiting_since > max(SETTLES) + 0.5:
+                lab.keys(pane, keys)
+                pressed = True
         if a.group.value == "idle" and time.monotonic() - started > 3:
             idle_since = idle_since or time.monotonic()
             if time.monotonic() - idle_since > 5:
@@ -97,9 +102,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--version", default=OPENCODE_VERSION)
     ap.add_argument("--rounds", type=int, default=3, help="turns of each kind")
+    ap.add_argument("--load", type=int, default=0, help="busy loops beside opencode (nice 5)")
     args = ap.parse_args()
-    result = run(args.version, args.rounds)
-    print(f"opencode {args.version}, {args.rounds} turns of each kind, sampled every 0.1 s")
+    loops = [
+        subprocess.Popen(["nice", "-n", "5", sys.executable, "-c", "while True: pass"])
+        for _ in range(args.load)
+    ]
+    try:
+        result = run(args.version, args.rounds)
+    finally:
+        for p in loops:
+            p.kill()
+            p.wait()
+    load = f", {args.load} busy loops beside it" if args.load else ""
+    print(f"opencode {args.version}, {args.rounds} turns of each kind, sampled every 0.1 s{load}")
     print("events per turn (finished / waiting) by settle time; right is 1 / 0, or 1 / 1")
     print("| turn | " + " | ".join(f"settle {s:g} s" for s in SETTLES) + " |")
     print("|---|" + "---|" * len(SETTLES))

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psutil
 
-from otop.sim.bench import CACHE, Bench
-from otop.sim.lab import wait_until
-from otop.sim.store import OpencodeDB
+from devtools.bench import CACHE, Bench
+from devtools.lab import wait_until
+from devtools.store import OpencodeDB
 
 
 class Live:

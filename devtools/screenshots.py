@@ -8,8 +8,9 @@ import argparse
 import time
 from pathlib import Path
 
-from otop.sim.demo import ROOT, Demo
-from otop.sim.terminal import Terminal
+from devtools import ROOT
+from devtools.demo import Demo
+from devtools.terminal import Terminal
 
 
 def main(argv: list[str] | None = None) -> int:

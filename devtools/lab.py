@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from otop.sim.fake_llm import Server
+from devtools import ROOT
+from devtools.fake_llm import Server
 
 T = TypeVar("T")
 OPENCODE_VERSION = "1.18.33"
@@ -56,7 +57,7 @@ def find_binary(version: str = OPENCODE_VERSION) -> str | None:
     env = os.environ.get("OTOP_OPENCODE_BIN")
     if version == OPENCODE_VERSION and env and os.access(env, os.X_OK):
         return env
-    root = Path(__file__).resolve().parents[2] / ".cache" / "opencode" / version
+    root = ROOT / ".cache" / "opencode" / version
     for pkg in ("opencode-linux-x64", "opencode-linux-x64-baseline", "opencode-linux-arm64"):
         cand = root / "node_modules" / pkg / "bin" / "opencode"
         if os.access(cand, os.X_OK):

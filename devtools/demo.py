@@ -18,13 +18,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from otop.sim.agent import log_line
-from otop.sim.lab import kill_tmux_server
-from otop.sim.store import OpencodeDB, now_ms
+from devtools import ROOT
+from devtools.agent import log_line
+from devtools.lab import kill_tmux_server
+from devtools.store import OpencodeDB, now_ms
 
-ROOT = Path(__file__).resolve().parents[2]
 AGENTS = [
     ("api", "Add pagination to the orders API"),
     ("web", "Fix the flaky login test"),
@@ -41,114 +42,116 @@ def _clear() -> None:
     sys.stdout.write("\033[2J\033[H")
 
 
+@dataclass
+class Sim:
+    """One simulated agent's database, session and log run."""
+
+    db: OpencodeDB
+    sid: str
+    log: Path
+    run: str
+    cwd: str
+
+    def log_line(self, message: str, **fields: str) -> None:
+        with self.log.open("a") as f:
+            f.write(log_line(self.run, message, **fields))
+
+    def text(self, mid: str, words: str) -> None:
+        """A finished text part, as opencode writes it in one burst at the end."""
+        self.db.part(mid, self.sid, {"type": "text", "text": words,
+                                     "time": {"start": now_ms(), "end": now_ms()}})  # fmt: skip
+
+
 def play(name: str, title: str, data: Path, phase: int) -> None:
     """One simulated agent: cycles through real states, writing rows as opencode does."""
     db = OpencodeDB(data / "opencode" / "opencode.db")
-    log = data / "opencode" / "log" / "opencode.log"
-    run = uuid.uuid4().hex[:8]
     cwd = os.getcwd()
+    sim = Sim(db, "", data / "opencode" / "log" / "opencode.log", uuid.uuid4().hex[:8], cwd)
     time.sleep(0.5)
-    with log.open("a") as f:
-        f.write(log_line(run, "creating instance", directory=cwd))
-    sid = db.session(cwd, title)
-    db.finished_turn(sid, "Look at the code first", "I read the module.", at=now_ms() - 5000)
+    sim.log_line("creating instance", directory=cwd)
+    sim.sid = db.session(cwd, title)
+    db.finished_turn(sim.sid, "Look at the code first", "I read the module.", at=now_ms() - 5000)
     sys.stdout.write(f"\033]2;OC | {title}\007")
-    steps = ["generating", "tool", "permission", "idle", "question", "subagent", "idle2"]
+    steps = list(STEPS)
     i = phase
     while True:
         step = steps[i % len(steps)]
         i += 1
         _clear()
         print(f"(simulated opencode agent '{name}': {step})\n")
-        with log.open("a") as f:
-            f.write(log_line(run, "loop", session__id=sid, step="0"))
-        if step == "generating":
-            db.user(sid, "Carry on with the next step")
-            mid = db.assistant(sid)
-            db.part(mid, sid, {"type": "step-start"})
-            db.part(mid, sid, {"type": "text", "text": "", "time": {"start": now_ms()}})
-            time.sleep(5)
-            db.part(
-                mid,
-                sid,
-                {
-                    "type": "text",
-                    "text": "Next I will run the build.",
-                    "time": {"start": now_ms(), "end": now_ms()},
-                },
-            )
-            db.complete(mid, finish="tool-calls")
-        elif step == "tool":
-            mid = db.assistant(sid)
-            print("$ make test")
-            part = db.tool_part(mid, sid, "bash", inp={"command": "make test"})
-            time.sleep(5)
-            db.update_part(
-                part,
-                {
-                    "type": "tool",
-                    "tool": "bash",
-                    "callID": "c",
-                    "state": {
-                        "status": "completed",
-                        "input": {},
-                        "output": "ok",
-                        "time": {"start": now_ms(), "end": now_ms()},
-                    },
-                },
-            )
-            db.complete(mid, finish="tool-calls")
-        elif step == "permission":
-            mid = db.assistant(sid)
-            db.tool_part(mid, sid, "bash", inp={"command": "rm -rf build/"})
-            with log.open("a") as f:
-                f.write(
-                    log_line(run, "asking", id=f"per_{uuid.uuid4().hex[:12]}", permission="bash")
-                )
-            print(PERMISSION)
-            time.sleep(8)
-            db.part(
-                mid,
-                sid,
-                {
-                    "type": "text",
-                    "text": "Build dir cleaned. All tests pass.",
-                    "time": {"start": now_ms(), "end": now_ms()},
-                },
-            )
-            db.complete(mid, finish="stop")
-            with log.open("a") as f:
-                f.write(log_line(run, "exiting loop", session__id=sid))
-        elif step in ("idle", "idle2"):
-            print("  Ask anything...")
-            time.sleep(6)
-        elif step == "question":
-            db.user(sid, "Which database should the export use?")
-            mid = db.assistant(sid)
-            db.tool_part(mid, sid, "question", inp={"questions": [{"question": "Which one?"}]})
-            print("  Which database should the export use?\n  1. postgres\n  2. sqlite")
-            time.sleep(7)
-            db.complete(mid, finish="stop")
-        elif step == "subagent":
-            db.user(sid, "Survey the callers in parallel")
-            mid = db.assistant(sid)
-            child = db.session(cwd, "Survey callers (@general subagent)", parent=sid)
-            db.tool_part(mid, sid, "task", metadata={"sessionId": child})
-            db.user(child, "Survey the callers")
-            cm = db.assistant(child)
-            db.part(cm, child, {"type": "text", "text": "", "time": {"start": now_ms()}})
-            time.sleep(6)
-            db.complete(cm, finish="stop")
-            db.part(
-                mid,
-                sid,
-                {
-                    "type": "text",
-                    "text": "Found 14 callers; 3 need changes.",
-                    "time": {"start": now_ms(), "end": now_ms()},
-                },
-            )
-            db.complete(mid, finish="stop")
+        sim.log_line("loop", session__id=sim.sid, step="0")
+        STEPS[step](sim)
+
+
+def _generating(sim: Sim) -> None:
+    sim.db.user(sim.sid, "Carry on with the next step")
+    mid = sim.db.assistant(sim.sid)
+    sim.db.part(mid, sim.sid, {"type": "step-start"})
+    sim.db.part(mid, sim.sid, {"type": "text", "text": "", "time": {"start": now_ms()}})
+    time.sleep(5)
+    sim.text(mid, "Next I will run the build.")
+    sim.db.complete(mid, finish="tool-calls")
+
+
+def _tool(sim: Sim) -> None:
+    mid = sim.db.assistant(sim.sid)
+    print("$ make test")
+    part = sim.db.tool_part(mid, sim.sid, "bash", inp={"command": "make test"})
+    time.sleep(5)
+    done = {"status": "completed", "input": {}, "output": "ok",
+            "time": {"start": now_ms(), "end": now_ms()}}  # fmt: skip
+    sim.db.update_part(part, {"type": "tool", "tool": "bash", "callID": "c", "state": done})
+    sim.db.complete(mid, finish="tool-calls")
+
+
+def _permission(sim: Sim) -> None:
+    mid = sim.db.assistant(sim.sid)
+    sim.db.tool_part(mid, sim.sid, "bash", inp={"command": "rm -rf build/"})
+    sim.log_line("asking", id=f"per_{uuid.uuid4().hex[:12]}", permission="bash")
+    print(PERMISSION)
+    time.sleep(8)
+    sim.text(mid, "Build dir cleaned. All tests pass.")
+    sim.db.complete(mid, finish="stop")
+    sim.log_line("exiting loop", session__id=sim.sid)
+
+
+def _idle(sim: Sim) -> None:
+    print("  Ask anything...")
+    time.sleep(6)
+
+
+def _question(sim: Sim) -> None:
+    sim.db.user(sim.sid, "Which database should the export use?")
+    mid = sim.db.assistant(sim.sid)
+    sim.db.tool_part(mid, sim.sid, "question", inp={"questions": [{"question": "Which one?"}]})
+    print("  Which database should the export use?\n  1. postgres\n  2. sqlite")
+    time.sleep(7)
+    sim.db.complete(mid, finish="stop")
+
+
+def _subagent(sim: Sim) -> None:
+    sim.db.user(sim.sid, "Survey the callers in parallel")
+    mid = sim.db.assistant(sim.sid)
+    child = sim.db.session(sim.cwd, "Survey callers (@general subagent)", parent=sim.sid)
+    sim.db.tool_part(mid, sim.sid, "task", metadata={"sessionId": child})
+    sim.db.user(child, "Survey the callers")
+    cm = sim.db.assistant(child)
+    sim.db.part(cm, child, {"type": "text", "text": "", "time": {"start": now_ms()}})
+    time.sleep(6)
+    sim.db.complete(cm, finish="stop")
+    sim.text(mid, "Found 14 callers; 3 need changes.")
+    sim.db.complete(mid, finish="stop")
+
+
+STEPS: dict[str, Callable[[Sim], None]] = {
+    "generating": _generating,
+    "tool": _tool,
+    "permission": _permission,
+    "idle": _idle,
+    "question": _question,
+    "subagent": _subagent,
+    "idle2": _idle,
+}
 
 
 def load_plugin(tmux: Callable[..., str]) -> None:
@@ -210,7 +213,7 @@ class Demo:
             # project-directory argument (or a subcommand: `web` is one).
             cmd = (
                 f"OTOP_DEMO_PLAY={shlex.quote(name)} OTOP_DEMO_TITLE={shlex.quote(title)}"
-                f" OTOP_DEMO_PHASE={phase} exec -a opencode {py} -m otop.sim.demo"
+                f" OTOP_DEMO_PHASE={phase} exec -a opencode {py} -m devtools.demo"
             )
             self.tmux(
                 "new-window",
@@ -266,7 +269,7 @@ REAL_PROMPTS = [
 
 def real_demo(headless: float | None) -> int:
     """The same tour with the real opencode, offline against the scripted model."""
-    from otop.sim.lab import Lab, find_binary
+    from devtools.lab import Lab, find_binary
 
     binary = find_binary()
     if binary is None and shutil.which("npm"):

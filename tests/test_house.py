@@ -1,0 +1,155 @@
+"""The house rules, checked: the core without Textual, an installed package without test-only
+packages, small modules and functions, no repeated code, one key table everywhere."""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import subprocess
+import sys
+import venv
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+from rich.console import Console
+
+from otop.ui.keys import APP_KEYS, DETAIL_KEYS, TABLE_KEYS
+from otop.ui.screens import help_text
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted((ROOT / "otop").rglob("*.py")) + sorted((ROOT / "devtools").rglob("*.py"))
+
+BLOCK = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is blocked in this test")
+        return None
+sys.meta_path.insert(0, Block())
+"""
+IMPORT_ALL = """
+import importlib, pkgutil, otop
+skip = SKIP
+for m in pkgutil.walk_packages(otop.__path__, "otop."):
+    if not any(m.name.startswith(s) for s in skip) and m.name != "otop.__main__":
+        importlib.import_module(m.name)
+print("imported", len(sys.modules))
+"""
+
+
+def run_python(python: str, blocked: set[str], skip: tuple[str, ...], path: str = "") -> str:
+    code = f"BLOCKED = {blocked!r}\nSKIP = {skip!r}\n" + BLOCK + IMPORT_ALL
+    if path:
+        code = f"import sys\nsys.path.insert(0, {path!r})\n" + code
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd="/")
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+def test_the_core_imports_without_textual() -> None:
+    """Every module but otop/ui/ imports with Textual (and Rich) unavailable."""
+    assert "imported" in run_python(sys.executable, {"textual", "rich"}, ("otop.ui",))
+
+
+def test_the_wheel_installs_nothing_test_only(tmp_path: Path) -> None:
+    """The wheel holds only `otop/` (no demo or test harness), and in a clean venv with only
+    otop's own dependencies every module of it imports, with test-only packages blocked."""
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr[-2000:]
+    (wheel,) = tmp_path.glob("otop-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert all(n.startswith(("otop/", "otop-")) for n in names), names
+    assert not any("devtools" in n or "/sim/" in n for n in names)
+    env = tmp_path / "clean"
+    venv.create(env, with_pip=True)
+    python = str(env / "bin" / "python")
+    install = subprocess.run([python, "-m", "pip", "install", "-q", str(wheel)],
+                             capture_output=True, text=True)  # fmt: skip
+    assert install.returncode == 0, install.stderr[-2000:]
+    test_only = {"pytest", "_pytest", "pyte", "syrupy", "pytest_textual_snapshot", "mypy"}
+    assert "imported" in run_python(python, test_only, ())
+
+
+def functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+
+
+def test_no_module_over_400_lines_and_no_function_over_60() -> None:
+    """Modules stay under 400 lines and functions under 60 (tables are not functions)."""
+    big = [f"{p.relative_to(ROOT)}: {n}" for p in SOURCES
+           if (n := len(p.read_text().splitlines())) > 400]  # fmt: skip
+    long = [
+        f"{p.relative_to(ROOT)}:{f.name} {f.end_lineno - f.lineno + 1}"  # type: ignore[operator]
+        for p in SOURCES
+        for f in functions(ast.parse(p.read_text()))
+        if f.end_lineno - f.lineno + 1 > 60  # type: ignore[operator]
+    ]
+    assert (big, long) == ([], [])
+
+
+def test_no_six_line_repeat_in_otop() -> None:
+    """No six consecutive lines of code appear twice in otop/ (blank lines, comments, imports,
+    docstring-only and bracket-only lines aside)."""
+    seen: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for p in sorted((ROOT / "otop").rglob("*.py")):
+        lines = [
+            (i + 1, line.strip())
+            for i, line in enumerate(p.read_text().splitlines())
+            if line.strip()
+            and not line.strip().startswith(("#", "import ", "from ", '"""'))
+            and not re.fullmatch(r"[\])}]+,?|\.\.\.", line.strip())
+        ]
+        for k in range(len(lines) - 5):
+            window = tuple(text for _, text in lines[k : k + 6])
+            seen[window].append(f"{p.relative_to(ROOT)}:{lines[k][0]}")
+    repeats = {w: where for w, where in seen.items() if len(where) > 1}
+    assert repeats == {}, "\n".join(", ".join(w) for w in repeats.values())
+
+
+KEY_NAMES = {"slash": "/", "less_than_sign": "<", "greater_than_sign": ">",
+             "question_mark": "?", "escape": "esc"}  # fmt: skip
+
+
+def typed(keys: str) -> set[str]:
+    return {KEY_NAMES.get(k, k) for k in keys.split(",")}
+
+
+def test_help_and_readme_name_every_key() -> None:
+    """Every key bound in the table is explained on the help screen and in the README's key
+    table, and the README names no key that is not bound."""
+    bound = set().union(*(typed(k.keys) for k in TABLE_KEYS + APP_KEYS))
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Keys in the table", 1)[1].split("\n\n", 2)[1]
+    named: set[str] = set()
+    for row in section.splitlines()[2:]:
+        first = row.split("|")[1]
+        named |= set(re.findall(r"`([^`]+)`", first))
+    assert named == bound, named ^ bound
+    shown = " ".join(k.shown for k in TABLE_KEYS + APP_KEYS).split()
+    assert bound <= set(shown), bound - set(shown)
+    help_screen = Console(record=True, width=200, file=io.StringIO())
+    help_screen.print(help_text(popup=True))
+    text = help_screen.export_text()
+    assert all(k.help in " ".join(text.split()) for k in TABLE_KEYS + DETAIL_KEYS if k.help)
+
+
+def test_the_decide_layer_imports_only_records_and_itself() -> None:
+    """otop/decide/ imports nothing of otop but the records (model), the pure text helpers and
+    itself: no adapter, no clock-reading or I/O module."""
+    allowed = ("otop.model", "otop.text", "otop.decide")
+    found = []
+    for p in sorted((ROOT / "otop" / "decide").glob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text())):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])  # fmt: skip
+            found += [f"{p.name}: {n}" for n in names
+                      if n.startswith("otop") and not n.startswith(allowed)]  # fmt: skip
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                assert not any(n in ("time", "os", "subprocess", "sqlite3") for n in names), p
+    assert found == []
