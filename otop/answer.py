@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from otop.model import Agent, State
 from otop.opencode.dialog import CHOICES, REPLIES, moves, request, selected
-from otop.opencode.remote import Remotes, describe
 from otop.tmux import Tmux, TmuxError
+
+if TYPE_CHECKING:
+    from otop.opencode.remote import Remotes
 
 
 class AnswerError(Exception):
@@ -67,6 +70,8 @@ def on_server(remotes: Remotes, agent: Agent, choice: int) -> str:
         raise AnswerError("a question needs typing: answer it in opencode")
     if agent.state != State.PERMISSION or not agent.request_id or not agent.server:
         raise AnswerError(f"this agent is {agent.state.value}, not waiting on a permission")
+    from otop.opencode.remote import describe  # the HTTP modules only when a server is asked
+
     client = remotes.clients.get(agent.server)
     if client is None:
         raise AnswerError(f"no server named {agent.server}")

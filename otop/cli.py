@@ -4,6 +4,7 @@ the scanner (`list --json` from the running watcher's published scan)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -142,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if doc is not None:
                 print(json_text(doc))
                 return 0
+        if args.command == "popup" and sys.stdin.isatty():
+            _raw_input()
         from otop import commands
 
         handler: Callable[[argparse.Namespace], int] = getattr(commands, args.func)
@@ -163,7 +166,8 @@ def _published(args: argparse.Namespace) -> dict[str, object] | None:
     env = dict(os.environ)
     sock = snapshot.socket_of(args.socket_name, args.socket_path, env)
     try:
-        doc = snapshot.read(sock, str(find_paths(env, args.db).db))
+        db = str(find_paths(env, args.db).db)
+        doc = snapshot.read(sock, db)
     except RuntimeDirError:
         return None
     if doc is None or not isinstance(doc.get("agents"), list):
@@ -173,6 +177,21 @@ def _published(args: argparse.Namespace) -> dict[str, object] | None:
     for p in problems if isinstance(problems, list) else []:
         say(f"otop: {p}", file=sys.stderr)
     return doc
+
+
+def _raw_input() -> None:
+    """Keys pressed before the app has loaded (the watcher's first frame is already shown by
+    then) must reach it as they were typed, not as a cooked line; the terminal is put back as
+    it was when otop leaves."""
+    import atexit
+    import termios
+    import tty
+
+    with contextlib.suppress(OSError, termios.error):
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+        atexit.register(termios.tcsetattr, fd, termios.TCSADRAIN, saved)
+        tty.setraw(fd, termios.TCSANOW)
 
 
 def _listed(agent: dict[str, object], show_all: bool) -> bool:

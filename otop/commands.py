@@ -76,9 +76,22 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     scanner = _scanner(args, one_shot=False)
     backend = LiveBackend(scanner, lambda scan: snapshot.marked(scan, _socket(scanner)))
-    app = OtopApp(backend, popup=popup, interval=interval)
+    app = OtopApp(backend, popup=popup, interval=interval, first=_published_scan(scanner))
     app.run()
     return 0
+
+
+def _published_scan(scanner: Scanner) -> Scan | None:
+    """The running watcher's latest scan, when fresh (otop/snapshot.py), as a Scan."""
+    from otop.restore import scan_from
+    from otop.runtime import RuntimeDirError
+
+    db = str(scanner.paths.db)
+    try:
+        doc = snapshot.read(_socket(scanner), db, fresh=snapshot.FIRST_FRAME_FRESH)
+    except RuntimeDirError:
+        return None
+    return scan_from(doc, db) if doc is not None else None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -187,7 +200,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     tmux = scanner.tmux
     assert tmux is not None
     try:
-        sock = plugin.socket_path(tmux)
+        sock = runtime.socket_path(tmux)
     except TmuxError as exc:
         raise UsageError(f"no tmux server to watch ({tmux.target.describe()}): {exc}") from None
     try:

@@ -3,13 +3,10 @@ the watcher; and undo all of it."""
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 
 from otop.model import Group
@@ -26,14 +23,7 @@ from otop.render import (
     message_text,
     tmux_escape,
 )
-from otop.runtime import (
-    RuntimeDirError,
-    holder,
-    is_watcher,
-    lock_path,
-    open_private,
-    runtime_dir,
-)
+from otop.runtime import RuntimeDirError, socket_path, start_watcher, stop_watcher
 from otop.tmux import Tmux, TmuxError
 from otop.watch import BADGE_OPTION, PID_OPTION, STATUS_OPTION
 
@@ -200,7 +190,7 @@ def otop_command() -> str:
     return tmux_escape(shlex.join([sys.executable, "-m", "otop"]))
 
 
-def popup_binding(cfg: Config, version: tuple[int, int]) -> list[str]:
+def popup_binding(cfg: Config, version: tuple[int, int], frame: str | None = None) -> list[str]:
     """The bind-key arguments after the key: a popup (tmux >= 3.2) or a window (older).
 
     Bound straight from the key table, with no shell in between: the pane's directory goes to
@@ -209,6 +199,11 @@ def popup_binding(cfg: Config, version: tuple[int, int]) -> list[str]:
     inner = (
         f"OTOP_CLIENT=#{{q:client_name}} exec {otop_command()} popup --interval {cfg.interval:g}"
     )
+    if frame:
+        # The watcher's first frame, shown by `cat` before Python has started; keys typed
+        # meanwhile stay raw for the app (a cooked Enter would reach it as ctrl+j).
+        shown = tmux_escape(shlex.quote(frame))
+        inner = f"stty raw -echo 2>/dev/null; cat {shown} 2>/dev/null; {inner}"
     if version >= (3, 2):
         return [
             "display-popup", "-d", "#{pane_current_path}", "-w", cfg.popup_width,
@@ -259,7 +254,11 @@ def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True
     report.messages += cfg.errors
     _unbind(tmux, keep=())
     warned = set(tmux.option(WARNED_OPTION).split())
-    for key, args in ((cfg.key, popup_binding(cfg, version)), (cfg.next_key, next_binding())):
+    frame = _frame_path(tmux)
+    for key, args in (
+        (cfg.key, popup_binding(cfg, version, frame)),
+        (cfg.next_key, next_binding()),
+    ):
         if not key:
             continue
         current = _binding(tmux, key)
@@ -291,6 +290,15 @@ def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True
             report.watcher = f"no watcher: {exc}"
             tmux.cmd("display-message", message_text(f"otop: {exc}"))
     return report
+
+
+def _frame_path(tmux: Tmux) -> str | None:
+    from otop.snapshot import frame_path
+
+    try:
+        return str(frame_path(socket_path(tmux)))
+    except (RuntimeDirError, TmuxError):
+        return None
 
 
 def uninstall(tmux: Tmux) -> list[str]:
@@ -350,48 +358,3 @@ def _clear_badges(tmux: Tmux) -> None:
     cmds = [["set-option", "-wqu", "-t", w, BADGE_OPTION] for w in windows if w]
     if cmds:
         tmux.chain(cmds)
-
-
-def socket_path(tmux: Tmux) -> str:
-    return tmux.expand("#{socket_path}")
-
-
-def start_watcher(tmux: Tmux) -> str:
-    """Start `otop watch` for this server, or ask the running one to re-read the options."""
-    sock = socket_path(tmux)
-    pid = holder(lock_path(sock))
-    if pid and is_watcher(pid):
-        try:
-            os.kill(pid, signal.SIGHUP)
-            return f"watcher {pid} reloaded"
-        except ProcessLookupError:
-            pass
-    log = runtime_dir() / "watch.log"
-    if log.is_file() and not log.is_symlink() and log.stat().st_size > 1_000_000:
-        log.unlink()
-    with os.fdopen(open_private(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "otop", "-S", sock, "watch"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            start_new_session=True,
-            close_fds=True,
-        )
-    return f"watcher {proc.pid} started"
-
-
-def stop_watcher(tmux: Tmux, wait: float = 3.0) -> int | None:
-    """Stop this server's watcher; returns its pid if one ran."""
-    lock = lock_path(socket_path(tmux))
-    pid = holder(lock)
-    if not pid or not is_watcher(pid):
-        return None
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return None
-    end = time.monotonic() + wait
-    while time.monotonic() < end and holder(lock):
-        time.sleep(0.05)
-    return pid

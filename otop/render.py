@@ -90,6 +90,7 @@ def agent_json(agent: Agent, now: float) -> dict[str, object]:
     s = agent.session
     p = agent.proc
     return {
+        "key": agent.key,
         "pid": p.pid if p else None,
         "kind": p.kind.value if p else None,
         "session_id": s.brief.id if s else None,

@@ -9,7 +9,10 @@ import os
 import socket
 import stat
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from otop.tmux import Tmux
 
 
 class RuntimeDirError(Exception):
@@ -121,3 +124,59 @@ def holder(path: Path) -> int | None:
             return int(text) if text.isdigit() else None
         fcntl.flock(f, fcntl.LOCK_UN)
         return None
+
+
+# -- starting and stopping the watcher (the plugin's part; imported late, so one-shot commands
+# that only read the runtime directory stay light) ------------------------------------------
+
+
+def socket_path(tmux: Tmux) -> str:
+    return str(tmux.expand("#{socket_path}"))
+
+
+def start_watcher(tmux: Tmux) -> str:
+    """Start `otop watch` for this server, or ask the running one to re-read the options."""
+    import signal
+    import subprocess
+    import sys
+
+    sock = socket_path(tmux)
+    pid = holder(lock_path(sock))
+    if pid and is_watcher(pid):
+        try:
+            os.kill(pid, signal.SIGHUP)
+            return f"watcher {pid} reloaded"
+        except ProcessLookupError:
+            pass
+    log = runtime_dir() / "watch.log"
+    if log.is_file() and not log.is_symlink() and log.stat().st_size > 1_000_000:
+        log.unlink()
+    with os.fdopen(open_private(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "otop", "-S", sock, "watch"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return f"watcher {proc.pid} started"
+
+
+def stop_watcher(tmux: Tmux, wait: float = 3.0) -> int | None:
+    """Stop this server's watcher; returns its pid if one ran."""
+    import signal
+    import time
+
+    lock = lock_path(socket_path(tmux))
+    pid = holder(lock)
+    if not pid or not is_watcher(pid):
+        return None
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return None
+    end = time.monotonic() + wait
+    while time.monotonic() < end and holder(lock):
+        time.sleep(0.05)
+    return pid

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from otop.model import Scan
 
 FRESH = 2.5
+# The popup's first frame is painted over by its own scan a moment later, so an older document
+# will do there: a loaded machine stretches the watcher's beat (it keeps under ~5 % of a core).
+FIRST_FRAME_FRESH = 15.0
 
 
 def snapshot_path(socket_path: str) -> Path:
@@ -49,7 +52,8 @@ def publish(socket_path: str, db_path: str | None, doc: dict[str, Any], last: by
     return body
 
 
-def read(socket_path: str, db_path: str, now: float | None = None) -> dict[str, Any] | None:
+def read(socket_path: str, db_path: str, now: float | None = None,
+         fresh: float = FRESH) -> dict[str, Any] | None:  # fmt: skip
     """The published document, if its watcher lives, it is fresh and of the same database;
     with a `snapshot` entry saying how old it is and whose it is."""
     try:
@@ -63,7 +67,7 @@ def read(socket_path: str, db_path: str, now: float | None = None) -> dict[str, 
             raw = f.read()
     except OSError:
         return None
-    if not 0 <= age <= FRESH:
+    if not 0 <= age <= fresh:
         return None
     try:
         data = json.loads(raw)
@@ -86,6 +90,21 @@ def socket_of(socket_name: str | None, socket_path: str | None, env: dict[str, s
         return env["TMUX"].split(",")[0]
     base = env.get("TMUX_TMPDIR") or "/tmp"
     return os.path.join(base, f"tmux-{os.getuid()}", socket_name or "default")
+
+
+def frame_path(socket_path: str) -> Path:
+    """The popup's first frame, drawn by the watcher (otop/preframe.py) for `cat` to show at
+    once when prefix+O opens the popup, before Python has even started."""
+    return runtime_dir() / ("frame" + socket_path.replace("/", "%") + ".ans")
+
+
+def publish_frame(socket_path: str, text: str) -> None:
+    path = frame_path(socket_path)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as f:
+        f.write(text.encode())
+    os.replace(tmp, path)
 
 
 def marks_path(socket_path: str) -> Path:

@@ -28,7 +28,8 @@ _FIELDS = (
 )
 _FORMAT = SEP.join(f"#{{{f}}}" for f in _FIELDS)
 # A client line starts with the separator, which no pane line does (pane ids start with %).
-_CLIENT_FORMAT = SEP + SEP.join(("#{client_name}", "#{pane_id}"))
+_CLIENT_FORMAT = SEP + SEP.join(("#{client_name}", "#{pane_id}", "#{client_width}",
+                                  "#{client_height}"))  # fmt: skip
 
 
 class TmuxError(Exception):
@@ -76,8 +77,10 @@ class Tmux:
         self.available = shutil.which("tmux") is not None
         self._server: Any = None
         self.commands = 0
-        # The attached clients and the pane each one shows, as of the last panes() or clients().
+        # The attached clients and the pane each one shows, as of the last panes() or clients(),
+        # and their sizes (columns, lines).
         self.looking: list[tuple[str, str]] = []
+        self.sizes: list[tuple[int, int]] = []
 
     @property
     def server(self) -> Any:
@@ -139,16 +142,22 @@ class Tmux:
                 self.looking = []
                 return []
             raise
-        self.looking = parse_clients(lines)
+        self._clients(lines)
         return [p for p in (parse_pane(line) for line in lines if line[:1] != SEP) if p]
 
     def clients(self) -> list[tuple[str, str]]:
-        """The attached clients as (client name, pane it shows); empty when none or no server."""
+        """The attached clients as (client name, pane it shows); empty when none or no server.
+        Their sizes land in `sizes`."""
         try:
-            self.looking = parse_clients(self.cmd("list-clients", "-F", _CLIENT_FORMAT))
+            self._clients(self.cmd("list-clients", "-F", _CLIENT_FORMAT))
         except TmuxError:
-            self.looking = []
+            self._clients([])
         return self.looking
+
+    def _clients(self, lines: Iterable[str]) -> None:
+        found = parse_clients(lines)
+        self.looking = [(name, pane) for name, pane, _ in found]
+        self.sizes = [size for _, _, size in found]
 
     def capture(self, pane_ids: Iterable[str], lines: int = 0) -> dict[str, str]:
         """The visible text of several panes, fetched in a single tmux command.
@@ -223,13 +232,14 @@ def split_captures(lines: Sequence[str], token: str, ids: Sequence[str]) -> dict
     return {k: "\n".join(v) for k, v in result.items()}
 
 
-def parse_clients(lines: Iterable[str]) -> list[tuple[str, str]]:
-    """Client lines of the format above as (client name, pane id)."""
+def parse_clients(lines: Iterable[str]) -> list[tuple[str, str, tuple[int, int]]]:
+    """Client lines of the format above as (client name, pane id, (columns, lines))."""
     out = []
     for line in lines:
         parts = line.split(SEP)
-        if len(parts) == 3 and parts[0] == "" and parts[2].startswith("%"):
-            out.append((parts[1], parts[2]))
+        if len(parts) == 5 and parts[0] == "" and parts[2].startswith("%"):
+            w, h = (int(x) if x.isdigit() else 0 for x in parts[3:5])
+            out.append((parts[1], parts[2], (w, h)))
     return out
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from otop import attention, snapshot
 from otop.model import Group, Scan
 from otop.notify import Notifier
+from otop.preframe import draw, popup_size
 from otop.render import document, ordered, status_text, visible, window_badges
 from otop.runtime import RuntimeDirError, server_alive
 from otop.scan import Changes, Scanner
@@ -92,6 +93,7 @@ class Watcher:
         self._stop = False
         self._published = b""
         self._published_scan: Scan | None = None
+        self._frame = ""
 
     # -- change detection ---------------------------------------------------------------
 
@@ -169,6 +171,13 @@ class Watcher:
         doc["problems"] = [p.message for p in scan.problems]
         with contextlib.suppress(OSError, RuntimeDirError):  # then commands scan themselves
             self._published = snapshot.publish(self.socket_path, scan.db_path, doc, self._published)
+        shown = document(scan, ordered(a for a in scan.agents if visible(a, False)))
+        width, height = popup_size(self.cfg.popup_width, self.cfg.popup_height, self.tmux.sizes)
+        frame = draw(shown, width, height)
+        if frame != self._frame:
+            with contextlib.suppress(OSError, RuntimeDirError):
+                snapshot.publish_frame(self.socket_path, frame)
+                self._frame = frame
 
     def push(self, scan: Scan, now: float) -> bool:
         agents = [a for a in scan.agents if visible(a, False)]
@@ -200,11 +209,13 @@ class Watcher:
         signal.signal(signal.SIGTERM, self._on_term)
         signal.signal(signal.SIGINT, self._on_term)
         while not self._stop:
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.process_time()
             if not self.tick():
                 break
-            spent = time.monotonic() - started
-            end = started + max(self.cfg.watch_interval, spent * 20)  # at most ~5% of a core
+            # At most ~5 % of a core, counted in CPU time: on a loaded machine a look takes
+            # longer by the clock, and spacing beats by that would leave views stale.
+            spent = time.process_time() - cpu
+            end = started + max(self.cfg.watch_interval, spent * 20)
             asked = time.monotonic()
             while not self._stop and not self._reload and time.monotonic() < end:
                 time.sleep(min(0.25, max(0.0, end - time.monotonic())))
@@ -213,6 +224,13 @@ class Watcher:
                     if not server_alive(self.socket_path):
                         self._stop = True
         self.scanner.close()
+        # No first frame without a watcher; with its server gone, nothing of it is left behind
+        # (a restart, asked by a signal, keeps the marks for the next watcher).
+        gone = not server_alive(self.socket_path)
+        for path in (snapshot.frame_path, *((snapshot.snapshot_path, snapshot.marks_path)
+                                             if gone else ())):  # fmt: skip
+            with contextlib.suppress(OSError, RuntimeDirError):
+                path(self.socket_path).unlink()
         return 0
 
     def _on_hup(self, signum: int, frame: FrameType | None) -> None:

@@ -182,12 +182,16 @@ def test_single_watcher(world: World) -> None:
 
 def test_watcher_leaves_with_its_server(world: World) -> None:
     """Killing the tmux server ends its watcher within 2 s, although tmux 3.3a leaves the
-    socket file behind (the watcher asks the socket, not the file system)."""
+    socket file behind (the watcher asks the socket, not the file system); its published scan,
+    marks and first frame go with it."""
     world.load()
     wait_for(world.watcher, what="the watcher")
     pid = world.watcher()
     assert pid
     sock = world.server("display", "-p", "#{socket_path}").strip()
+    files = [f(sock) for f in (published.snapshot_path, published.marks_path,
+                               published.frame_path)]  # fmt: skip
+    wait_for(lambda: all(f.exists() for f in files), what="the watcher's files")
     world.server("kill-server")
     assert os.path.exists(sock)  # the trap: the file stays
 
@@ -199,6 +203,7 @@ def test_watcher_leaves_with_its_server(world: World) -> None:
             return True
 
     wait_for(gone, timeout=2.0, what="the watcher to leave")
+    assert not any(f.exists() for f in files)
     os.unlink(sock)
 
 
@@ -317,12 +322,16 @@ def test_popup_enter_jumps_to_the_pane(world: World) -> None:
     """prefix+O opens the popup in a real client; Enter jumps to the most urgent agent."""
     panes = add_agents(world)
     world.load()
+    wait_for(lambda: "⏳1" in world.option("@otop_status"), what="the watcher's first look")
     client = Client(world.server)
     try:
         start = client.pane()
         assert start != panes["perm"]
         client.press(b"\x02O")
-        wait_for(lambda: b"Work perm" in client.seen(), timeout=15, what="the popup's rows")
+        # The watcher's first frame shows at once (cat, before Python); Enter typed while the
+        # app loads still reaches it.
+        wait_for(lambda: b"loading" in client.seen() and b"Work perm" in client.seen(),
+                 timeout=15, what="the popup's first frame")  # fmt: skip
         client.press(b"\r")
         wait_for(lambda: client.pane() == panes["perm"], timeout=8, what="the jump")
         wait_for(

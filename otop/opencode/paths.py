@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Paths:
-    """opencode's data, log and config locations for one environment."""
+class Paths(NamedTuple):
+    """opencode's data, log and config locations for one environment (a NamedTuple, not a
+    dataclass: `list --json` from the snapshot resolves it without importing dataclasses)."""
 
     data_dir: Path
     config_dir: Path

@@ -33,8 +33,10 @@ class OtopApp(App[None]):
     TITLE = "otop"
     BINDINGS: ClassVar[list[BindingType]] = [*bindings(APP_KEYS), *_TABLE]
 
-    def __init__(self, backend: Backend, *, popup: bool = False, interval: float = 2.0) -> None:
+    def __init__(self, backend: Backend, *, popup: bool = False, interval: float = 2.0,
+                 first: Scan | None = None) -> None:  # fmt: skip
         super().__init__()
+        self.first = first  # the watcher's latest scan: the first frame, before a scan of our own
         self.backend = backend
         self.popup = popup
         self.interval = interval
@@ -61,6 +63,8 @@ class OtopApp(App[None]):
     def on_mount(self) -> None:
         self.widths: dict[str, int] = {}
         self.query_one(DataTable).focus()
+        if self.first is not None:
+            self.show(self.first)
         self.action_rescan()
         self.set_interval(self.interval, self.action_rescan)
 
