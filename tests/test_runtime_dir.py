@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from otop import runtime as rundir
-from otop.plugin import stop_watcher
+from otop.runtime import stop_watcher
 from otop.tmux import Target, Tmux
 from tests.conftest import TmuxServer, wait_for
 
