@@ -149,6 +149,28 @@ def popup_times(w: World, runs: int) -> tuple[list[float], list[float], list[flo
     return rows, app, frame
 
 
+def cat_times(w: World, runs: int) -> list[float]:
+    """A popup that only `cat`s the watcher's frame (no otop): what tmux and the shell cost."""
+    frame = next(f for f in Path(f"/tmp/otop-{os.getuid()}").glob("frame*.ans")
+                 if w.lab.socket in f.name)  # fmt: skip
+    w.lab.tmux("bind-key", "-T", "prefix", "P", "display-popup", "-E", "-w", "80%", "-h", "70%",
+               f"cat '{frame}'; sleep 1")  # fmt: skip
+    term = Terminal(w.lab.socket, w.lab.env, 160, 45, target="lab:0")
+    out = []
+    try:
+        term.pump(1.0)
+        for _ in range(runs):
+            t0 = time.monotonic()
+            term.press(b"\x02P")
+            until(term, lambda t: "sort: urgency" in t, 20)
+            out.append(time.monotonic() - t0)
+            until(term, lambda t: "sort: urgency" not in t, 10)
+            term.pump(0.3)
+    finally:
+        term.close()
+    return out
+
+
 def until(term: Terminal, check: Callable[[str], bool], timeout: float) -> None:
     end = time.monotonic() + timeout
     while not check(term.text()):
@@ -263,6 +285,7 @@ def report(w: World, args: argparse.Namespace) -> None:
     exe = agent_ps()
     peer = peer_times(w, exe, args.runs) if exe else [float("nan")]
     popup, app, frame = popup_times(w, args.runs)
+    cat = cat_times(w, args.runs)
     sse = sse_times(w, w.panes[args.working :], args.runs)
     m = statistics.median
     print(f"machine load while measuring: {load:.0f} % of all cores ({args.working} streaming)")
@@ -277,6 +300,8 @@ def report(w: World, args: argparse.Namespace) -> None:
           f" {p95(popup) * 1000:.0f} ms | 450 ms |")  # fmt: skip
     print(f"| prefix+O to tmux drawing the popup's frame (before otop runs) |"
           f" {m(frame) * 1000:.0f} ms | {p95(frame) * 1000:.0f} ms | |")  # fmt: skip
+    print(f"| a popup that only cats the same frame (tmux + shell, no otop) |"
+          f" {m(cat) * 1000:.0f} ms | {p95(cat) * 1000:.0f} ms | |")  # fmt: skip
     print(f"| prefix+O to the app taking keys (its footer) | {m(app) * 1000:.0f} ms |"
           f" {p95(app) * 1000:.0f} ms | |")  # fmt: skip
     print(f"| Enter in a TUI to its /events working event | {m(sse) * 1000:.0f} ms |"

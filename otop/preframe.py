@@ -23,14 +23,27 @@ def _cell(text: str, width: int) -> str:
     return text + " " * max(0, width - cell_width(text))
 
 
+def _fit(parts: list[tuple[str, str]], width: int) -> str:
+    """Styled pieces of one line, cut to `width` cells."""
+    out, used = "", 0
+    for style, text in parts:
+        piece = cut(text, width - used, "")
+        if not piece:
+            break
+        out += f"{style}{piece}{_RESET}"
+        used += cell_width(piece)
+    return out
+
+
 def draw(doc: dict[str, Any], width: int, height: int) -> str:
     """The frame as terminal output (cursor home, lines, rest of the screen cleared)."""
     agents = [a for a in doc.get("agents", []) if isinstance(a, dict)]
     counts = {g: sum(a.get("group") == g for a in agents) for g, _ in _GROUPS}
-    head = "  ".join(f"{colour}{counts[g]} {g}{_RESET}" for g, colour in _GROUPS)
     at = doc.get("generated_at")
     when = time.strftime("%H:%M:%S", time.localtime(at / 1000)) if isinstance(at, int) else "?"
-    lines = [f" {head}{_DIM}   sort: urgency ↓   as of {when}, loading…{_RESET}"]
+    parts = [(colour, f"{counts[g]} {g}  ") for g, colour in _GROUPS]
+    parts += [(_DIM, " sort: urgency ↓  "), (_DIM, f"loading… (as of {when})")]
+    lines = [" " + _fit(parts, width - 2)]
     title_w = max(12, width - 15 - 8 - 16 - 8)
     lines.append(" " + _cell("TITLE", title_w) + "  " + _cell("STATE", 15) + "  "
                  + _cell("SESSION", 8) + "  " + _cell("MODEL", 16))  # fmt: skip
@@ -47,10 +60,12 @@ def draw(doc: dict[str, Any], width: int, height: int) -> str:
             if pane else ""  # fmt: skip
         top = (_cell(mark + str(a.get("title") or "(no session)"), title_w) + "  "
                + _cell(state, 15) + "  " + _cell(sid, 8) + "  " + _cell(model, 16))  # fmt: skip
-        bottom = _cell(str(a.get("last_output") or "-"), title_w + 29) + "  " + _cell(where, 16)
+        # Under the model column: the pane; a line as long as the popup would wrap, scroll, and
+        # push the counts line off the top.
+        bottom = _cell(str(a.get("last_output") or "-"), title_w + 27) + "  " + _cell(where, 16)
         lines.append(" " + colour.get(str(a.get("group")), "") + top + _RESET)
         lines.append(" " + _DIM + bottom + _RESET)
-    return "\x1b[H" + "\r\n".join(lines) + "\x1b[J"
+    return "\x1b[H" + "\r\n".join(lines[: max(1, height)]) + "\x1b[J"
 
 
 def popup_size(width: str, height: str, clients: Sequence[tuple[int, int]]) -> tuple[int, int]:

@@ -10,6 +10,7 @@ from otop.model import Scan
 from otop.preframe import draw
 from otop.render import document
 from otop.restore import scan_from
+from otop.text import cell_width
 from otop.ui.rows import Row, cells, layout
 from tests.ui_world import AGENTS, NOW
 
@@ -50,3 +51,9 @@ def test_the_popup_first_frame_is_clean_text() -> None:
     assert "1 waiting  3 working  2 idle  1 stale" in ours and "sort: urgency" in ours
     assert "[bold]Needs you[/bold]" in ours and "● Idle one" in ours and "tool:bash" in ours
     assert len(frame.split("\r\n")) == 2 + 2 * len(AGENTS)
+    # No line as wide as the popup (it would wrap and scroll the counts line away), and never
+    # more lines than it has, however many agents there are.
+    for width, height in ((100, 30), (60, 10), (200, 45)):
+        shown = re.sub(r"\x1b\[[0-9;]*[mHJ]", "", draw({**doc, "agents": doc["agents"] * 5},
+                                                        width, height)).split("\r\n")  # fmt: skip
+        assert len(shown) <= height and max(cell_width(line) for line in shown) < width
