@@ -36,6 +36,15 @@ def snapshot_path(socket_path: str) -> Path:
     return runtime_dir() / ("snapshot" + socket_path.replace("/", "%") + ".json")
 
 
+def _replace(path: Path, data: bytes) -> None:
+    """Write a file of the runtime directory whole: readers see the old one or the new one."""
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
 def publish(socket_path: str, db_path: str | None, doc: dict[str, Any], last: bytes = b"") -> bytes:
     """Write the document, or, when it is what was written `last`, only mark it as fresh
     (one utime a beat). Returns what the file now holds."""
@@ -44,11 +53,7 @@ def publish(socket_path: str, db_path: str | None, doc: dict[str, Any], last: by
     if body == last and path.is_file():
         os.utime(path)
         return body
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    with os.fdopen(fd, "wb") as f:
-        f.write(body)
-    os.replace(tmp, path)
+    _replace(path, body)
     return body
 
 
@@ -100,11 +105,7 @@ def frame_path(socket_path: str) -> Path:
 
 def publish_frame(socket_path: str, text: str) -> None:
     path = frame_path(socket_path)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    with os.fdopen(fd, "wb") as f:
-        f.write(text.encode())
-    os.replace(tmp, path)
+    _replace(path, text.encode())
 
 
 def marks_path(socket_path: str) -> Path:
@@ -114,11 +115,7 @@ def marks_path(socket_path: str) -> Path:
 def publish_marks(socket_path: str, marks: dict[str, Any]) -> None:
     """The watcher's attention marks (otop/attention.py), replaced atomically."""
     path = marks_path(socket_path)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
-    with os.fdopen(fd, "wb") as f:
-        f.write(json.dumps(marks).encode())
-    os.replace(tmp, path)
+    _replace(path, json.dumps(marks).encode())
 
 
 def read_marks(socket_path: str, watching: bool = True) -> object:

@@ -171,7 +171,10 @@ class Watcher:
         doc["problems"] = [p.message for p in scan.problems]
         with contextlib.suppress(OSError, RuntimeDirError):  # then commands scan themselves
             self._published = snapshot.publish(self.socket_path, scan.db_path, doc, self._published)
-        shown = document(scan, ordered(a for a in scan.agents if visible(a, False)))
+        keys = {a.key for a in scan.agents if visible(a, False)}  # the popup's default view
+        listed = doc["agents"]
+        assert isinstance(listed, list)
+        shown = {**doc, "agents": [a for a in listed if a["key"] in keys]}
         width, height = popup_size(self.cfg.popup_width, self.cfg.popup_height, self.tmux.sizes)
         frame = draw(shown, width, height)
         if frame != self._frame:
