@@ -1,5 +1,5 @@
 """Run otop as `python -m otop`."""
 
-from otop.cli import main
+from otop.entry import main
 
 raise SystemExit(main())

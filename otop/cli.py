@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from otop import __version__
 from otop.console import UsageError, say
-from otop.text import json_text
 
 TARGET = "session id (or its end), pane id (%%3) or pid"
 if TYPE_CHECKING:
@@ -138,11 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
     try:
-        if args.command == "list" and args.json and not args.cpu:
-            doc = _published(args)
-            if doc is not None:
-                print(json_text(doc))
-                return 0
+        if args.command == "list" and args.json and not args.cpu and _published(args):
+            return 0
         if args.command == "popup" and sys.stdin.isatty():
             _raw_input()
         from otop import commands
@@ -156,27 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _published(args: argparse.Namespace) -> dict[str, object] | None:
-    """The running watcher's latest scan (see otop/snapshot.py), filtered as this listing asks;
-    None when there is no fresh one for this tmux server and database."""
-    from otop import snapshot
-    from otop.opencode.paths import find_paths
-    from otop.runtime import RuntimeDirError
+def _published(args: argparse.Namespace) -> bool:
+    """`list --json` from the running watcher's latest scan (otop/snapshot.py); False when
+    there is no fresh one for this tmux server and database."""
+    from otop.entry import published
 
-    env = dict(os.environ)
-    sock = snapshot.socket_of(args.socket_name, args.socket_path, env)
-    try:
-        db = str(find_paths(env, args.db).db)
-        doc = snapshot.read(sock, db)
-    except RuntimeDirError:
-        return None
-    if doc is None or not isinstance(doc.get("agents"), list):
-        return None
-    doc["agents"] = [a for a in doc["agents"] if isinstance(a, dict) and _listed(a, args.all)]
-    problems = doc.pop("problems", [])
-    for p in problems if isinstance(problems, list) else []:
-        say(f"otop: {p}", file=sys.stderr)
-    return doc
+    return published(args.socket_name, args.socket_path, args.db, args.all)
 
 
 def _raw_input() -> None:
@@ -192,10 +172,3 @@ def _raw_input() -> None:
         saved = termios.tcgetattr(fd)
         atexit.register(termios.tcsetattr, fd, termios.TCSADRAIN, saved)
         tty.setraw(fd, termios.TCSANOW)
-
-
-def _listed(agent: dict[str, object], show_all: bool) -> bool:
-    """render.visible, on an agent's JSON."""
-    if agent.get("kind") in ("run", "serve"):
-        return show_all
-    return show_all or bool(agent.get("interactive"))

@@ -12,7 +12,7 @@ from otop import __version__
 from otop.model import Confidence
 from otop.opencode.store import StoreError
 from otop.plugin import BADGE, BOUND_OPTION, INTERPOLATED, PLACEHOLDER, installed_version
-from otop.runtime import RuntimeDirError, holder, lock_path
+from otop.runtime import RuntimeDirError, holder, lock_path, log_path
 from otop.scan import Scanner
 from otop.tmux import Tmux, TmuxError
 
@@ -86,7 +86,7 @@ def _plugin(tmux: Tmux) -> list[Check]:
     if pid:
         out.append(Check(OK, "watcher", f"running (pid {pid})"))
     elif keys:
-        log = lock_path(sock).parent / "watch.log"
+        log = log_path()
         out.append(Check(FAIL, "watcher", "not running, so counts and badges are frozen: reload "
                          f"tmux.conf, or see {log}"))  # fmt: skip
     return out

@@ -1,17 +1,18 @@
 """The private runtime directory and the watcher's lock: whose files they are, and whether
-the watcher and its tmux server live. Kept light: one-shot commands use it before anything else.
+the watcher and its tmux server live. Kept light (`os`, `fcntl` and `_socket` only, paths as
+strings): `otop list --json` uses it before anything else loads (otop/entry.py).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-import socket
 import stat
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import IO
+
     from otop.tmux import Tmux
 
 
@@ -19,12 +20,12 @@ class RuntimeDirError(Exception):
     """The runtime directory is not a private one of this user: said in one line."""
 
 
-def runtime_dir() -> Path:
+def runtime_dir() -> str:
     """A private directory for lock and log files: $XDG_RUNTIME_DIR/otop, else /tmp/otop-UID,
     which must be this user's own directory, mode 0700 and not a symlink (in /tmp anybody can
     make it first)."""
     base = os.environ.get("XDG_RUNTIME_DIR")
-    d = Path(base) / "otop" if base else Path(f"/tmp/otop-{os.getuid()}")
+    d = os.path.join(base, "otop") if base else f"/tmp/otop-{os.getuid()}"
     try:
         os.mkdir(d, 0o700)
     except FileExistsError:
@@ -46,7 +47,7 @@ def runtime_dir() -> Path:
     return d
 
 
-def open_private(path: Path, flags: int) -> int:
+def open_private(path: str, flags: int) -> int:
     """Open a file of the runtime directory without following a symlink planted there."""
     return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
 
@@ -68,7 +69,9 @@ def is_watcher(pid: int) -> bool:
 def server_alive(socket_path: str) -> bool:
     """Whether a tmux server answers on its socket (tmux 3.3a leaves the file after
     kill-server, so the file existing says nothing)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    import _socket  # the C module: `socket` itself would import enum, selectors and more
+
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     s.settimeout(1.0)
     try:
         s.connect(socket_path)
@@ -79,9 +82,14 @@ def server_alive(socket_path: str) -> bool:
     return True
 
 
-def lock_path(socket_path: str) -> Path:
+def private_file(kind: str, socket_path: str, ext: str) -> str:
+    """A file of the runtime directory that belongs to one tmux server."""
+    return os.path.join(runtime_dir(), kind + socket_path.replace("/", "%") + ext)
+
+
+def lock_path(socket_path: str) -> str:
     """The lock file that makes a watcher the only one for its tmux server."""
-    return runtime_dir() / ("watch" + socket_path.replace("/", "%") + ".lock")
+    return private_file("watch", socket_path, ".lock")
 
 
 class AlreadyRunning(Exception):
@@ -92,7 +100,7 @@ class AlreadyRunning(Exception):
         self.pid = pid
 
 
-def take_lock(path: Path) -> IO[str]:
+def take_lock(path: str) -> IO[str]:
     """Hold the watcher lock for as long as the returned file stays open."""
     fd = open_private(path, os.O_RDWR | os.O_CREAT)
     f = os.fdopen(fd, "r+", encoding="utf-8")
@@ -110,7 +118,7 @@ def take_lock(path: Path) -> IO[str]:
     return f
 
 
-def holder(path: Path) -> int | None:
+def holder(path: str) -> int | None:
     """The pid of the watcher holding a lock, or None when nobody holds it."""
     try:
         f = os.fdopen(open_private(path, os.O_RDONLY), encoding="utf-8")
@@ -124,6 +132,11 @@ def holder(path: Path) -> int | None:
             return int(text) if text.isdigit() else None
         fcntl.flock(f, fcntl.LOCK_UN)
         return None
+
+
+def log_path() -> str:
+    """Where watchers write their errors."""
+    return os.path.join(runtime_dir(), "watch.log")
 
 
 # -- starting and stopping the watcher (the plugin's part; imported late, so one-shot commands
@@ -148,9 +161,9 @@ def start_watcher(tmux: Tmux) -> str:
             return f"watcher {pid} reloaded"
         except ProcessLookupError:
             pass
-    log = runtime_dir() / "watch.log"
-    if log.is_file() and not log.is_symlink() and log.stat().st_size > 1_000_000:
-        log.unlink()
+    log = log_path()
+    if os.path.isfile(log) and not os.path.islink(log) and os.path.getsize(log) > 1_000_000:
+        os.unlink(log)
     with os.fdopen(open_private(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "ab") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "otop", "-S", sock, "watch"],

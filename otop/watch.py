@@ -167,14 +167,15 @@ class Watcher:
                 os.utime(snapshot.snapshot_path(self.socket_path))
             return
         self._published_scan = scan
-        doc = document(scan, ordered(scan.agents))
-        doc["problems"] = [p.message for p in scan.problems]
+        agents = ordered(scan.agents)
+        doc = document(scan, agents)
+        listed = [visible(a, False) for a in agents]  # the default listing, the popup's view
+        data = snapshot.pack(scan.db_path, doc, listed, [p.message for p in scan.problems])
         with contextlib.suppress(OSError, RuntimeDirError):  # then commands scan themselves
-            self._published = snapshot.publish(self.socket_path, scan.db_path, doc, self._published)
-        keys = {a.key for a in scan.agents if visible(a, False)}  # the popup's default view
-        listed = doc["agents"]
-        assert isinstance(listed, list)
-        shown = {**doc, "agents": [a for a in listed if a["key"] in keys]}
+            self._published = snapshot.publish(self.socket_path, data, self._published)
+        rows = doc["agents"]
+        assert isinstance(rows, list)
+        shown = {**doc, "agents": [a for a, ok in zip(rows, listed, strict=True) if ok]}
         width, height = popup_size(self.cfg.popup_width, self.cfg.popup_height, self.tmux.sizes)
         frame = draw(shown, width, height)
         if frame != self._frame:
@@ -233,7 +234,7 @@ class Watcher:
         for path in (snapshot.frame_path, *((snapshot.snapshot_path, snapshot.marks_path)
                                              if gone else ())):  # fmt: skip
             with contextlib.suppress(OSError, RuntimeDirError):
-                path(self.socket_path).unlink()
+                os.unlink(path(self.socket_path))
         return 0
 
     def _on_hup(self, signum: int, frame: FrameType | None) -> None:
