@@ -28,6 +28,15 @@ def build_history(path: Path, sessions: int, messages: int = 10) -> None:
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         p.unlink(missing_ok=True)
     db = OpencodeDB(tmp, seed=7)
+    add_history(db, sessions, messages)
+    db.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    tmp.rename(path)
+
+
+def add_history(db: OpencodeDB, sessions: int, messages: int = 10) -> None:
+    """`sessions` finished sessions, older than a day, each with messages and parts, in one
+    transaction (the real-opencode bench adds them to a live TUIs' database)."""
     start = now_ms() - sessions * 60_000 - 86_400_000
     filler = "lorem ipsum dolor sit amet " * 40
     db.con.execute("BEGIN")
@@ -57,9 +66,36 @@ def build_history(path: Path, sessions: int, messages: int = 10) -> None:
                     [pid, mid, sid, t + k, t + k, json.dumps(part)],
                 )
     db.con.execute("COMMIT")
-    db.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    tmp.rename(path)
+
+
+# What each command imports before its work (otop/commands.py imports the rest lazily).
+COMMAND_IMPORTS = {
+    "list --json (watcher's scan)": "otop.entry, otop.snapshot, otop.opencode.paths",
+    "list, jump, answer (scan)": "otop.cli, otop.commands",
+    "popup, ui": "otop.cli, otop.commands, otop.ui.app, otop.ui.backend",
+    "watch": "otop.cli, otop.commands, otop.watch, otop.plugin",
+    "serve": "otop.cli, otop.commands, otop.serve",
+}
+
+
+def otop_exe() -> str:
+    """The `otop` command of this venv, as a user runs it (not `python -m otop`, which adds
+    runpy's start)."""
+    return str(Path(sys.executable).with_name("otop"))
+
+
+def import_times(runs: int = 7) -> dict[str, float]:
+    """Seconds each command's imports take in a fresh interpreter (median of `runs`)."""
+    out = {}
+    for name, modules in COMMAND_IMPORTS.items():
+        code = (
+            f"import time; t = time.perf_counter(); import {modules}; print(time.perf_counter()-t)"
+        )
+        argv = [sys.executable, "-c", code]
+        times = [float(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+                 for _ in range(runs)]  # fmt: skip
+        out[name] = statistics.median(times)
+    return out
 
 
 def history_db(sessions: int) -> Path:
@@ -192,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         "--load", type=int, default=0, help="busy loops beside the agents during the live figures"
     )
     args = ap.parse_args(argv)
+    print("imports before any work, per command (median of 7, fresh interpreter):")
+    for name, s in import_times().items():
+        print(f"  {name:<30} {s * 1000:6.1f} ms")
     sizes = [int(x) for x in args.sizes.split(",")]
     counts = [int(x) for x in args.agents.split(",")]
     print(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from devtools.bench import CACHE, Bench
+from devtools.bench import CACHE, Bench, otop_exe
 from devtools.lab import wait_until
 from devtools.store import OpencodeDB
 
@@ -133,7 +133,7 @@ def list_times(bench: Bench, runs: int = 10) -> list[float]:
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "otop", "-L", bench.socket, "list", "--json"],
+        subprocess.run([otop_exe(), "-L", bench.socket, "list", "--json"],
                        env=bench.env, capture_output=True, check=True)  # fmt: skip
         out.append(time.perf_counter() - t0)
     return sorted(out)

@@ -23,9 +23,12 @@ from pathlib import Path
 import psutil
 
 from devtools import ROOT
+from devtools.bench import add_history, import_times, otop_exe
 from devtools.bench_live import agent_ps
 from devtools.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
+from devtools.store import OpencodeDB
 from devtools.terminal import Terminal
+from otop.opencode.paths import db_file
 from otop.scan import Options, Scanner
 
 LONG = "[[stream:400:0.25]] tell me a long story"  # 100 s of streaming
@@ -85,7 +88,7 @@ class World:
 
     def otop(self, *args: str) -> float:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "otop", "-L", self.lab.socket, *args],
+        subprocess.run([otop_exe(), "-L", self.lab.socket, *args],
                        env=self.lab.env, capture_output=True, check=True)  # fmt: skip
         return time.perf_counter() - t0
 
@@ -287,6 +290,15 @@ def report(w: World, args: argparse.Namespace) -> None:
     popup, app, frame = popup_times(w, args.runs)
     cat = cat_times(w, args.runs)
     sse = sse_times(w, w.panes[args.working :], args.runs)
+    t0 = time.monotonic()
+    db = OpencodeDB(Path(db_file(w.lab.env)))
+    add_history(db, 10_000)
+    db.close()
+    added = time.monotonic() - t0
+    time.sleep(5)  # the watcher has scanned the bigger database
+    snap_old = [w.otop("list", "--json") for _ in range(args.runs)]
+    peer_old = peer_times(w, exe, args.runs) if exe else [float("nan")]
+    imports = import_times()
     m = statistics.median
     print(f"machine load while measuring: {load:.0f} % of all cores ({args.working} streaming)")
     print("| what | median | p95 | target |")
@@ -307,6 +319,14 @@ def report(w: World, args: argparse.Namespace) -> None:
     print(f"| Enter in a TUI to its /events working event | {m(sse) * 1000:.0f} ms |"
           f" {p95(sse) * 1000:.0f} ms | p95 under 1 s |")  # fmt: skip
     print(f"| watcher CPU over 30 s | {watcher_cpu:.2f} % of a core | | under 1 % |")
+    print(f"| otop list --json after 10,000 old sessions were added ({added:.0f} s to write) |"
+          f" {m(snap_old) * 1000:.0f} ms | {p95(snap_old) * 1000:.0f} ms | |")  # fmt: skip
+    print(f"| agent-ps list --json after them | {m(peer_old) * 1000:.0f} ms |"
+          f" {p95(peer_old) * 1000:.0f} ms | |")  # fmt: skip
+    print(f"| otop after/before the 10,000 sessions | {m(snap_old) / m(snap):.2f} | | within 1.1 |")
+    print(f"| otop/agent-ps after them | {m(snap_old) / m(peer_old):.2f} | | within 1.1 |")
+    for name, s in imports.items():
+        print(f"| imports of {name} | {s * 1000:.1f} ms | | |")
 
 
 if __name__ == "__main__":
