@@ -152,15 +152,17 @@ def agent_ps() -> str | None:
     return str(exe)
 
 
-def peer_times(bench: Bench, exe: str, runs: int = 10) -> list[float]:
-    """Seconds for a whole `agent-ps list --json` over the same agents and database. It reads
-    `~/.local/share/opencode` whatever XDG_DATA_HOME says (measured: with only XDG set it found
-    no agent at all), so its HOME points there."""
-    home = bench.root / "peer-home"
+def peer_times(root: Path, data: Path, env: dict[str, str], exe: str,
+               runs: int = 10) -> list[float]:  # fmt: skip
+    """Seconds for a whole `agent-ps list --json` over the same agents and database (`data`
+    is XDG_DATA_HOME; NaN when it finds no agent). It reads `~/.local/share/opencode` whatever
+    XDG_DATA_HOME says (measured: with only XDG set it found no agent at all), so its HOME
+    points there, a directory made under `root`."""
+    home = root / "peer-home"
     if not home.exists():
         (home / ".local").mkdir(parents=True)
-        (home / ".local" / "share").symlink_to(bench.root / "data")
-    env = {**bench.env, "HOME": str(home)}
+        (home / ".local" / "share").symlink_to(data)
+    env = {**env, "HOME": str(home)}
     found = subprocess.run([exe, "--agent", "opencode", "list", "--json"], env=env,
                            capture_output=True, text=True).stdout  # fmt: skip
     if '"pid"' not in found:
@@ -207,7 +209,10 @@ def run(history: Path, agents: int, seconds: float, load: int = 0) -> dict[str, 
         time.sleep(3)  # the snapshot goes stale: the command scans for itself
         from_scan = list_times(bench)
         peer = agent_ps()
-        peer_median = statistics.median(peer_times(bench, peer)) if peer else float("nan")
+        peer_median = float("nan")
+        if peer:
+            peer_median = statistics.median(peer_times(bench.root, bench.root / "data",
+                                                       bench.env, peer))  # fmt: skip
         times, popup_rss = popup_first_rows(bench)
         first = sorted(times)
         db.close()

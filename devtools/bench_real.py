@@ -18,13 +18,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from math import nan
 from pathlib import Path
 
 import psutil
 
 from devtools import ROOT
 from devtools.bench import add_history, import_times, otop_exe
-from devtools.bench_live import agent_ps
+from devtools.bench_live import agent_ps, peer_times
 from devtools.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
 from devtools.store import OpencodeDB
 from devtools.terminal import Terminal
@@ -105,22 +106,6 @@ def keep_working(w: World, panes: list[str], stop: threading.Event) -> None:
             if states.get(p) == "idle":
                 w.lab.type(p, LONG)
         stop.wait(3.0)
-
-
-def peer_times(w: World, exe: str, runs: int) -> list[float]:
-    """agent-ps on the same TUIs; it reads ~/.local/share/opencode, so HOME points there."""
-    home = w.lab.root / "peer-home"
-    (home / ".local").mkdir(parents=True, exist_ok=True)
-    if not (home / ".local" / "share").exists():
-        (home / ".local" / "share").symlink_to(w.lab.data)
-    env = {**w.lab.env, "HOME": str(home)}
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run([exe, "--agent", "opencode", "list", "--json"], env=env,
-                       capture_output=True, check=False)  # fmt: skip
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def popup_times(w: World, runs: int) -> tuple[list[float], list[float], list[float]]:
@@ -286,7 +271,11 @@ def report(w: World, args: argparse.Namespace) -> None:
     watcher_cpu = 100 * (c1.user + c1.system - c0.user - c0.system) / 30
     snap = [w.otop("list", "--json") for _ in range(args.runs)]
     exe = agent_ps()
-    peer = peer_times(w, exe, args.runs) if exe else [float("nan")]
+
+    def peers() -> list[float]:
+        return peer_times(w.lab.root, w.lab.data, w.lab.env, exe, args.runs) if exe else [nan]
+
+    peer = peers()
     popup, app, frame = popup_times(w, args.runs)
     cat = cat_times(w, args.runs)
     sse = sse_times(w, w.panes[args.working :], args.runs)
@@ -297,7 +286,7 @@ def report(w: World, args: argparse.Namespace) -> None:
     added = time.monotonic() - t0
     time.sleep(5)  # the watcher has scanned the bigger database
     snap_old = [w.otop("list", "--json") for _ in range(args.runs)]
-    peer_old = peer_times(w, exe, args.runs) if exe else [float("nan")]
+    peer_old = peers()
     imports = import_times()
     m = statistics.median
     print(f"machine load while measuring: {load:.0f} % of all cores ({args.working} streaming)")

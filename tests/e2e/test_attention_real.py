@@ -23,13 +23,14 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Static
 
-from devtools.lab import OPENCODE_VERSIONS, Lab, find_binary, wait_until
+from devtools.lab import OPENCODE_VERSIONS, Lab, wait_until
 from devtools.terminal import attach
 from otop.attention import FINISHED, WAITING, Attention
 from otop.model import Agent, State
 from otop.scan import Options, Scanner
 from otop.ui.app import OtopApp
 from otop.ui.backend import LiveBackend
+from tests.e2e import opencode_binary
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,11 +121,7 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     version = str(request.param)
-    binary = find_binary(version)
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"opencode {version} is not installed, and CI must run the e2e tests")
-        pytest.skip(f"opencode {version} not installed (scripts/install-opencode)")
+    binary = opencode_binary(version)
     lab = Lab(tmp_path_factory.mktemp(f"attn-{version}"), binary, version)
     try:
         w = World(lab, tmp_path_factory.mktemp(f"notes-{version}"))

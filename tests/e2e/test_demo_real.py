@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
 
 import pytest
 
-from devtools.lab import find_binary
 from otop.procs import ProcScanner
+from tests.e2e import opencode_binary
 
 pytestmark = pytest.mark.e2e
 
@@ -18,10 +17,7 @@ pytestmark = pytest.mark.e2e
 def test_real_demo_shows_real_states_and_cleans_up() -> None:
     """Three real TUIs reach generating, tool and permission; the plugin counts them; nothing
     is left running afterwards."""
-    if find_binary() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("opencode is not installed, and CI must run the end-to-end tests")
-        pytest.skip("opencode not installed (scripts/install-opencode)")
+    opencode_binary()
 
     def mine() -> set[int]:
         return {p.pid for p in ProcScanner().scan()[0] if "otop-demo-real-" in (p.cwd or "")}

@@ -21,11 +21,12 @@ from typing import Any
 
 import pytest
 
-from devtools.lab import OPENCODE_VERSIONS, Lab, find_binary, wait_until
+from devtools.lab import OPENCODE_VERSIONS, Lab, wait_until
 from otop.answer import in_pane
 from otop.render import document
 from otop.scan import Options, Scanner
 from otop.tmux import Target, Tmux
+from tests.e2e import opencode_binary
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,11 +50,7 @@ def reached(scenario: str, agent: Agent) -> None:
 @pytest.fixture(scope="module", params=OPENCODE_VERSIONS)
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     version = str(request.param)
-    binary = find_binary(version)
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"opencode {version} is not installed, and CI must run the e2e tests")
-        pytest.skip(f"opencode {version} not installed (scripts/install-opencode)")
+    binary = opencode_binary(version)
     lab = Lab(tmp_path_factory.mktemp(f"lab-{version}"), binary, version)
     lab.fillers()
     VERSION[0] = version

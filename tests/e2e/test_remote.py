@@ -5,7 +5,6 @@ server that never slows the local scan."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import statistics
 import time
@@ -16,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from devtools.lab import Lab, find_binary, wait_until
+from devtools.lab import Lab, wait_until
 from otop.answer import on_server
 from otop.model import Agent, State
 from otop.opencode.servers import ServerConfig
 from otop.scan import Options, Scanner
+from tests.e2e import opencode_binary
 
 pytestmark = pytest.mark.e2e
 
@@ -48,11 +48,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    binary = find_binary()
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("opencode is not installed, and CI must run the end-to-end tests")
-        pytest.skip("opencode not installed (scripts/install-opencode)")
+    binary = opencode_binary()
     lab = Lab(tmp_path_factory.mktemp("remote"), binary)
     try:
         port = free_port()

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from devtools.lab import Lab, find_binary
+from devtools.lab import Lab
 from otop.model import Confidence
 from otop.scan import Options, Scanner
+from tests.e2e import opencode_binary
 
 pytestmark = pytest.mark.e2e
 # opencode version -> rounds (titles on, then off, alternating)
@@ -45,11 +46,7 @@ class Tally:
 @pytest.fixture(scope="module", params=list(ROUNDS))
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     version = str(request.param)
-    binary = find_binary(version)
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"opencode {version} is not installed, and CI must run the e2e tests")
-        pytest.skip(f"opencode {version} not installed (scripts/install-opencode)")
+    binary = opencode_binary(version)
     lab = Lab(tmp_path_factory.mktemp(f"together-{version}"), binary, version)
     lab.fillers()
     yield lab
