@@ -77,7 +77,7 @@ def _plugin(tmux: Tmux) -> list[Check]:
     formats = tmux.option("window-status-format")
     out.append(Check(OK, "badges", "window badges are on") if BADGE in formats
                else Check(WARN, "badges", "window badges are off (@otop-badges)"))  # fmt: skip
-    sock = tmux.expand("#{socket_path}")
+    sock = tmux.values("socket_path")[0]
     try:
         pid = holder(lock_path(sock))
     except RuntimeDirError as exc:

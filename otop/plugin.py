@@ -157,14 +157,13 @@ def _notify_settings(cfg: Config, raw: dict[str, str], v: dict[str, str]) -> Not
 def read_config(tmux: Tmux) -> Config:
     """All `@otop-*` options: which are set (even to "") from one command, values from another."""
     names = list(DEFAULTS)
-    sep = "\x1f"
     try:
         listed = tmux.cmd("show-options", "-g")
     except TmuxError:
         listed = []
     prefix = "@otop-"
     present = {line.split(" ", 1)[0][len(prefix) :] for line in listed if line.startswith(prefix)}
-    values = tmux.expand(sep.join(f"#{{@otop-{n}}}" for n in names)).split(sep)
+    values = tmux.values(*(f"@otop-{n}" for n in names))
     raw = {n: v for n, v in zip(names, values, strict=False) if n in present}
     return parse_config(raw)
 

@@ -144,7 +144,7 @@ def log_path() -> str:
 
 
 def socket_path(tmux: Tmux) -> str:
-    return str(tmux.expand("#{socket_path}"))
+    return tmux.values("socket_path")[0]
 
 
 def start_watcher(tmux: Tmux) -> str:

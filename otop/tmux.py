@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -11,7 +12,68 @@ from typing import Any
 
 from otop.model import Pane
 
-SEP = "\x1f"
+# Reading tmux the same way on every version (3.1c to 3.5a and on).
+#
+# tmux 3.5 passes whatever a command prints through vis(3) with VIS_OCTAL|VIS_CSTYLE|
+# VIS_NOSLASH: a control byte comes back as `\037` or `\r`, but a backslash stays a lone
+# backslash, so a value holding the text `\037` and one holding the byte 0x1f print the same.
+# No control byte survives as a separator there, and such output cannot be un-escaped as it
+# stands. So every value otop reads is asked for as #{s/\\/\\\\/:name}: tmux doubles the
+# value's backslashes before printing. In what comes back, `\\` is a backslash of the value
+# and any other backslash starts an escape that vis(3) made (`\ooo`, `\r`, ...) or the
+# decoding of tmux's bytes did (`\xNN` for bytes that are not UTF-8), and otop's own
+# separators are escapes no value can produce: `\|` ends a field, `\$` ends a record. Older
+# tmux prints control bytes raw, and raw bytes read the same way: one decoding, every version.
+FIELD_END = "\\|"
+RECORD_END = "\\$"
+_TOKEN = re.compile(r"\\(?:([0-7]{3})|x([0-9a-fA-F]{2})|(.))|[^\\]+|\\", re.DOTALL)
+_CSTYLE = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, "s": 32, "0": 0}
+
+
+def field(name: str) -> str:
+    """A format variable with its backslashes doubled by tmux (see above)."""
+    return "#{s/\\\\/\\\\\\\\/:" + name + "}"
+
+
+def record(names: Iterable[str], kind: str = "") -> str:
+    """A format printing one record: an optional kind, then each variable as a field."""
+    parts = [kind + FIELD_END] if kind else []
+    parts += [field(n) + FIELD_END for n in names]
+    return "".join(parts) + RECORD_END
+
+
+def records(lines: Iterable[str]) -> list[list[str]]:
+    """The records in a command's output (formats made by `record`), their fields decoded;
+    text after the last record's end (an unfinished record) is dropped."""
+    out: list[list[str]] = []
+    fields: list[str] = []
+    value = bytearray()
+    after_record = False
+    for m in _TOKEN.finditer("\n".join(lines)):
+        octal, hexa, char = m.groups()
+        text = m.group()
+        if after_record and text.startswith("\n"):
+            text = text[1:]  # the line break tmux prints after each record
+        after_record = False
+        if octal:
+            value.append(int(octal, 8) & 0xFF)
+        elif hexa:
+            value.append(int(hexa, 16))
+        elif char == "|":
+            fields.append(value.decode("utf-8", "replace"))
+            value = bytearray()
+        elif char == "$":
+            out.append(fields)
+            fields, value, after_record = [], bytearray(), True
+        elif char is not None and char in _CSTYLE:
+            value.append(_CSTYLE[char])
+        elif char == "\\":
+            value.append(0x5C)
+        else:
+            value += text.encode()
+    return out
+
+
 _FIELDS = (
     "pane_id",
     "session_name",
@@ -24,12 +86,10 @@ _FIELDS = (
     "pane_current_command",
     "pane_active",
     "window_active",
-    "pane_title",  # last: the only field a program inside the pane controls
+    "pane_title",
 )
-_FORMAT = SEP.join(f"#{{{f}}}" for f in _FIELDS)
-# A client line starts with the separator, which no pane line does (pane ids start with %).
-_CLIENT_FORMAT = SEP + SEP.join(("#{client_name}", "#{pane_id}", "#{client_width}",
-                                  "#{client_height}"))  # fmt: skip
+_PANES = record(_FIELDS, "P")
+_CLIENTS = record(("client_name", "pane_id", "client_width", "client_height"), "C")
 
 
 class TmuxError(Exception):
@@ -95,14 +155,19 @@ class Tmux:
         return self._server
 
     def cmd(self, *args: str) -> list[str]:
-        """Run one tmux command; raise TmuxError with tmux's own words when it fails."""
+        """Run one tmux command; raise TmuxError with tmux's own words when it fails.
+
+        libtmux only runs the command here (its objects need tmux 3.2a or newer; running a
+        command needs nothing of a version). `-u` makes tmux print UTF-8 whatever the locale
+        of the watcher's environment: without it, a client that is not UTF-8 gets every
+        non-ASCII character of a title as `_`."""
         if not self.available:
             raise TmuxError("tmux is not installed (not on PATH)")
         self.commands += 1
         from libtmux import exc as tmux_exc
 
         try:
-            result = self.server.cmd(*args)
+            result = self.server.cmd("-u", *args)
         except tmux_exc.LibTmuxException as exc:
             raise TmuxError(str(exc)) from None
         if result.returncode != 0:
@@ -120,44 +185,54 @@ class Tmux:
         return self.cmd(*args) if args else []
 
     def option(self, name: str, default: str = "", scope: str = "-g") -> str:
-        """One option's value, or the default when it is unset."""
+        """One option's value as `show-options` prints it, or the default when it is unset.
+
+        Exact for any value without control characters; tmux 3.5 prints those escaped (see
+        `records`), which `show-options` gives no way to undo: `values` reads exactly, but
+        as formats do (the session's value before the global one)."""
         try:
             out = self.cmd("show-options", scope + "qv", name)
         except TmuxError:
             return default
         return "\n".join(out) if out else default
 
-    def expand(self, fmt: str) -> str:
-        """A format expanded by the server (`display-message -p`)."""
-        return "\n".join(self.cmd("display-message", "-p", fmt))
+    def values(
+        self, *names: str, target: str | None = None, client: str | None = None
+    ) -> list[str]:
+        """Format variables (options too) as the server expands them for a pane (`target`) or
+        what a client shows, exactly; "" for each when tmux printed no record."""
+        where = ["-t", target] if target else ["-c", client] if client else []
+        found = records(self.cmd("display-message", "-p", *where, record(names)))
+        row = found[0] if found else []
+        return row if len(row) == len(names) else [""] * len(names)
 
     def panes(self) -> list[Pane]:
         """Every pane of every session of the server; empty when no server runs. The same tmux
         command lists the clients too (`looking`), at no extra process."""
         try:
-            lines = self.cmd("list-panes", "-a", "-F", _FORMAT, ";", "list-clients", "-F",
-                             _CLIENT_FORMAT)  # fmt: skip
+            found = records(self.cmd("list-panes", "-a", "-F", _PANES, ";", "list-clients", "-F",
+                                     _CLIENTS))  # fmt: skip
         except TmuxError as exc:
             if _no_server(str(exc)):
                 self.looking = []
                 return []
             raise
-        self._clients(lines)
-        return [p for p in (parse_pane(line) for line in lines if line[:1] != SEP) if p]
+        self._clients(found)
+        return [p for p in (parse_pane(r) for r in found if r[:1] == ["P"]) if p]
 
     def clients(self) -> list[tuple[str, str]]:
         """The attached clients as (client name, pane it shows); empty when none or no server.
         Their sizes land in `sizes`."""
         try:
-            self._clients(self.cmd("list-clients", "-F", _CLIENT_FORMAT))
+            self._clients(records(self.cmd("list-clients", "-F", _CLIENTS)))
         except TmuxError:
             self._clients([])
         return self.looking
 
-    def _clients(self, lines: Iterable[str]) -> None:
-        found = parse_clients(lines)
-        self.looking = [(name, pane) for name, pane, _ in found]
-        self.sizes = [size for _, _, size in found]
+    def _clients(self, found: Iterable[list[str]]) -> None:
+        clients = parse_clients(found)
+        self.looking = [(name, pane) for name, pane, _ in clients]
+        self.sizes = [size for _, _, size in clients]
 
     def capture(self, pane_ids: Iterable[str], lines: int = 0) -> dict[str, str]:
         """The visible text of several panes, fetched in a single tmux command.
@@ -232,23 +307,21 @@ def split_captures(lines: Sequence[str], token: str, ids: Sequence[str]) -> dict
     return {k: "\n".join(v) for k, v in result.items()}
 
 
-def parse_clients(lines: Iterable[str]) -> list[tuple[str, str, tuple[int, int]]]:
-    """Client lines of the format above as (client name, pane id, (columns, lines))."""
+def parse_clients(found: Iterable[list[str]]) -> list[tuple[str, str, tuple[int, int]]]:
+    """Client records (kind "C") as (client name, pane id, (columns, lines))."""
     out = []
-    for line in lines:
-        parts = line.split(SEP)
-        if len(parts) == 5 and parts[0] == "" and parts[2].startswith("%"):
-            w, h = (int(x) if x.isdigit() else 0 for x in parts[3:5])
-            out.append((parts[1], parts[2], (w, h)))
+    for r in found:
+        if len(r) == 5 and r[0] == "C" and r[2].startswith("%"):
+            w, h = (int(x) if x.isdigit() else 0 for x in r[3:5])
+            out.append((r[1], r[2], (w, h)))
     return out
 
 
-def parse_pane(line: str) -> Pane | None:
-    """One line of the list-panes format above as a Pane, or None if it is not one."""
-    fields = line.split(SEP, len(_FIELDS) - 1)
-    if len(fields) != len(_FIELDS):
+def parse_pane(r: list[str]) -> Pane | None:
+    """A pane record (kind "P", then the fields of `_FIELDS`) as a Pane, or None."""
+    if len(r) != len(_FIELDS) + 1 or r[0] != "P":
         return None
-    v = dict(zip(_FIELDS, fields, strict=False))
+    v = dict(zip(_FIELDS, r[1:], strict=True))
     try:
         return Pane(
             id=v["pane_id"],

@@ -12,7 +12,7 @@ import pytest
 
 from otop.model import ProcKind
 from otop.procs import PidProbe, ProcScanner, parse_argv
-from otop.tmux import Target, Tmux, parse_pane
+from otop.tmux import Target, Tmux, parse_pane, records
 from tests.conftest import TmuxServer, fake_opencode_in_bash, spawn_fake, wait_for
 
 
@@ -183,7 +183,8 @@ def test_jump_selects_window_and_pane(tmux: TmuxServer, tmp_path: Path) -> None:
 
 def test_hostile_pane_title_parses() -> None:
     """A pane title full of separators and format characters stays in the title field."""
-    line = "\x1f".join(["%1", "s", "0", "@1", "w", "0", "/dev/pts/1", "42", "opencode", "1", "1"])
-    p = parse_pane(line + "\x1fOC | #(touch /tmp/x)\x1f#[fg=red]")
+    fields = ["%1", "s", "0", "@1", "w", "0", "/dev/pts/1", "42", "opencode", "1", "1"]
+    line = "".join(f + "\\|" for f in ["P", *fields, "OC | #(touch /tmp/x)\x1f#[fg=red]"])
+    p = parse_pane(records([line + "\\$"])[0])
     assert p is not None
     assert p.title == "OC | #(touch /tmp/x)\x1f#[fg=red]"
