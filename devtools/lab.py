@@ -17,11 +17,13 @@ from typing import TypeVar
 
 from devtools import ROOT
 from devtools.fake_llm import Server
+from otop.versions import opencode_versions
 
 T = TypeVar("T")
-OPENCODE_VERSION = "1.18.33"
-# Every version the end-to-end tests run against (scripts/install-opencode installs each).
-OPENCODE_VERSIONS = ("1.18.33", "1.18.34", "1.14.48")
+# Every version the end-to-end tests run against, the pinned one first (otop/versions.txt;
+# scripts/install-opencode installs each).
+OPENCODE_VERSIONS = opencode_versions()
+OPENCODE_VERSION = OPENCODE_VERSIONS[0]
 READY_TEXTS = ("Ask anything", "ctrl+p commands")
 QUIET_ENV = {
     "OPENCODE_DISABLE_AUTOUPDATE": "1",

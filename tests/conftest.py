@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -20,12 +22,60 @@ from devtools.lab import kill_tmux_server
 from devtools.store import OpencodeDB
 from devtools.terminal import attach
 from otop.opencode.store import Store
-from otop.runtime import holder, lock_path
+from otop.runtime import beats, holder, lock_path
 from otop.tmux import Target, Tmux
 
 # Times in views are local: tests see them in one zone, whatever the machine's.
 os.environ["TZ"] = "UTC"
 time.tzset()
+
+# Fixtures that start a tmux server: a test using one is marked `tmux`, and runs on every tmux
+# version of the matrix (scripts/test; `--tmux PATH` picks the binary).
+TMUX_FIXTURES = {"tmux", "world", "lab", "ui_world", "attn"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--tmux",
+        default=None,
+        help="the tmux binary every test runs (first on PATH for the tests and what they start)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    binary = config.getoption("--tmux")
+    if binary:
+        # A directory holding only this tmux, first on PATH: tmux servers, their clients, the
+        # plugin's shell glue and otop itself all run the same binary.
+        path = Path(binary).resolve()
+        if not os.access(path, os.X_OK):
+            raise pytest.UsageError(f"--tmux {binary}: not an executable")
+        shim = Path(tempfile.mkdtemp(prefix="otop-tmux-"))
+        (shim / "tmux").symlink_to(path)
+        config.add_cleanup(lambda: shutil.rmtree(shim, ignore_errors=True))
+        os.environ["PATH"] = f"{shim}:{os.environ['PATH']}"
+    out = subprocess.run(["tmux", "-V"], capture_output=True, text=True).stdout.strip()
+    TMUX_VERSION[0] = out
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if TMUX_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.tmux)
+
+
+def pytest_report_header() -> str:
+    return f"tmux: {TMUX_VERSION[0]} ({shutil.which('tmux')})"
+
+
+TMUX_VERSION = [""]  # `tmux -V` of the binary under test, e.g. "tmux 3.5a"
+
+
+def tmux_version() -> tuple[int, int]:
+    """The tmux under test as (major, minor)."""
+    from otop.plugin import tmux_version as parse
+
+    return parse(TMUX_VERSION[0])
 
 
 @pytest.fixture

@@ -6,9 +6,13 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from otop.procs import ProcScanner
 
 
+@pytest.mark.slow
+@pytest.mark.tmux
 def test_demo_headless_shows_states_and_cleans_up() -> None:
     """The demo lists simulated agents in several states and stops every process it started."""
 

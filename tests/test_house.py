@@ -13,6 +13,7 @@ import zipfile
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from otop.ui.keys import APP_KEYS, DETAIL_KEYS, TABLE_KEYS
@@ -54,6 +55,7 @@ def test_the_core_imports_without_textual() -> None:
     assert "imported" in run_python(sys.executable, {"textual", "rich"}, ("otop.ui",))
 
 
+@pytest.mark.slow
 def test_the_wheel_installs_nothing_test_only(tmp_path: Path) -> None:
     """The wheel holds only `otop/` (no demo or test harness), and in a clean venv with only
     otop's own dependencies every module of it imports, with test-only packages blocked."""

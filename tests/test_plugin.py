@@ -27,6 +27,7 @@ from tests.conftest import (
     World,
     agent_cmd,
     pid_in,
+    tmux_version,
     wait_for,
 )
 
@@ -143,8 +144,14 @@ def test_tmux_escape_through_a_real_status_line(world: World, fmt: str) -> None:
     world.server("set-option", "-g", "@probe", literal(tmux_escape(hostile)))
     client = Client(world.server, cols=200)
     try:
-        drawn = f"<{hostile}>".encode()
-        wait_for(lambda: drawn in client.seen(), timeout=5, what="the status line")
+        if tmux_version() >= (3, 2):
+            drawn = f"<{hostile}>".encode()
+            wait_for(lambda: drawn in client.seen(), timeout=5, what="the status line")
+        else:
+            # tmux 3.1c draws `##` as two characters and takes `#[` as a style wherever it
+            # stands: the text looks different there, but no command runs and no format expands.
+            wait_for(lambda: b"(touch " in client.seen(), timeout=5, what="the status line")
+            assert b"{session_name}" in client.seen()
         assert not pwned.exists()
     finally:
         client.close()
@@ -392,6 +399,8 @@ def server_without_otop(tmp_path: Path) -> TmuxServer:
     return server
 
 
+@pytest.mark.slow
+@pytest.mark.tmux
 def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
     """With no otop on PATH, loading the plugin (from a directory whose path holds spaces)
     installs it into the plugin's .venv in the background with the pinned versions, says so,
@@ -434,6 +443,7 @@ def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
             wait_for(lambda: holder(lock_path(sock)) is None, timeout=5, what="watcher exit")
 
 
+@pytest.mark.tmux
 def test_failed_install_says_why(tmp_path: Path) -> None:
     """An install that cannot work reports the failure where the counts go and cleans up;
     later loads do not try again until the user runs the bootstrap again."""

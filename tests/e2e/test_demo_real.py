@@ -11,7 +11,7 @@ import pytest
 from otop.procs import ProcScanner
 from tests.e2e import opencode_binary
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.tmux]
 
 
 def test_real_demo_shows_real_states_and_cleans_up() -> None:

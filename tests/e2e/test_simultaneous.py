@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from devtools.lab import Lab
+from devtools.lab import OPENCODE_VERSION, OPENCODE_VERSIONS, Lab
 from otop.model import Confidence
 from otop.scan import Options, Scanner
 from tests.e2e import opencode_binary
 
 pytestmark = pytest.mark.e2e
-# opencode version -> rounds (titles on, then off, alternating)
-ROUNDS = {"1.18.33": 5, "1.14.48": 3, "1.18.34": 2}
+# opencode version -> rounds (titles on, then off, alternating): the pinned one most
+ROUNDS = {v: 5 if v == OPENCODE_VERSION else 3 for v in OPENCODE_VERSIONS}
 PANES = 3
 
 
