@@ -215,7 +215,12 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
     with lock:
         tmux.cmd("set-option", "-gq", watch.PID_OPTION, str(os.getpid()))
-        return watch.Watcher(scanner, tmux, lambda: plugin.read_config(tmux), sock).run()
+
+        def counted(beats: int, scans: int, pushes: int) -> None:
+            runtime.write_beats(lock, beats, scans, pushes)
+
+        watcher = watch.Watcher(scanner, tmux, lambda: plugin.read_config(tmux), sock, counted)
+        return watcher.run()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

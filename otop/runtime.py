@@ -118,8 +118,16 @@ def take_lock(path: str) -> IO[str]:
     return f
 
 
-def holder(path: str) -> int | None:
-    """The pid of the watcher holding a lock, or None when nobody holds it."""
+def write_beats(lock: IO[str], beats: int, scans: int, pushes: int) -> None:
+    """Count the watcher's beats in its lock file, after its pid: `PID BEATS SCANS PUSHES`.
+    One write in place per beat (the numbers only grow), read by `beats`: tests wait for N
+    beats instead of sleeping, and `otop doctor` says the watcher is alive and looking."""
+    line = f"{os.getpid()} {beats} {scans} {pushes}\n".encode()
+    os.pwrite(lock.fileno(), line, 0)
+
+
+def _held(path: str) -> list[int] | None:
+    """The numbers of a lock file while a watcher holds it, else None."""
     try:
         f = os.fdopen(open_private(path, os.O_RDONLY), encoding="utf-8")
     except OSError:
@@ -128,10 +136,24 @@ def holder(path: str) -> int | None:
         try:
             fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            text = f.read().strip()
-            return int(text) if text.isdigit() else None
+            words = f.read().split()
+            return [int(w) for w in words] if words and all(w.isdigit() for w in words) else []
         fcntl.flock(f, fcntl.LOCK_UN)
         return None
+
+
+def holder(path: str) -> int | None:
+    """The pid of the watcher holding a lock, or None when nobody holds it."""
+    held = _held(path)
+    return held[0] if held else None
+
+
+def beats(path: str) -> tuple[int, int, int] | None:
+    """(beats, scans, pushes) of the watcher holding a lock, as it last counted them."""
+    held = _held(path)
+    if not held or len(held) < 4:
+        return None
+    return held[1], held[2], held[3]
 
 
 def log_path() -> str:

@@ -66,9 +66,15 @@ class Watcher:
     """Scan on change (or on a slow beat), render, and push only differences to tmux."""
 
     def __init__(
-        self, scanner: Scanner, tmux: Tmux, settings: Callable[[], Config], socket_path: str
+        self,
+        scanner: Scanner,
+        tmux: Tmux,
+        settings: Callable[[], Config],
+        socket_path: str,
+        counted: Callable[[int, int, int], None] = lambda beats, scans, pushes: None,
     ) -> None:
         self.scanner = scanner
+        self.counted = counted  # told (beats, scans, pushes) after every beat
         self.tmux = tmux
         self.read_settings = settings
         self.socket_path = socket_path
@@ -87,6 +93,7 @@ class Watcher:
         self.scan: Scan | None = None
         self.signature: tuple[object, ...] | None = None
         self.last_full = 0.0
+        self.beats = 0
         self.scans = 0
         self.pushes = 0
         self._reload = False
@@ -216,6 +223,9 @@ class Watcher:
             started, cpu = time.monotonic(), time.process_time()
             if not self.tick():
                 break
+            self.beats += 1
+            with contextlib.suppress(OSError):
+                self.counted(self.beats, self.scans, self.pushes)
             # At most ~5 % of a core, counted in CPU time: on a loaded machine a look takes
             # longer by the clock, and spacing beats by that would leave views stale.
             spent = time.process_time() - cpu

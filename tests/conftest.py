@@ -283,7 +283,21 @@ class World:
         self.server("run-shell", str(ROOT / "otop.tmux"))
 
     def watcher(self) -> int | None:
-        return holder(lock_path(self.server("display", "-p", "#{socket_path}").strip()))
+        return holder(lock_path(self.socket_path()))
+
+    def socket_path(self) -> str:
+        return self.server("display", "-p", "#{socket_path}").strip()
+
+    def beats(self) -> int:
+        """How many beats the running watcher has made (0 before it runs)."""
+        counted = beats(lock_path(self.socket_path()))
+        return counted[0] if counted else 0
+
+    def wait_beats(self, n: int, timeout: float = 20.0) -> None:
+        """Wait until the watcher has made `n` more beats: how a test proves that nothing more
+        happened, without guessing a time."""
+        start = self.beats()
+        wait_for(lambda: self.beats() >= start + n, timeout, what=f"{n} watcher beats")
 
 
 @pytest.fixture

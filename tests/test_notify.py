@@ -79,7 +79,7 @@ def test_a_turn_finished_elsewhere_is_told_once_and_marked_until_looked_at(world
         assert client.pane() != pane
         world.db.complete(mid)
         wait_for(lambda: notified(out), timeout=8, what="the notifier command")
-        time.sleep(3)  # more beats: still one
+        world.wait_beats(3)  # more beats: still one
         events = notified(out)
         assert [e["event"] for e in events] == [FINISHED]
         assert events[0]["title"] == "Work build" and events[0]["session_id"] == sid
@@ -113,7 +113,7 @@ def test_nothing_is_told_for_the_pane_a_client_shows(world: World) -> None:
         wait_for(lambda: "⚙1" in world.option("@otop_status"), what="a working agent")
         world.db.complete(mid, finish=None, error={"name": "APIError", "data": {"message": "x"}})
         wait_for(lambda: "⏳1" in world.option("@otop_status"), what="the error (waiting)")
-        time.sleep(3)
+        world.wait_beats(3)  # past the settle time: nothing was told
         assert notified(out) == []
         assert b"needs you" not in client.seen()
         assert "●" not in world.option("@otop_status")
