@@ -6,7 +6,7 @@ import contextlib
 from typing import ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
@@ -17,6 +17,7 @@ from otop.model import Agent, Group, McpServer, Scan, State
 from otop.render import directory_of, title_of, visible
 from otop.text import clean
 from otop.ui.backend import Backend
+from otop.ui.keyboard import Keyboard
 from otop.ui.keys import APP_KEYS, TABLE_KEYS, bindings
 from otop.ui.rows import SORT_NAMES, Row, build, cells, header, layout
 from otop.ui.screens import DetailScreen, PanelScreen, help_text, lines, mcp_text, todo_text
@@ -49,6 +50,7 @@ class OtopApp(App[None]):
         self.rows: list[Row] = []
         self.empty_shown = False
         self.replying: Agent | None = None
+        self.keyboard = Keyboard(self, self.BINDINGS)
 
     def compose(self) -> ComposeResult:
         yield Static(id="counts")
@@ -62,7 +64,7 @@ class OtopApp(App[None]):
 
     def on_mount(self) -> None:
         self.widths: dict[str, int] = {}
-        self.query_one(DataTable).focus()
+        self.screen.set_focus(self.table())
         if self.first is not None:
             self.show(self.first)
         self.action_rescan()
@@ -76,10 +78,27 @@ class OtopApp(App[None]):
         self.call_from_thread(self.show, scan)
 
     def show(self, scan: Scan) -> None:
+        first = self.scan is None
         self.scan = scan
         # While the app closes, its widgets are already gone: nothing to draw.
         with contextlib.suppress(NoMatches):
             self.redraw()
+        if first:
+            self.call_later(self.keyboard.replay)
+
+    # -- keys, in the order typed (otop/ui/keyboard.py) ---------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        key = event if isinstance(event, events.Key) and not event.is_forwarded else None
+        if key is None or not await self.keyboard.take(key):
+            await super().on_event(event)
+
+    async def default_key(self, event: events.Key) -> None:
+        """A key as Textual itself would deliver it (to a panel or the detail view)."""
+        await super().on_event(event)
+
+    def table(self) -> DataTable[object]:
+        return self.query_one(DataTable)
 
     def redraw(self) -> None:
         """Rebuild the table from the last scan, keeping the cursor on the same row."""
@@ -287,18 +306,11 @@ class OtopApp(App[None]):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.display = True
-        box.focus()
+        self.screen.set_focus(box)
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        if event.input.id == "filter":
-            self.needle = event.value.strip()
-            self.redraw()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id == "reply":
-            self.send_reply(event.value)
-            return
-        self.query_one(DataTable).focus()
+        # The value now, not the one the message carried: keys typed since have changed it.
+        self.keyboard.edited(event.input)
 
     # -- replying -----------------------------------------------------------------------
 
@@ -314,7 +326,7 @@ class OtopApp(App[None]):
         box.placeholder = f"{what} for {title_of(row.agent)}: Enter sends, Esc cancels"
         box.value = ""
         box.display = True
-        box.focus()
+        self.screen.set_focus(box)
 
     def send_reply(self, text: str) -> None:
         agent = self.replying
@@ -336,7 +348,7 @@ class OtopApp(App[None]):
         box.value = ""
         box.display = False
         self.replying = None
-        self.query_one(DataTable).focus()
+        self.screen.set_focus(self.table())
 
     def action_close(self) -> None:
         if self.query_one("#reply", Input).display:
@@ -348,7 +360,7 @@ class OtopApp(App[None]):
             box.value = ""
             box.display = False
             self.needle = ""
-            self.query_one(DataTable).focus()
+            self.screen.set_focus(self.table())
             self.redraw()
             return
         self.exit()
