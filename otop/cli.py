@@ -59,8 +59,13 @@ def _views(sub: Sub) -> None:
     }
     for name, text in uis.items():
         p = sub.add_parser(name, help=text)
-        p.set_defaults(func="cmd_ui")
+        p.set_defaults(func="cmd_ui", own_session=False)
         p.add_argument("--interval", type=float, default=2.0, help="seconds between scans")
+    p.add_argument(
+        "--own-session",
+        action="store_true",
+        help="run in a session of its own (tmux before 3.2: no popups); Esc goes back",
+    )
     p = sub.add_parser("explain", help="say why otop believes what it shows about an agent")
     p.set_defaults(func="cmd_explain")
     p.add_argument("target", help=TARGET)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 
+from otop import picker
 from otop.model import Group
 from otop.notify import NOTIFY_LEVELS, NotifySettings
 from otop.render import (
@@ -189,26 +190,33 @@ def otop_command() -> str:
     return tmux_escape(shlex.join([sys.executable, "-m", "otop"]))
 
 
+OWN = picker.OWN_SESSION_FLAG
+
+
 def popup_binding(cfg: Config, version: tuple[int, int], frame: str | None = None) -> list[str]:
     """The bind-key arguments after the key: a popup (tmux >= 3.2) or a window (older).
 
     Bound straight from the key table, with no shell in between: the pane's directory goes to
     tmux's own -d/-c (a directory name may hold a newline or a tab, which `#{q:...}` does not
     quote), and the shell command tmux runs names nothing but the client."""
-    inner = (
-        f"OTOP_CLIENT=#{{q:client_name}} exec {otop_command()} popup --interval {cfg.interval:g}"
-    )
+    popup = version >= (3, 2)
+    run = f"{otop_command()} popup --interval {cfg.interval:g}"
+    # display-popup expands formats in its command; new-session does not, and the picker
+    # finds its client from its own session (otop/picker.py).
+    inner = f"OTOP_CLIENT=#{{q:client_name}} exec {run}" if popup else f"exec {run} {OWN}"
     if frame:
         # The watcher's first frame, shown by `cat` before Python has started; keys typed
-        # meanwhile stay raw for the app (a cooked Enter would reach it as ctrl+j).
-        shown = tmux_escape(shlex.quote(frame))
+        # meanwhile stay raw for the app (one typed before `stty` ran comes as it was cooked:
+        # Enter as a line feed, which the app takes as Enter).
+        shown = shlex.quote(frame)
+        shown = tmux_escape(shown) if popup else shown
         inner = f"stty raw -echo 2>/dev/null; cat {shown} 2>/dev/null; {inner}"
-    if version >= (3, 2):
+    if popup:
         return [
             "display-popup", "-d", "#{pane_current_path}", "-w", cfg.popup_width,
             "-h", cfg.popup_height, "-E", inner,
         ]  # fmt: skip
-    return ["new-window", "-n", MARK, "-c", "#{pane_current_path}", inner]
+    return ["new-session", "-s", picker.SESSION, "-c", "#{pane_current_path}", inner]
 
 
 def next_binding() -> list[str]:
@@ -232,7 +240,7 @@ def _ours(binding: str | None) -> bool:
     return (
         binding is not None
         and MARK in binding
-        and any(c in binding for c in ("run-shell", "display-popup", "new-window"))
+        and any(c in binding for c in ("run-shell", "display-popup", "new-session", "new-window"))
     )
 
 

@@ -68,7 +68,10 @@ def test_tpm_load_binds_keys_and_wires_status_once(world: World) -> None:
     world.load()
     world.load()
     popup = world.server("list-keys", "-T", "prefix", "O")
-    assert "display-popup" in popup and "otop popup" in popup and "#{q:client_name}" in popup
+    if tmux_version() >= (3, 2):
+        assert "display-popup" in popup and "otop popup" in popup and "#{q:client_name}" in popup
+    else:
+        assert "new-session" in popup and "otop popup" in popup and "--own-session" in popup
     assert "jump --next --notify" in world.server("list-keys", "-T", "prefix", "N")
     assert world.option("status-right") == "[#{@otop_status}] %H:%M"
     for name in plugin.FORMAT_OPTIONS:
@@ -265,7 +268,8 @@ def test_options_change_keys_and_bad_values_are_reported(world: World) -> None:
     report = plugin.setup(world.tmux, start=False)
     assert report.bound == ["P"]
     binding = world.server("list-keys", "-T", "prefix", "P")
-    assert '-w "90%"' in binding and "--interval 2" in binding
+    sized = '-w "90%"' in binding if tmux_version() >= (3, 2) else "-w" not in binding
+    assert sized and "--interval 2" in binding
     assert any("@otop-interval 'soon'" in m for m in report.messages)
     assert world.server("list-keys", "-T", "prefix", "N", check=False) == ""
     world.server("set-option", "-g", "@otop-key", "off")
@@ -281,11 +285,14 @@ def test_badges_off(world: World) -> None:
     assert world.option("window-status-format") == before
 
 
-def test_old_tmux_gets_a_window_instead_of_a_popup() -> None:
-    """Before tmux 3.2 (no display-popup) the key opens a window running the popup."""
+def test_old_tmux_gets_a_session_of_its_own_instead_of_a_popup() -> None:
+    """Before tmux 3.2 (no display-popup) the key opens the picker in a session of its own,
+    named by the client (formats there are expanded in the name, never in the command)."""
     cfg = plugin.parse_config({})
     args = plugin.popup_binding(cfg, (3, 1))
-    assert args[0] == "new-window" and "display-popup" not in args
+    assert args[0] == "new-session" and "display-popup" not in args
+    assert args[args.index("-s") + 1] == "otop-picker-#{client_pid}"
+    assert "--own-session" in args[-1] and "#{" not in args[-1]
     assert plugin.popup_binding(cfg, (3, 2))[0] == "display-popup"
     # No shell between the key and tmux: the pane's directory is tmux's own -c / -d argument.
     assert "run-shell" not in args and args[args.index("-c") + 1] == "#{pane_current_path}"
