@@ -4,7 +4,6 @@ the scanner (`list --json` from the running watcher's published scan)."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -59,12 +58,18 @@ def _views(sub: Sub) -> None:
     }
     for name, text in uis.items():
         p = sub.add_parser(name, help=text)
-        p.set_defaults(func="cmd_ui", own_session=False)
+        p.set_defaults(func="cmd_ui", own_session=False, client=None)
         p.add_argument("--interval", type=float, default=2.0, help="seconds between scans")
     p.add_argument(
         "--own-session",
         action="store_true",
         help="run in a session of its own (tmux before 3.2: no popups); Esc goes back",
+    )
+    p.add_argument(
+        "--client",
+        metavar="NAME",
+        help="the tmux client to act for (the one whose key opened the popup), and take the"
+        " keys it typed before the popup was open",
     )
     p = sub.add_parser("explain", help="say why otop believes what it shows about an agent")
     p.set_defaults(func="cmd_explain")
@@ -143,8 +148,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "list" and args.json and not args.cpu and _published(args):
             return 0
-        if args.command == "popup" and sys.stdin.isatty():
-            _raw_input()
         from otop import commands
 
         handler: Callable[[argparse.Namespace], int] = getattr(commands, args.func)
@@ -162,18 +165,3 @@ def _published(args: argparse.Namespace) -> bool:
     from otop.entry import published
 
     return published(args.socket_name, args.socket_path, args.db, args.all)
-
-
-def _raw_input() -> None:
-    """Keys pressed before the app has loaded (the watcher's first frame is already shown by
-    then) must reach it as they were typed, not as a cooked line; the terminal is put back as
-    it was when otop leaves."""
-    import atexit
-    import termios
-    import tty
-
-    with contextlib.suppress(OSError, termios.error):
-        fd = sys.stdin.fileno()
-        saved = termios.tcgetattr(fd)
-        atexit.register(termios.tcsetattr, fd, termios.TCSADRAIN, saved)
-        tty.setraw(fd, termios.TCSANOW)

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from otop import actions, picker, snapshot
+from otop import actions, picker, snapshot, typeahead
 from otop.console import UsageError, say
 from otop.model import Agent, Scan
 from otop.net import loopback
@@ -76,8 +76,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     scanner = _scanner(args, one_shot=False)
     backend = LiveBackend(scanner, lambda scan: snapshot.marked(scan, _socket(scanner)))
-    client = picker.enter(backend.tmux) if args.own_session else None
-    app = OtopApp(backend, popup=popup, interval=interval, first=_published_scan(scanner))
+    client = picker.enter(backend.tmux) if args.own_session else args.client
+    typed: list[str] = []
+    if args.client:
+        os.environ[actions.CLIENT_ENV] = args.client
+        typed = typeahead.take(backend.tmux, args.client)
+    first = _published_scan(scanner)
+    app = OtopApp(backend, popup=popup, interval=interval, first=first, typed=typed)
     try:
         app.run()
     finally:

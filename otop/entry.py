@@ -1,7 +1,8 @@
 """The `otop` command. `otop list --json` is answered here, from the running watcher's
 published scan, before anything else loads: Python's own start is then most of its time.
-Every other command line (and this one, when there is no fresh scan) goes to otop/cli.py.
-Imports only `os`, `sys` and the light otop.snapshot, otop.runtime and otop.opencode.paths."""
+`otop popup` shows the watcher's first frame here, as early. Every other command line (and
+these, when there is no fresh scan) goes to otop/cli.py. Imports only `os`, `sys`, `termios`
+and the light otop.snapshot, otop.runtime and otop.opencode.paths."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ def main() -> int:
     asked = list_json(sys.argv[1:])
     if asked is not None and published(*asked):
         return 0
+    target = popup(sys.argv[1:])
+    if target is not None:
+        first_frame(*target)
     from otop.cli import main as cli_main
 
     return cli_main()
@@ -28,9 +32,32 @@ def list_json(argv: Sequence[str]) -> tuple[str | None, str | None, str | None, 
     """What `otop [-L NAME | -S PATH] [--db PATH] list --json [--all]` asks: socket name,
     socket path, database, --all; None for any other command line (argparse then reads it,
     its errors included)."""
+    got, i = _globals(argv, "list")
+    if got is None:
+        return None
+    flags = argv[i + 1 :]
+    if i == len(argv) or "--json" not in flags or not set(flags) <= {"--json", "--all"}:
+        return None
+    if got["socket_name"] is not None and got["socket_path"] is not None:
+        return None  # argparse says they exclude each other
+    return got["socket_name"], got["socket_path"], got["db"], "--all" in flags
+
+
+def popup(argv: Sequence[str]) -> tuple[str | None, str | None] | None:
+    """The tmux server `otop [-L NAME | -S PATH] [--db PATH] popup ...` runs for (socket
+    name, socket path), or None for any other command line."""
+    got, i = _globals(argv, "popup")
+    if got is None or i == len(argv):
+        return None
+    return got["socket_name"], got["socket_path"]
+
+
+def _globals(argv: Sequence[str], command: str) -> tuple[dict[str, str | None] | None, int]:
+    """The global options before `command` as argparse reads them, and where the command
+    stands; None when anything else stands there."""
     got: dict[str, str | None] = dict.fromkeys(OPTIONS.values())
     i = 0
-    while i < len(argv) and argv[i] != "list":
+    while i < len(argv) and argv[i] != command:
         opt, eq, value = argv[i].partition("=")
         if not eq and opt[:2] in ("-L", "-S") and len(opt) > 2:
             opt, value = opt[:2], opt[2:]
@@ -39,15 +66,44 @@ def list_json(argv: Sequence[str]) -> tuple[str | None, str | None, str | None, 
             i += 1
         name = OPTIONS.get(opt)
         if name is None or got[name] is not None or not value or value.startswith("-"):
-            return None
+            return None, i
         got[name] = value
         i += 1
-    flags = argv[i + 1 :]
-    if i == len(argv) or "--json" not in flags or not set(flags) <= {"--json", "--all"}:
-        return None
-    if got["socket_name"] is not None and got["socket_path"] is not None:
-        return None  # argparse says they exclude each other
-    return got["socket_name"], got["socket_path"], got["db"], "--all" in flags
+    return got, i
+
+
+def first_frame(socket_name: str | None, socket_path: str | None) -> None:
+    """The popup's terminal raw at once (keys typed from here on reach the app as typed; the
+    terminal is put back when otop leaves), then the watcher's first frame of the popup: rows
+    before Python has loaded anything else."""
+    import termios
+
+    if not os.isatty(0):
+        return
+    try:
+        saved = termios.tcgetattr(0)
+        raw = termios.tcgetattr(0)
+    except termios.error:
+        return
+    raw[0] &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
+    raw[1] &= ~termios.OPOST
+    raw[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)
+    raw[6][termios.VMIN], raw[6][termios.VTIME] = 1, 0
+    import atexit
+
+    atexit.register(termios.tcsetattr, 0, termios.TCSADRAIN, saved)
+    termios.tcsetattr(0, termios.TCSANOW, raw)
+    from otop import snapshot
+    from otop.runtime import RuntimeDirError
+
+    try:
+        sock = snapshot.socket_of(socket_name, socket_path, dict(os.environ))
+        with open(snapshot.frame_path(sock), "rb") as f:
+            frame = memoryview(f.read())
+        while frame:
+            frame = frame[os.write(1, frame) :]
+    except (OSError, RuntimeDirError):
+        return
 
 
 def published(socket_name: str | None, socket_path: str | None, db: str | None,

@@ -52,8 +52,7 @@ def leave(tmux: Tmux, client: str | None) -> None:
     if client is None or session is None:
         return
     try:
-        shown = tmux.values("session_id", client=client)[0]
-        if shown == session:
+        if tmux.client_values(client, "session_id") == [session]:
             tmux.cmd("switch-client", "-c", client, "-l")
     except TmuxError:
         return

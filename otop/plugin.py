@@ -3,13 +3,14 @@ the watcher; and undo all of it."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
 
-from otop import picker
+from otop import picker, typeahead
 from otop.model import Group
 from otop.notify import NOTIFY_LEVELS, NotifySettings
 from otop.render import (
@@ -24,7 +25,7 @@ from otop.render import (
     message_text,
     tmux_escape,
 )
-from otop.runtime import RuntimeDirError, socket_path, start_watcher, stop_watcher
+from otop.runtime import RuntimeDirError, start_watcher, stop_watcher
 from otop.tmux import Tmux, TmuxError
 from otop.watch import BADGE_OPTION, PID_OPTION, STATUS_OPTION
 
@@ -187,36 +188,36 @@ def installed_version() -> tuple[int, int]:
 
 def otop_command() -> str:
     """This otop, as a shell word list safe inside a tmux format."""
-    return tmux_escape(shlex.join([sys.executable, "-m", "otop"]))
+    return tmux_escape(shlex.join(otop_words()))
 
 
-OWN = picker.OWN_SESSION_FLAG
+def otop_words() -> list[str]:
+    return [sys.executable, "-m", "otop"]
 
 
-def popup_binding(cfg: Config, version: tuple[int, int], frame: str | None = None) -> list[str]:
-    """The bind-key arguments after the key: a popup (tmux >= 3.2) or a window (older).
+def popup_binding(cfg: Config, version: tuple[int, int]) -> list[str]:
+    """The bind-key arguments after the key: the popup (tmux >= 3.2), else the picker in a
+    session of its own (otop/picker.py).
 
-    Bound straight from the key table, with no shell in between: the pane's directory goes to
-    tmux's own -d/-c (a directory name may hold a newline or a tab, which `#{q:...}` does not
-    quote), and the shell command tmux runs names nothing but the client."""
-    popup = version >= (3, 2)
-    run = f"{otop_command()} popup --interval {cfg.interval:g}"
-    # display-popup expands formats in its command; new-session does not, and the picker
-    # finds its client from its own session (otop/picker.py).
-    inner = f"OTOP_CLIENT=#{{q:client_name}} exec {run}" if popup else f"exec {run} {OWN}"
-    if frame:
-        # The watcher's first frame, shown by `cat` before Python has started; keys typed
-        # meanwhile stay raw for the app (one typed before `stty` ran comes as it was cooked:
-        # Enter as a line feed, which the app takes as Enter).
-        shown = shlex.quote(frame)
-        shown = tmux_escape(shown) if popup else shown
-        inner = f"stty raw -echo 2>/dev/null; cat {shown} 2>/dev/null; {inner}"
-    if popup:
-        return [
-            "display-popup", "-d", "#{pane_current_path}", "-w", cfg.popup_width,
-            "-h", cfg.popup_height, "-E", inner,
-        ]  # fmt: skip
-    return ["new-session", "-s", picker.SESSION, "-c", "#{pane_current_path}", inner]
+    No shell ever sees the pane's directory: it goes to tmux's own -d/-c (a directory name may
+    hold a newline or a tab, which `#{q:...}` does not quote). The command the popup or the
+    session runs is otop alone, in words any shell reads (tmux 3.5 runs popups with the
+    user's default-shell); otop shows the watcher's first frame itself (otop/entry.py)."""
+    args = [*otop_words(), "popup", "--interval", f"{cfg.interval:g}"]
+    if version < (3, 2):
+        # new-session expands formats in the name and directory, never in the command.
+        command = shlex.join([*args, picker.OWN_SESSION_FLAG])
+        return ["new-session", "-s", picker.SESSION, "-c", "#{pane_current_path}", command]
+    # run-shell expands formats once (client, pane, session; `##` for what must stay a
+    # format) and display-popup once more: the popup's command is escaped for both.
+    command = tmux_escape(tmux_escape(shlex.join(args))) + " --client #{q:client_name}"
+    client, pane, session = "#{q:client_name}", "#{q:pane_id}", "#{q:session_id}"
+    launch = (
+        f"tmux display-popup -c {client} -t {pane} -d '##{{pane_current_path}}'"
+        f" -w {cfg.popup_width} -h {cfg.popup_height} -E {shlex.quote(command)};"
+        f" {typeahead.disarm_shell(client, session)}"
+    )
+    return [*typeahead.arm(), "run-shell", "-b", launch]
 
 
 def next_binding() -> list[str]:
@@ -261,9 +262,8 @@ def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True
     report.messages += cfg.errors
     _unbind(tmux, keep=())
     warned = set(tmux.option(WARNED_OPTION).split())
-    frame = _frame_path(tmux)
     for key, args in (
-        (cfg.key, popup_binding(cfg, version, frame)),
+        (cfg.key, popup_binding(cfg, version)),
         (cfg.next_key, next_binding()),
     ):
         if not key:
@@ -283,6 +283,8 @@ def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True
             report.messages.append(f"cannot bind prefix+{key}: {exc}")
             continue
         report.bound.append(key)
+    if version >= (3, 2) and cfg.key and cfg.key in report.bound:
+        _typeahead(tmux, report, cfg.key)
     tmux.cmd("set-option", "-gq", BOUND_OPTION, " ".join(report.bound))
     if warned:
         tmux.cmd("set-option", "-gq", WARNED_OPTION, " ".join(sorted(warned)))
@@ -299,13 +301,15 @@ def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True
     return report
 
 
-def _frame_path(tmux: Tmux) -> str | None:
-    from otop.snapshot import frame_path
-
+def _typeahead(tmux: Tmux, report: Report, key: str) -> None:
+    """The key table that keeps what is typed with prefix+O for the popup (otop/typeahead.py),
+    made anew: a table of otop's own, which no key of the user's is in."""
+    with contextlib.suppress(TmuxError):  # tmux says so when the table is not there yet
+        tmux.cmd("unbind-key", "-a", "-T", typeahead.TABLE)
     try:
-        return str(frame_path(socket_path(tmux)))
-    except (RuntimeDirError, TmuxError):
-        return None
+        tmux.chain(typeahead.bindings())
+    except TmuxError as exc:
+        report.messages.append(f"keys typed with prefix+{key} may be lost: {exc}")
 
 
 def uninstall(tmux: Tmux) -> list[str]:
@@ -317,6 +321,8 @@ def uninstall(tmux: Tmux) -> list[str]:
     keys = _unbind(tmux, keep=())
     if keys:
         done.append("unbound prefix+" + ", prefix+".join(keys))
+    with contextlib.suppress(TmuxError):
+        tmux.cmd("unbind-key", "-a", "-T", typeahead.TABLE)
     _interpolate(tmux, INTERPOLATED, PLACEHOLDER)
     _badges(tmux, False)
     _clear_badges(tmux)

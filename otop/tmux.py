@@ -196,15 +196,22 @@ class Tmux:
             return default
         return "\n".join(out) if out else default
 
-    def values(
-        self, *names: str, target: str | None = None, client: str | None = None
-    ) -> list[str]:
-        """Format variables (options too) as the server expands them for a pane (`target`) or
-        what a client shows, exactly; "" for each when tmux printed no record."""
-        where = ["-t", target] if target else ["-c", client] if client else []
+    def values(self, *names: str, target: str | None = None) -> list[str]:
+        """Format variables (options too) as the server expands them, for a pane (`target`)
+        or where tmux stands; exactly; "" for each when tmux printed no record."""
+        where = ["-t", target] if target else []
         found = records(self.cmd("display-message", "-p", *where, record(names)))
         row = found[0] if found else []
         return row if len(row) == len(names) else [""] * len(names)
+
+    def client_values(self, client: str, *names: str) -> list[str] | None:
+        """Format variables as one client sees them (its session, its pane), or None when no
+        such client is attached. From `list-clients`: `display-message -c` expands its
+        format for the client on tmux 3.2 and newer only."""
+        for r in records(self.cmd("list-clients", "-F", record(("client_name", *names)))):
+            if len(r) == len(names) + 1 and r[0] == client:
+                return r[1:]
+        return None
 
     def panes(self) -> list[Pane]:
         """Every pane of every session of the server; empty when no server runs. The same tmux
@@ -287,8 +294,18 @@ class Tmux:
         self.cmd("select-pane", "-t", pane.id)
 
 
+class _Then(str):
+    """The separator between the commands of one key binding (`bind-key K a \\; b`)."""
+
+
+# Passed as it is by `chain` and `literal`, where any other argument ending in `;` is escaped.
+THEN = _Then("\\;")
+
+
 def literal(arg: str) -> str:
     """An argument tmux will not split: a trailing `;` would end the command, `\\;` does not."""
+    if arg is THEN:
+        return arg
     return arg[:-1] + "\\;" if arg.endswith(";") else arg
 
 

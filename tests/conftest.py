@@ -204,18 +204,18 @@ class Client:
     """A real tmux client attached to a private server through a pseudo-terminal."""
 
     def __init__(self, server: TmuxServer, cols: int = 120, rows: int = 32) -> None:
+        def names() -> set[str]:
+            return set(server("list-clients", "-F", "#{client_name}", check=False).split())
+
+        before = names() if server.started else set()
         self.proc, self.master = attach(server.socket, server.env, cols, rows)
         self.server = server
         self.output = bytearray()
         self._lock = threading.Lock()
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if server("list-clients", "-F", "#{client_name}", check=False).strip():
-                break
-            time.sleep(0.05)
-        self.name = server("list-clients", "-F", "#{client_name}").strip().splitlines()[0]
+        wait_for(lambda: names() - before, 5, what="the client to attach")
+        self.name = sorted(names() - before)[0]
 
     def _drain(self) -> None:
         while True:
@@ -236,8 +236,13 @@ class Client:
         os.write(self.master, keys)
 
     def pane(self) -> str:
-        """The pane this client shows now."""
-        return self.server("display", "-p", "-c", self.name, "#{pane_id}").strip()
+        """The pane this client shows now (from list-clients: tmux 3.1c's `display -c` does
+        not expand for the client)."""
+        for line in self.server("list-clients", "-F", "#{client_name} #{pane_id}").splitlines():
+            name, _, pane = line.partition(" ")
+            if name == self.name:
+                return pane
+        return ""
 
     def close(self) -> None:
         self.proc.terminate()

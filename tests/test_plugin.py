@@ -268,7 +268,7 @@ def test_options_change_keys_and_bad_values_are_reported(world: World) -> None:
     report = plugin.setup(world.tmux, start=False)
     assert report.bound == ["P"]
     binding = world.server("list-keys", "-T", "prefix", "P")
-    sized = '-w "90%"' in binding if tmux_version() >= (3, 2) else "-w" not in binding
+    sized = "-w 90%" in binding if tmux_version() >= (3, 2) else "-w" not in binding
     assert sized and "--interval 2" in binding
     assert any("@otop-interval 'soon'" in m for m in report.messages)
     assert world.server("list-keys", "-T", "prefix", "N", check=False) == ""
@@ -293,9 +293,12 @@ def test_old_tmux_gets_a_session_of_its_own_instead_of_a_popup() -> None:
     assert args[0] == "new-session" and "display-popup" not in args
     assert args[args.index("-s") + 1] == "otop-picker-#{client_pid}"
     assert "--own-session" in args[-1] and "#{" not in args[-1]
-    assert plugin.popup_binding(cfg, (3, 2))[0] == "display-popup"
     # No shell between the key and tmux: the pane's directory is tmux's own -c / -d argument.
     assert "run-shell" not in args and args[args.index("-c") + 1] == "#{pane_current_path}"
+    popup = plugin.popup_binding(cfg, (3, 2))
+    assert popup[popup.index("run-shell") + 2].startswith("tmux display-popup ")
+    # The directory is display-popup's own format, left unexpanded by run-shell (`##`).
+    assert "-d '##{pane_current_path}'" in popup[-1]
     assert plugin.tmux_version("tmux 3.3a") == (3, 3)
     assert plugin.tmux_version("tmux 2.9") == (2, 9)
     assert plugin.tmux_version("tmux next-3.5") == (99, 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,7 +20,7 @@ from otop.text import clean
 from otop.ui.backend import Backend
 from otop.ui.keyboard import Keyboard
 from otop.ui.keys import APP_KEYS, TABLE_KEYS, bindings
-from otop.ui.rows import SORT_NAMES, Row, build, cells, header, layout
+from otop.ui.rows import SORT_NAMES, Row, build, cells, empty_text, header, layout
 from otop.ui.screens import DetailScreen, PanelScreen, help_text, lines, mcp_text, todo_text
 
 # Keys of the table (otop/ui/keys.py); they do nothing under the detail view or a panel.
@@ -34,8 +35,15 @@ class OtopApp(App[None]):
     TITLE = "otop"
     BINDINGS: ClassVar[list[BindingType]] = [*bindings(APP_KEYS), *_TABLE]
 
-    def __init__(self, backend: Backend, *, popup: bool = False, interval: float = 2.0,
-                 first: Scan | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        popup: bool = False,
+        interval: float = 2.0,
+        first: Scan | None = None,
+        typed: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         self.first = first  # the watcher's latest scan: the first frame, before a scan of our own
         self.backend = backend
@@ -50,7 +58,8 @@ class OtopApp(App[None]):
         self.rows: list[Row] = []
         self.empty_shown = False
         self.replying: Agent | None = None
-        self.keyboard = Keyboard(self, self.BINDINGS)
+        # Keys typed before the popup was open (otop/typeahead.py) come first.
+        self.keyboard = Keyboard(self, self.BINDINGS, typed)
 
     def compose(self) -> ComposeResult:
         yield Static(id="counts")
@@ -127,7 +136,7 @@ class OtopApp(App[None]):
         problems = [p.message for p in scan.problems if p.source != "database"]
         self.query_one("#counts", Static).update(header(agents, extra, problems))
         if not self.rows:
-            self.say(self.empty_text(scan, bool(agents)))
+            self.say(empty_text(scan, bool(agents)))
             self.empty_shown = True
         elif self.empty_shown:
             self.say("")
@@ -138,16 +147,6 @@ class OtopApp(App[None]):
                     table.move_cursor(row=i)
                     break
         self.update_preview()
-
-    def empty_text(self, scan: Scan, filtered: bool) -> str:
-        if filtered:
-            return "No agent matches the filter (esc clears it)."
-        for p in scan.problems:
-            if p.source == "database":
-                return f"No opencode agents found: {p.message}."
-        hidden = len(scan.agents)
-        more = f" ({hidden} hidden: a shows all, p background)" if hidden else ""
-        return f"No opencode agents running{more}. Database: {scan.db_path or '-'}"
 
     def say(self, text: str) -> None:
         self.query_one("#message", Static).update(Text(clean(text)))

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING
 
 from textual import events
 from textual.binding import Binding, BindingType
+
+# The name Textual's own parser gives a typed character (the keys module has no public one).
+from textual.keys import _character_to_key
 from textual.widgets import DataTable, Input
 
 if TYPE_CHECKING:
@@ -25,8 +28,7 @@ if TYPE_CHECKING:
 # Enter typed before the popup's terminal left cooked mode arrives as a line feed (ctrl+j).
 ENTER = ("enter", "ctrl+j")
 # Keys that move the table's cursor (also while a line input is open: they move the match).
-MOVES = {"up": "cursor_up", "down": "cursor_down", "pageup": "page_up",
-         "pagedown": "page_down"}  # fmt: skip
+MOVES = {"up": "cursor_up", "down": "cursor_down", "pageup": "page_up", "pagedown": "page_down"}
 
 
 def key_map(bindings: Iterable[BindingType]) -> dict[str, str]:
@@ -39,6 +41,35 @@ def key_map(bindings: Iterable[BindingType]) -> dict[str, str]:
     return out
 
 
+# tmux key names (otop/typeahead.py) as Textual keys: (key, character).
+_TMUX_KEYS = {
+    "Enter": ("enter", "\r"),
+    "C-j": ("ctrl+j", "\n"),
+    "Escape": ("escape", "\x1b"),
+    "BSpace": ("backspace", "\x7f"),
+    "Tab": ("tab", "\t"),
+    "Space": ("space", " "),
+    "Up": ("up", None),
+    "Down": ("down", None),
+    "Left": ("left", None),
+    "Right": ("right", None),
+    "Home": ("home", None),
+    "End": ("end", None),
+    "PPage": ("pageup", None),
+    "NPage": ("pagedown", None),
+    "DC": ("delete", None),
+    "C-u": ("ctrl+u", None),
+    "C-w": ("ctrl+w", None),
+}
+
+
+def key_event(name: str) -> events.Key:
+    """A tmux key name as the key event Textual's own parser would have made of it."""
+    if name in _TMUX_KEYS:
+        return events.Key(*_TMUX_KEYS[name])
+    return events.Key(_character_to_key(name), name)
+
+
 _TABLE_MOVES = key_map(DataTable.BINDINGS)
 _INPUT_EDITS = key_map(Input.BINDINGS)
 
@@ -46,10 +77,14 @@ _INPUT_EDITS = key_map(Input.BINDINGS)
 class Keyboard:
     """The app's keys, served in order (see the module's docstring)."""
 
-    def __init__(self, app: OtopApp, bindings: Iterable[BindingType]) -> None:
+    def __init__(
+        self, app: OtopApp, bindings: Iterable[BindingType], typed: Iterable[str] = ()
+    ) -> None:
         self.app = app
         self.actions = key_map(bindings)
-        self.waiting: list[events.Key] = []  # typed before the first rows, or while replaying
+        # Typed before the first rows (or while replaying them), and before the popup was
+        # open: those are tmux key names.
+        self.waiting: list[events.Key] = [key_event(name) for name in typed]
 
     async def take(self, event: events.Key) -> bool:
         """Serve a key the app's first screen gets; False leaves it to Textual."""

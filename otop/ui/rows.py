@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rich.text import Text
 
 from otop.decide.status import child_state
-from otop.model import GROUP_RANK, Agent, Group, SessionDetail, State
+from otop.model import GROUP_RANK, Agent, Group, Scan, SessionDetail, State
 from otop.render import age, counts, directory_of, short_id, state_label, title_of, urgency
 from otop.text import clean, cut
 
@@ -190,3 +190,15 @@ def build(
         if children and a.session is not None:
             out += [Row(a, c) for c in a.session.children]
     return out
+
+
+def empty_text(scan: Scan, filtered: bool) -> str:
+    """What the table says when it shows no row, and why."""
+    if filtered:
+        return "No agent matches the filter (esc clears it)."
+    for p in scan.problems:
+        if p.source == "database":
+            return f"No opencode agents found: {p.message}."
+    hidden = len(scan.agents)
+    more = f" ({hidden} hidden: a shows all, p background)" if hidden else ""
+    return f"No opencode agents running{more}. Database: {scan.db_path or '-'}"
