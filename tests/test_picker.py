@@ -68,11 +68,16 @@ def test_a_filter_and_one_enter_land_on_the_pane(
     """`/`, a title's letters and ONE Enter, typed with prefix+O or a moment after, land the
     client on that agent's pane and close the picker; the shell below got none of it."""
     world, panes, client = picked
+    before = world.server("show-options", "-t", "s")
     press_then(client, b"/idle\r", delay)
     wait_for(lambda: client.pane() == panes["idle"], timeout=20, what="the jump")
     wait_for(lambda: closed(world), timeout=10, what="the picker to close")
     below = world.server("capture-pane", "-p", "-t", "%0")
     assert "idle" not in below
+    # Nothing of the typeahead is left: the session's own options, the client's key table.
+    assert world.server("show-options", "-t", "s") == before
+    keys = world.server("list-clients", "-F", "#{client_name} #{client_key_table}")
+    assert f"{client.name} root" in keys.splitlines()
 
 
 def test_typed_at_a_persons_speed(picked: tuple[World, dict[str, str], Client]) -> None:
