@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -18,3 +20,13 @@ def opencode_binary(version: str = OPENCODE_VERSION) -> str:
             pytest.fail(f"opencode {version} is not installed, and CI must run the e2e tests")
         pytest.skip(f"opencode {version} not installed (scripts/install-opencode)")
     return binary
+
+
+def burn(n: int = 2) -> list[subprocess.Popen[bytes]]:
+    """Busy loops that keep both cores loaded, as agents streaming beside each other do.
+
+    At nice 5 (a quarter of a core each against the TUIs): with busy loops at the TUIs' own
+    priority, one of three opencode 1.18.33 TUIs started together never drew its screen (its
+    title stayed the shell's; 3 tries of 3), which would test opencode, not otop."""
+    code = "import os\nos.nice(5)\nwhile True: pass"
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from textual.widgets import DataTable, Static
 
@@ -27,10 +28,11 @@ from devtools.lab import OPENCODE_VERSIONS, Lab, wait_until
 from devtools.terminal import attach
 from otop.attention import FINISHED, WAITING, Attention
 from otop.model import Agent, State
+from otop.runtime import beats, lock_path
 from otop.scan import Options, Scanner
 from otop.ui.app import OtopApp
 from otop.ui.backend import LiveBackend
-from tests.e2e import opencode_binary
+from tests.e2e import burn, opencode_binary
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +110,21 @@ class World:
         doc = json.loads(out.stdout)
         (a,) = [a for a in doc["agents"] if a["pane"] and a["pane"]["id"] == pane]
         return {**a, "generated_at": doc["generated_at"]}
+
+    def wait_beats(self, n: int) -> None:
+        """Wait for n more beats of the watcher: time enough for it to have told anything."""
+        lock = lock_path(self.lab.tmux("display", "-p", "#{socket_path}").strip())
+
+        def count() -> int:
+            counted = beats(lock)
+            return counted[0] if counted else 0
+
+        start = count()
+        wait_until(lambda: count() >= start + n or None, 30, 0.1)
+
+    def press(self, keys: bytes) -> None:
+        """Keys typed into the real client, as a person's terminal sends them."""
+        os.write(self.master, keys)
 
     def close(self) -> None:
         self.client.kill()
@@ -246,22 +263,73 @@ def test_a_permission_is_told_once_and_never_to_the_pane_looked_at(world: World)
     w.lab.type(w.work, PERMISSION)
     w.wait(w.work, State.PERMISSION)
     wait_until(lambda: len(w.told(w.work)) > before or None, 10)
-    time.sleep(4)
+    w.wait_beats(4)  # it keeps waiting: nothing more is told
     new = w.told(w.work)[before:]
     assert [(e["event"], e["state"]) for e in new] == [(WAITING, "permission")], new
     assert new[0]["pane"]["id"] == w.work
     w.lab.keys(w.work, "Enter")
     w.wait(w.work, State.IDLE)
-    time.sleep(3)  # the finished turn is told too; then look at the pane
+    w.wait_beats(3)  # the finished turn is told too (past the settle time); then look at it
     w.look_at(w.work)
     before = len(w.told(w.work))
     w.lab.type(w.work, PERMISSION)
     w.wait(w.work, State.PERMISSION)
-    time.sleep(5)
+    w.wait_beats(5)
     w.lab.keys(w.work, "Enter")
     w.wait(w.work, State.IDLE)
-    time.sleep(3)
+    w.wait_beats(3)
     assert w.told(w.work)[before:] == []
+
+
+DELAYS = (0.0, 0.1, 0.3, 0.6, 1.0)
+
+
+def popup_closed(w: World) -> bool:
+    return not any(
+        "popup" in (p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])
+    ) and "otop-picker" not in w.lab.tmux("list-sessions")
+
+
+def test_keys_typed_with_prefix_o_under_load(world: World) -> None:
+    """On a loaded machine (two busy loops beside the TUIs, Python and Textual a second or
+    more to start): `/`, the end of a session id and ONE Enter sent in the same write as
+    prefix+O, then 0.1, 0.3, 0.6 and 1.0 s after it, each land the client on that agent's
+    pane; Esc at each of those moments closes the picker where the client was. The TUI below
+    never gets a key: its prompt stays as it was."""
+    w = world
+
+    def session() -> str | None:
+        a = w.agent(w.ask)
+        return a.session_id if a else None
+
+    if session() is None:  # run alone: give it a session first
+        w.lab.type(w.ask, "hello there")
+    needle = wait_until(session, 40, 0.25)[-8:].encode()
+    loops = burn()
+    try:
+        for delay in DELAYS:
+            w.look_at(w.work)
+            w.press(b"\x02O")
+            if delay:
+                time.sleep(delay)
+            w.press(b"/" + needle + b"\r")
+            wait_until(lambda: w.shown() == w.ask or None, 30, 0.05)
+            wait_until(lambda: popup_closed(w) or None, 15, 0.1)
+        for delay in DELAYS:
+            w.look_at(w.work)
+            w.press(b"\x02O")
+            if delay:
+                time.sleep(delay)
+            w.press(b"\x1b")
+            wait_until(lambda: popup_closed(w) or None, 30, 0.1)
+            assert w.shown() == w.work
+    finally:
+        for p in loops:
+            p.kill()
+            p.wait()
+    for pane in (w.ask, w.work):
+        screen = w.lab.tmux("capture-pane", "-p", "-t", pane)
+        assert needle.decode() not in screen, screen
 
 
 def test_a_turn_of_several_tool_calls_is_one_finish_and_an_unseen_mark(world: World) -> None:

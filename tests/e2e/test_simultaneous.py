@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ import pytest
 from devtools.lab import OPENCODE_VERSION, OPENCODE_VERSIONS, Lab
 from otop.model import Confidence
 from otop.scan import Options, Scanner
-from tests.e2e import opencode_binary
+from tests.e2e import burn, opencode_binary
 
 pytestmark = pytest.mark.e2e
 # opencode version -> rounds (titles on, then off, alternating): the pinned one most
@@ -51,16 +49,6 @@ def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     lab.fillers()
     yield lab
     lab.close()
-
-
-def burn(n: int = 2) -> list[subprocess.Popen[bytes]]:
-    """Busy loops that keep both cores loaded, as agents streaming beside each other do.
-
-    At nice 5 (a quarter of a core each against the TUIs): with busy loops at the TUIs' own
-    priority, one of three opencode 1.18.33 TUIs started together never drew its screen (its
-    title stayed the shell's; 3 tries of 3), which would test opencode, not otop."""
-    code = "import os\nos.nice(5)\nwhile True: pass"
-    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
 
 
 def truth(lab: Lab, tags: dict[str, str]) -> dict[str, str]:
