@@ -119,10 +119,11 @@ def cmd_list(args: argparse.Namespace) -> int:
             say(f"\nserver {name}:")
             say(table([a for a in agents if a.server == name], scan.generated_at, _width()))
     for p in scan.problems:
-        if args.json or agents or p.source != "database":
+        if args.json or agents or scanner.only or p.source != "database":
             say(f"otop: {p.message}", file=sys.stderr)
-    # A missing database with live agents is a problem; without any, it is just a quiet machine.
-    return 1 if fatal and agents else 0
+    # A missing database with live agents, or one asked for by name, is a problem; without
+    # either, it is just a quiet machine.
+    return 1 if fatal and (agents or scanner.only) else 0
 
 
 def _empty(scan: Scan) -> str:
@@ -278,7 +279,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _history(scanner: Scanner) -> Callable[[str], list[HistoryEntry]]:
     def history(session_id: str) -> list[HistoryEntry]:
         try:
-            return scanner.store.history(session_id, limit=20)
+            return scanner.history(session_id, limit=20)
         except StoreError:
             return []
 

@@ -20,6 +20,7 @@ class State(str, Enum):
     INTERRUPTED = "interrupted"
     NEW = "new"
     STALE = "stale"
+    UNKNOWN = "unknown"  # otop cannot tell the session (or the data) it shows, so nor this
 
     @property
     def group(self) -> Group:
@@ -47,6 +48,7 @@ GROUP_OF: dict[State, Group] = {
     State.INTERRUPTED: Group.IDLE,
     State.NEW: Group.IDLE,
     State.STALE: Group.STALE,
+    State.UNKNOWN: Group.IDLE,
 }
 
 # Most urgent first: the order of the default sort and of badge precedence.
@@ -100,6 +102,18 @@ class ProcKind(str, Enum):
 
 
 @dataclass(frozen=True)
+class Home:
+    """The opencode data one process uses: its database, the data directory its logs are in
+    (`log/` there), its config directory, and how the database was found (`open`: the
+    process holds it open; `environment`: its environment names it)."""
+
+    db: str
+    data_dir: str
+    config_dir: str
+    found: str
+
+
+@dataclass(frozen=True)
 class Proc:
     """One opencode process, as plain data."""
 
@@ -116,6 +130,8 @@ class Proc:
     continue_arg: bool = False  # -c/--continue
     dir_arg: str | None = None  # positional project directory
     children: int = 0  # live child processes (tool commands)
+    home: Home | None = None  # its opencode data; None: not found (home_problem says why)
+    home_problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -301,6 +317,7 @@ class Agent:
     request_id: str | None = None  # the pending per_/que_ id a server reported
     unseen_since: float | None = None  # it finished or began waiting while nobody looked
     seen_at: float | None = None  # when a client last looked at its pane (the watcher saw)
+    database: str | None = None  # the opencode database its session is read from
 
     @property
     def group(self) -> Group:

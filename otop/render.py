@@ -117,6 +117,7 @@ def agent_json(agent: Agent, now: float) -> dict[str, object]:
         "tty": p.tty if p else None,
         "pane": agent.pane.to_json() if agent.pane else None,
         "server": agent.server,
+        "database": clean(agent.database) if agent.database else None,
         "children": _children(s, p is not None, now),
         "todos": [
             {"content": clean(t.content), "status": t.status, "priority": t.priority}

@@ -1,21 +1,26 @@
-"""The one place where the sources meet: processes, tmux, the log and the store become a Scan."""
+"""The one place where the sources meet: processes, tmux, the logs and the stores become a Scan.
+
+Each opencode process is read against its own data (otop/sources/homes.py): processes are
+grouped by the database they use, and each group is correlated and decided against that
+database, its log and its sessions alone (otop/database.py keeps one per database)."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from otop.decide.agents import orphan_agent, process_agent, recent_in_dir
+from otop.database import Database
+from otop.decide.agents import orphan_agent, process_agent, recent_in_dir, unknown_data_agent
 from otop.decide.correlate import correlate, orphan_pane
-from otop.decide.runs import proc_dir
 from otop.decide.screen import shows_permission
 from otop.decide.tiers import Binding, World
-from otop.details import Details
 from otop.model import (
     Agent,
+    Home,
     LogRun,
     Pane,
     Problem,
@@ -25,18 +30,18 @@ from otop.model import (
     SessionBrief,
     SessionDetail,
 )
-from otop.opencode.index import RootIndex
-from otop.opencode.logs import SharedLog, read_process_log
 from otop.opencode.paths import Paths, find_paths
+from otop.opencode.rows import HistoryEntry
 from otop.opencode.servers import ServerConfig
 from otop.opencode.store import Store, StoreError
-from otop.procs import PidProbe, ProcScanner
+from otop.sources.processes import PidProbe, ProcScanner
 from otop.tmux import Target, Tmux, TmuxError
 
 if TYPE_CHECKING:
     from otop.opencode.remote import Remotes
 
-# Sessions whose unfinished turn lost its process are shown as stale for this long.
+# Sessions whose unfinished turn lost its process are shown as stale for this long; a
+# database no live process uses any more is kept as long, for its stale sessions.
 ORPHAN_WINDOW = 30 * 60.0
 
 
@@ -44,13 +49,22 @@ ORPHAN_WINDOW = 30 * 60.0
 class Options:
     """How a Scanner looks."""
 
-    db: str | None = None
+    db: str | None = None  # only this database's agents (--db, $OTOP_DB)
     socket_name: str | None = None
     socket_path: str | None = None
     min_cpu_window: float = 0.0  # one-shot scans wait this long for a CPU delta
     orphan_window: float = ORPHAN_WINDOW
     use_tmux: bool = True
     servers: tuple[ServerConfig, ...] = ()
+
+
+@dataclass
+class _Found:
+    """What one database's part of a scan found."""
+
+    agents: list[Agent]
+    orphans: list[tuple[Database, SessionDetail]]
+    servers: list[Proc]
 
 
 class Scanner:
@@ -61,20 +75,24 @@ class Scanner:
     ) -> None:
         self.options = options or Options()
         self.paths: Paths = find_paths(env, self.options.db)
-        self.store = Store(self.paths.db)
-        self.index = RootIndex(self.store)
-        self.details = Details(self.store)
-        self.log = SharedLog(self.paths.shared_log)
-        self.procs = ProcScanner()
+        explicit = self.options.db or (os.environ if env is None else env).get("OTOP_DB")
+        self.only: str | None = str(self.paths.db) if explicit else None
+        self.default = Database(self.paths)
+        self.databases: dict[str, Database] = {self.default.path: self.default}
+        own = Home(self.default.path, str(self.paths.data_dir), str(self.paths.config_dir), "")
+        self.procs = ProcScanner(default=own)
         self.tmux: Tmux | None = (
             Tmux(Target.from_env(env, self.options.socket_name, self.options.socket_path))
             if self.options.use_tmux
             else None
         )
         self._remotes: Remotes | None = None
-        self._process_logs: dict[str, tuple[int, LogRun]] = {}
-        self._prompt_cache: dict[str, tuple[float | None, str]] = {}  # id -> (updated, prompt)
-        self.last_duration = 0.0
+        self._sessions_in: dict[str, Database] = {}  # session id -> its database, last scan
+
+    @property
+    def store(self) -> Store:
+        """otop's own database (the one its environment, --db or $OTOP_DB names)."""
+        return self.default.store
 
     @property
     def remotes(self) -> Remotes:
@@ -91,7 +109,8 @@ class Scanner:
         self._remotes = value
 
     def close(self) -> None:
-        self.store.close()
+        for db in self.databases.values():
+            db.close()
         if self._remotes is not None:
             self._remotes.stop()
 
@@ -102,57 +121,198 @@ class Scanner:
             self.remotes.start()
             self.remotes.wait(self.remotes.timeout + 0.5)
 
+    def history(self, session_id: str, limit: int | None = None) -> list[HistoryEntry]:
+        """A session's messages, from the database the last scan found it in."""
+        store = self._sessions_in.get(session_id, self.default).store
+        return store.history(session_id) if limit is None else store.history(session_id, limit)
+
+    def config_dir(self, agent: Agent | None) -> Path:
+        """The opencode config directory of an agent's own data (MCP servers live there)."""
+        home = agent.proc.home if agent is not None and agent.proc is not None else None
+        return Path(home.config_dir) if home is not None else self.paths.config_dir
+
     def process_log_paths(self) -> list[str]:
         """The per-process log files (opencode 1.14) seen in the last scan."""
-        return list(self._process_logs)
+        return [p for db in self.databases.values() for p in db.process_logs]
 
     def scan(self, now: float | None = None) -> Scan:
         """Look at everything once and join it into agents."""
         t0 = time.monotonic()
         problems: list[Problem] = []
-        shared_log = self.log.exists
-        procs, open_logs = self.procs.scan(want_open_logs=not shared_log)
+        procs, open_logs = self.procs.scan(want_open_logs=self._wants_process_logs())
         panes = self._panes(problems)
         now = time.time() if now is None else now
-        runs: list[LogRun] = []
-        if procs and shared_log:
-            try:
-                runs = self.log.update(min(p.started_at for p in procs))
-            except OSError as exc:
-                problems.append(Problem("log", f"cannot read {self.paths.shared_log}: {exc}"))
-        process_runs = self._per_process_runs(open_logs)
-        sessions: dict[str, SessionBrief] = {}
-        db_ok = self._sessions(procs, runs, process_runs, sessions, now, problems)
-        log_ok = shared_log or bool(process_runs)
-        world = World(procs, panes, runs, process_runs, sessions, log_ok, now)
-        bindings = correlate(world)
-        if db_ok and any(b.wants_screen and b.pane is not None for b in bindings):
-            bindings = self._look_closer(world, bindings, problems)
-        self.details.begin()
-        details = self.details.bound([b.session_id for b in bindings if b.session_id], db_ok,
-                                     problems)  # fmt: skip
-        window = now - self.options.orphan_window
-        orphans = self.details.orphans(bindings, sessions, window, db_ok, problems)
-        self.details.end()
-        screens = self._screens(bindings, details)
+        groups, unknown = self._group(procs)
+        found = _Found([], [], [p for p in procs if p.kind == ProcKind.SERVE])
+        self._sessions_in = {}
         cpu = self._cpu(procs, t0)
-        agents = [process_agent(b, details, screens, cpu, now) for b in bindings]
-        taken = {a.pane.id for a in agents if a.pane is not None}
-        servers = [p for p in procs if p.kind == ProcKind.SERVE]
-        for detail in orphans:
-            pane = orphan_pane(
-                detail.brief.title, [p for p in panes if not _runs_opencode(p)], taken
-            )
-            agents.append(orphan_agent(detail, pane, servers, now))
-        self._add_remote(agents, problems, now)
-        self.last_duration = time.monotonic() - t0
+        for db, members in groups:
+            part = self._scan_database(db, members, panes, open_logs, cpu, now, problems)
+            found.agents += part.agents
+            found.orphans += part.orphans
+        if unknown:
+            world = World(unknown, panes, [], {}, {}, False, now)
+            found.agents += [unknown_data_agent(b, cpu, now) for b in correlate(world)]
+        taken = {a.pane.id for a in found.agents if a.pane is not None}
+        free = [p for p in panes if not _runs_opencode(p)]
+        for db, detail in found.orphans:
+            pane = orphan_pane(detail.brief.title, free, taken)
+            agent = orphan_agent(detail, pane, found.servers, now)
+            found.agents.append(replace(agent, database=db.path))
+        self._forget()
+        self._add_remote(found.agents, problems, now)
         return Scan(
             generated_at=now,
-            agents=tuple(agents),
-            db_path=str(self.paths.db),
+            agents=tuple(found.agents),
+            db_path=self.default.path,
             problems=tuple(problems),
             tmux_socket=self.tmux.target.describe() if self.tmux else None,
         )
+
+    # -- the databases ------------------------------------------------------------------------
+
+    def _group(self, procs: list[Proc]) -> tuple[list[tuple[Database, list[Proc]]], list[Proc]]:
+        """Processes by the database they use (otop's own always among them, for its stale
+        sessions), and those whose database cannot be told; only otop's own when --db or
+        $OTOP_DB names one."""
+        members: dict[str, list[Proc]] = {self.default.path: []}
+        unknown: list[Proc] = []
+        for p in procs:
+            if p.home is None:
+                if self.only is None:
+                    unknown.append(p)
+                continue
+            if self.only is not None and p.home.db != self.only:
+                continue
+            if p.home.db not in self.databases:
+                self.databases[p.home.db] = Database.of(p.home)
+            members.setdefault(p.home.db, []).append(p)
+        mono = time.monotonic()
+        out = []
+        for path, ps in members.items():
+            db = self.databases[path]
+            if ps or db is self.default:
+                db.used = mono
+            out.append((db, ps))
+        # Databases no process uses now still show their stale sessions for a while.
+        out += [
+            (db, [])
+            for path, db in self.databases.items()
+            if path not in members and (self.only is None or path == self.only)
+        ]
+        return out, unknown
+
+    def _forget(self) -> None:
+        """Close the databases no process has used for the orphan window."""
+        cutoff = time.monotonic() - self.options.orphan_window
+        for path, db in list(self.databases.items()):
+            if db is not self.default and db.used < cutoff:
+                db.close()
+                del self.databases[path]
+
+    def _wants_process_logs(self) -> bool:
+        """Per-process logs (opencode 1.14) are read when a database has no shared log."""
+        return any(not db.log.exists for db in self.databases.values())
+
+    def _scan_database(
+        self,
+        db: Database,
+        procs: list[Proc],
+        panes: list[Pane],
+        open_logs: Mapping[int, list[str]],
+        cpu: Mapping[int, float | None],
+        now: float,
+        problems: list[Problem],
+    ) -> _Found:
+        """Correlate and decide the processes of one database against its own rows."""
+        mine: list[Problem] = []
+        shared_log = db.log.exists
+        runs: list[LogRun] = []
+        if procs and shared_log:
+            try:
+                runs = db.log.update(min(p.started_at for p in procs))
+            except OSError as exc:
+                mine.append(Problem("log", f"cannot read {db.paths.shared_log}: {exc}"))
+        process_runs = db.process_runs({p.pid: open_logs.get(p.pid, []) for p in procs})
+        sessions: dict[str, SessionBrief] = {}
+        window = now - self.options.orphan_window
+        named = (*runs, *(r for rs in process_runs.values() for r in rs))
+        db_ok = db.sessions(procs, named, sessions, window, mine)
+        log_ok = shared_log or bool(process_runs)
+        world = World(procs, panes, runs, process_runs, sessions, log_ok, now)
+        bindings = correlate(world) if procs else []
+        if db_ok and any(b.wants_screen and b.pane is not None for b in bindings):
+            bindings = self._look_closer(db, world, bindings, mine)
+        db.details.begin()
+        ids = [b.session_id for b in bindings if b.session_id]
+        details = db.details.bound(ids, db_ok, mine)
+        orphans = db.details.orphans(bindings, sessions, window, db_ok, mine)
+        db.details.end()
+        screens = self._screens(bindings, details)
+        agents = [
+            replace(process_agent(b, details, screens, cpu, now), database=db.path)
+            for b in bindings
+        ]
+        for a in agents:
+            if a.session_id:
+                self._sessions_in[a.session_id] = db
+        for d in orphans:
+            self._sessions_in[d.brief.id] = db
+        if db is self.default:
+            problems += mine
+        else:  # another database's trouble is its agents', not the whole view's
+            problems += [Problem("data", f"{db.path}: {p.message}") for p in mine]
+        return _Found(agents, [(db, d) for d in orphans], [])
+
+    # -- tmux -------------------------------------------------------------------------------
+
+    def _panes(self, problems: list[Problem]) -> list[Pane]:
+        if self.tmux is None:
+            return []
+        try:
+            return self.tmux.panes()
+        except TmuxError as exc:
+            problems.append(Problem("tmux", f"tmux ({self.tmux.target.describe()}): {exc}"))
+            return []
+
+    def _look_closer(
+        self, db: Database, world: World, bindings: list[Binding], problems: list[Problem]
+    ) -> list[Binding]:
+        """The screen tier, only when own evidence left panes undecided: capture those panes,
+        read their candidate sessions' newest prompts, and correlate again."""
+        unsure = [b for b in bindings if b.wants_screen and b.pane is not None]
+        if self.tmux is None:
+            return bindings
+        try:
+            screens = self.tmux.capture([b.pane.id for b in unsure if b.pane is not None])
+            wanted = {c for b in unsure for c in (b.candidates or recent_in_dir(world, b))}
+            prompts = db.newest_prompts(wanted, world.sessions)
+        except (TmuxError, StoreError) as exc:
+            problems.append(Problem("screen", f"cannot read panes to tell sessions apart: {exc}"))
+            return bindings
+        return correlate(replace(world, screens=screens, prompts=prompts))
+
+    def _screens(
+        self, bindings: list[Binding], details: Mapping[str, SessionDetail]
+    ) -> dict[str, bool]:
+        """For panes whose session has an unfinished turn: does the screen show a permission?"""
+        if self.tmux is None:
+            return {}
+        wanted = [
+            b.pane.id
+            for b in bindings
+            if b.pane is not None
+            and b.session_id is not None
+            and b.session_id in details
+            and not details[b.session_id].turn.completed
+        ]
+        try:
+            shots = self.tmux.capture(wanted)
+        except TmuxError:
+            return {}
+        return {pid: shows_permission(text) for pid, text in shots.items()}
+
+    # -- the rest ---------------------------------------------------------------------------
 
     def _add_remote(self, agents: list[Agent], problems: list[Problem], now: float) -> None:
         """Agents of configured opencode servers, from their last answer (never waited for).
@@ -178,120 +338,6 @@ class Scanner:
         ids = {a.session_id for a in remote}
         agents[:] = [a for a in agents if a.session_id not in ids] + remote
 
-    # -- sources ----------------------------------------------------------------------------
-
-    def _panes(self, problems: list[Problem]) -> list[Pane]:
-        if self.tmux is None:
-            return []
-        try:
-            return self.tmux.panes()
-        except TmuxError as exc:
-            problems.append(Problem("tmux", f"tmux ({self.tmux.target.describe()}): {exc}"))
-            return []
-
-    def _look_closer(
-        self, world: World, bindings: list[Binding], problems: list[Problem]
-    ) -> list[Binding]:
-        """The screen tier, only when own evidence left panes undecided: capture those panes,
-        read their candidate sessions' newest prompts, and correlate again."""
-        unsure = [b for b in bindings if b.wants_screen and b.pane is not None]
-        if self.tmux is None:
-            return bindings
-        try:
-            screens = self.tmux.capture([b.pane.id for b in unsure if b.pane is not None])
-            wanted = {c for b in unsure for c in (b.candidates or recent_in_dir(world, b))}
-            prompts = self._prompts(wanted, world)
-        except (TmuxError, StoreError) as exc:
-            problems.append(Problem("screen", f"cannot read panes to tell sessions apart: {exc}"))
-            return bindings
-        return correlate(replace(world, screens=screens, prompts=prompts))
-
-    def _prompts(self, ids: set[str], world: World) -> dict[str, str]:
-        """Newest prompts, read again only for sessions updated since (a new prompt moves the
-        session's time_updated), so a pane left undecided costs no queries beat after beat."""
-
-        def stamp(sid: str) -> float:
-            s = world.sessions.get(sid)
-            return s.updated_at if s else -1.0
-
-        stale = {sid for sid in ids if self._prompt_cache.get(sid, (None, ""))[0] != stamp(sid)}
-        if stale:
-            fresh = self.store.newest_prompts(stale)
-            for sid in stale:
-                self._prompt_cache[sid] = (stamp(sid), fresh.get(sid, ""))
-        self._prompt_cache = {k: v for k, v in self._prompt_cache.items() if k in world.sessions}
-        return {sid: self._prompt_cache[sid][1] for sid in ids if self._prompt_cache[sid][1]}
-
-    def _per_process_runs(self, open_logs: Mapping[int, list[str]]) -> dict[int, list[LogRun]]:
-        out: dict[int, list[LogRun]] = {}
-        # Only the files held now are kept (and probed by the watcher): a closed one is gone.
-        held = {path for paths in open_logs.values() for path in paths}
-        self._process_logs = {k: v for k, v in self._process_logs.items() if k in held}
-        for pid, paths in open_logs.items():
-            for path in paths:
-                p = Path(path)
-                try:
-                    size = p.stat().st_size
-                except OSError:
-                    continue
-                cached = self._process_logs.get(path)
-                if cached is None or cached[0] != size:
-                    run = read_process_log(p)
-                    if run is None:
-                        continue
-                    cached = (size, run)
-                    self._process_logs[path] = cached
-                out.setdefault(pid, []).append(cached[1])
-        return out
-
-    def _sessions(
-        self,
-        procs: list[Proc],
-        runs: list[LogRun],
-        process_runs: Mapping[int, list[LogRun]],
-        into: dict[str, SessionBrief],
-        now: float,
-        problems: list[Problem],
-    ) -> bool:
-        """Load the sessions correlation may need; False when the database is unusable."""
-        try:
-            self.store.open()
-            dirs = {d for p in procs for d in (proc_dir(p), p.cwd) if d}
-            for s in self.index.roots(dirs, now - self.options.orphan_window):
-                into[s.id] = s
-            named = {p.session_arg for p in procs if p.session_arg}
-            for run in (*runs, *(r for rs in process_runs.values() for r in rs)):
-                named.update(run.sessions)
-            missing = named - into.keys()
-            into.update(self.store.briefs(missing))
-            parents = {s.parent_id for s in into.values() if s.parent_id} - into.keys()
-            into.update(self.store.briefs(parents))
-            return True
-        except StoreError as exc:
-            problems.append(Problem("database", str(exc)))
-            self.index.reset()
-            return False
-
-    def _screens(
-        self, bindings: list[Binding], details: Mapping[str, SessionDetail]
-    ) -> dict[str, bool]:
-        """For panes whose session has an unfinished turn: does the screen show a permission?"""
-        if self.tmux is None:
-            return {}
-        wanted = [
-            b.pane.id
-            for b in bindings
-            if b.pane is not None
-            and b.session_id is not None
-            and b.session_id in details
-            and not details[b.session_id].turn.completed
-        ]
-        try:
-            shots = self.tmux.capture(wanted)
-        except TmuxError:
-            return {}
-        return {pid: shows_permission(text) for pid, text in shots.items()}
-
     def _cpu(self, procs: list[Proc], t0: float) -> dict[int, float | None]:
         cpu: dict[int, float | None] = {p.pid: p.cpu_percent for p in procs}
         missing = [p for p in procs if p.cpu_percent is None]
@@ -305,25 +351,27 @@ class Scanner:
 
 class Changes:
     """Cheap facts whose change means a scan could tell something new: the set of opencode
-    pids (one /proc listing), the database's data_version, the log files' sizes. The watcher
-    and `otop serve` look at these often and scan only when they move."""
+    pids, each database's data_version, the log files' sizes. The watcher and `otop serve`
+    look at these often and scan only when they move."""
 
     def __init__(self, scanner: Scanner) -> None:
         self.scanner = scanner
-        self.pids = PidProbe()
+        self.pids = PidProbe(scanner.procs.source)
 
     def signature(self) -> tuple[object, ...]:
-        try:
-            version: int = self.scanner.store.data_version()
-        except StoreError:
-            version = -1
+        versions: list[tuple[str, int]] = []
         logs: list[tuple[str, int]] = []
-        for p in (self.scanner.paths.shared_log, *map(Path, self.scanner.process_log_paths())):
+        for db in self.scanner.databases.values():
             try:
-                logs.append((str(p), p.stat().st_size))
-            except OSError:
-                continue
-        return (self.pids.pids(), version, tuple(logs))
+                versions.append((db.path, db.store.data_version()))
+            except StoreError:
+                versions.append((db.path, -1))
+            for p in (db.paths.shared_log, *map(Path, db.process_logs)):
+                try:
+                    logs.append((str(p), p.stat().st_size))
+                except OSError:
+                    continue
+        return (self.pids.pids(), tuple(versions), tuple(logs))
 
 
 def _runs_opencode(p: Pane) -> bool:

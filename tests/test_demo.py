@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from otop.procs import ProcScanner
+from otop.sources.processes import ProcScanner
 
 
 @pytest.mark.slow

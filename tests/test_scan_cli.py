@@ -24,6 +24,7 @@ def world(tmux: TmuxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     """Three fake agents in panes, a dead one, a database and a shared log that match them."""
     data = tmp_path / "data"
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    tmux.env["XDG_DATA_HOME"] = str(data)  # the agents' own environment names their data
     monkeypatch.delenv("OPENCODE_DB", raising=False)
     monkeypatch.delenv("TMUX", raising=False)
     dirs = {k: tmp_path / k for k in "abcd"}
@@ -215,6 +216,7 @@ def test_unfinished_session_with_a_server_is_not_stale(
 ) -> None:
     """With `opencode serve` running, a TUI-less unfinished turn may be the server's: not stale."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    tmux.env["XDG_DATA_HOME"] = str(tmp_path / "data")
     db = OpencodeDB(tmp_path / "data" / "opencode" / "opencode.db")
     sid = db.session(str(tmp_path), "Driven by a web client")
     db.user(sid, "go")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
-from otop.model import McpServer
+from otop.model import Agent, McpServer
 from otop.ui.app import OtopApp
 from tests.ui_world import FixtureBackend, settled
 
@@ -46,7 +46,7 @@ def test_todos(snap_compare: Snap) -> None:
 
 
 class McpBackend(FixtureBackend):
-    def mcp(self, directory: str | None) -> tuple[list[McpServer], list[str]]:
+    def mcp(self, agent: Agent | None) -> tuple[list[McpServer], list[str]]:
         src = "~/.config/opencode/opencode.json"
         return [
             McpServer("docs", "remote", "https://docs.example/mcp", True, src),

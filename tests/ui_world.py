@@ -24,6 +24,7 @@ from otop.model import (
 )
 from otop.opencode.config import mcp_servers
 from otop.opencode.rows import HistoryEntry, HistoryPart
+from otop.render import directory_of
 
 NOW = 1_800_000_000.0
 EV = Evidence("argv", Confidence.CERTAIN, "argv names the session (-s)")
@@ -121,10 +122,10 @@ class FixtureBackend:
         self.replies.append((agent.key, text))
         return f"sent to {agent.pane.location if agent.pane else '-'}"
 
-    def mcp(self, directory: str | None) -> tuple[list[McpServer], list[str]]:
+    def mcp(self, agent: Agent | None) -> tuple[list[McpServer], list[str]]:
         if self.config is None:
             return [], []
-        return mcp_servers(self.config, directory)
+        return mcp_servers(self.config, directory_of(agent) if agent else None)
 
 
 async def settled(pilot: object) -> None:

@@ -26,6 +26,8 @@ from otop.model import (
 )
 from otop.text import clean
 
+UNKNOWN_STATE = "session unknown, so its state is too"
+
 
 def process_agent(
     b: Binding,
@@ -43,9 +45,9 @@ def process_agent(
         )
     elif b.ambiguous:
         verdict = Verdict(
-            State.NEW,
+            State.UNKNOWN,
             None,
-            Evidence("session", Confidence.UNKNOWN, "session unknown, so its state is too"),
+            Evidence("session", Confidence.UNKNOWN, UNKNOWN_STATE),
         )
     else:
         sig = Signals(
@@ -69,6 +71,27 @@ def process_agent(
         evidence_session=b.session_evidence,
         evidence_state=verdict.evidence,
         waiting_since=verdict.waiting_since,
+    )
+
+
+def unknown_data_agent(b: Binding, cpu: Mapping[int, float | None], now: float) -> Agent:
+    """A process whose opencode data cannot be told (otop/sources/homes.py): its pane is
+    known, its session and state are not, and it says why rather than look new."""
+    p = b.proc
+    why = f"cannot tell which database: {p.home_problem or 'nothing says'}"
+    proc = p if cpu.get(p.pid) == p.cpu_percent else replace(p, cpu_percent=cpu.get(p.pid))
+    return Agent(
+        key=f"pid:{p.pid}",
+        proc=proc,
+        pane=b.pane,
+        session=None,
+        state=State.UNKNOWN,
+        tool=None,
+        evidence_pane=b.pane_evidence,
+        evidence_session=Evidence("data", Confidence.UNKNOWN, why),
+        evidence_state=Evidence(
+            "session", Confidence.UNKNOWN, "session unknown, so its state is too"
+        ),
     )
 
 

@@ -73,11 +73,15 @@ def _mtime(path: str) -> float:
         return 0.0
 
 
+def config_dir(env: Mapping[str, str]) -> str:
+    return os.path.join(_xdg(env, "XDG_CONFIG_HOME", ".config"), "opencode")
+
+
 def find_paths(env: Mapping[str, str] | None = None, db: str | None = None) -> Paths:
     """Resolve opencode's paths from the environment (XDG dirs, OPENCODE_DB) or an explicit DB."""
     from pathlib import Path
 
     env = os.environ if env is None else env
     data = Path(data_dir(env))
-    config = Path(_xdg(env, "XDG_CONFIG_HOME", ".config")) / "opencode"
+    config = Path(config_dir(env))
     return Paths(data_dir=data, config_dir=config, db=Path(db_file(env, db)), log_dir=data / "log")

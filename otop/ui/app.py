@@ -267,13 +267,13 @@ class OtopApp(App[None]):
 
     def action_mcp(self) -> None:
         row = self.selected()
-        directory = directory_of(row.agent) if row else None
-        self.load_mcp(directory or None)
+        self.load_mcp(row.agent if row else None)
 
     @work(thread=True, exclusive=True, group="mcp")
-    def load_mcp(self, directory: str | None) -> None:
-        servers, problems = self.backend.mcp(directory)
-        self.call_from_thread(self._show_mcp, directory, servers, problems)
+    def load_mcp(self, agent: Agent | None) -> None:
+        servers, problems = self.backend.mcp(agent)
+        directory = directory_of(agent) if agent else None
+        self.call_from_thread(self._show_mcp, directory or None, servers, problems)
 
     def _show_mcp(
         self, directory: str | None, servers: list[McpServer], problems: list[str]

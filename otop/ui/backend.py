@@ -14,6 +14,7 @@ from otop.model import Agent, McpServer, Pane, Scan
 from otop.opencode.config import mcp_servers
 from otop.opencode.rows import HistoryEntry
 from otop.opencode.store import StoreError
+from otop.render import directory_of
 from otop.scan import Scanner
 from otop.tmux import Tmux
 
@@ -31,7 +32,7 @@ class Backend(Protocol):
 
     def yank(self, text: str) -> str: ...
 
-    def mcp(self, directory: str | None) -> tuple[list[McpServer], list[str]]: ...
+    def mcp(self, agent: Agent | None) -> tuple[list[McpServer], list[str]]: ...
 
     def answer(self, agent: Agent, choice: int) -> str: ...
 
@@ -52,7 +53,7 @@ class LiveBackend:
 
     def history(self, session_id: str) -> list[HistoryEntry]:
         try:
-            return self.scanner.store.history(session_id)
+            return self.scanner.history(session_id)
         except StoreError:
             return []
 
@@ -69,8 +70,10 @@ class LiveBackend:
     def yank(self, text: str) -> str:
         return actions.yank(text, self.tmux)
 
-    def mcp(self, directory: str | None) -> tuple[list[McpServer], list[str]]:
-        return mcp_servers(self.scanner.paths.config_dir, directory)
+    def mcp(self, agent: Agent | None) -> tuple[list[McpServer], list[str]]:
+        """The MCP servers of the agent's own opencode config (its data's), for its project."""
+        directory = directory_of(agent) if agent else None
+        return mcp_servers(self.scanner.config_dir(agent), directory or None)
 
     def answer(self, agent: Agent, choice: int) -> str:
         remotes = self.scanner.remotes if agent.server else None

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from otop.procs import ProcScanner
+from otop.sources.processes import ProcScanner
 from tests.e2e import opencode_binary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tmux]

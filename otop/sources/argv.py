@@ -1,0 +1,98 @@
+"""What an opencode command line says: its kind, the session it names, its project."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from otop.model import ProcKind
+
+NAMES = frozenset({"opencode", "opencode.exe"})
+# Subcommands that are not agents (they talk to opencode's services and leave).
+_OTHER = frozenset(
+    {
+        "auth",
+        "agent",
+        "upgrade",
+        "uninstall",
+        "models",
+        "stats",
+        "export",
+        "import",
+        "github",
+        "pr",
+        "debug",
+        "mcp",
+        "session",
+        "completion",
+        "generate",
+        "plugin",
+        "db",
+    }
+)
+_KINDS = {
+    "run": ProcKind.RUN,
+    "serve": ProcKind.SERVE,
+    "web": ProcKind.SERVE,
+    "acp": ProcKind.SERVE,
+    "attach": ProcKind.ATTACH,
+}
+# Options of the TUI (and `run`) that take a value, so their value is not a positional.
+_VALUED = {
+    "-s",
+    "--session",
+    "-m",
+    "--model",
+    "--prompt",
+    "-p",
+    "--agent",
+    "--port",
+    "--hostname",
+    "--log-level",
+    "--format",
+    "-f",
+    "--file",
+    "--title",
+    "--attach",
+    "--dir",
+    "--variant",
+    "--mdns-domain",
+    "--cors",
+}
+
+
+def parse_argv(argv: Sequence[str]) -> tuple[ProcKind | None, str | None, bool, str | None]:
+    """(kind, session id, continue flag, project dir) of an argv; kind None: not an agent."""
+    session = None
+    cont = False
+    positional: list[str] = []
+    args = list(argv[1:])
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a in ("-s", "--session") and i + 1 < len(args):
+            session = args[i + 1]
+            i += 2
+            continue
+        if a.startswith("--session="):
+            session = a.split("=", 1)[1]
+        elif a.startswith("-s") and len(a) > 2 and not a.startswith("--"):
+            session = a[2:]
+        elif a in ("-c", "--continue"):
+            cont = True
+        elif a in _VALUED and i + 1 < len(args):
+            i += 2
+            continue
+        elif a == "--":
+            positional.extend(args[i + 1 :])
+            break
+        elif not a.startswith("-"):
+            positional.append(a)
+        i += 1
+    if positional:
+        first = positional[0]
+        if first in _KINDS:
+            return _KINDS[first], session, cont, None
+        if first in _OTHER:
+            return None, session, cont, None
+        return ProcKind.TUI, session, cont, first
+    return ProcKind.TUI, session, cont, None

@@ -1,0 +1,94 @@
+"""Processes read straight from /proc: Linux's fast path (several times cheaper than psutil's
+iterator over every process, and the scan reads every process's stat line each time)."""
+
+from __future__ import annotations
+
+import os
+
+from otop.sources.rows import Row
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def available(proc: str = "/proc") -> bool:
+    return os.path.exists(f"{proc}/self/stat")
+
+
+def parse_stat(stat: bytes) -> Row | None:
+    """A /proc/PID/stat line as a Row (the command name may hold spaces and parentheses)."""
+    close = stat.rfind(b")")
+    fields = stat[close + 2 :].split(b" ")
+    try:
+        return Row(
+            name=stat[stat.find(b"(") + 1 : close].decode("utf-8", "replace"),
+            ppid=int(fields[1]),
+            cpu_seconds=(int(fields[11]) + int(fields[12])) / _TICKS,
+            start=float(fields[19]),  # ticks since boot
+            rss_bytes=int(fields[21]) * _PAGE,
+            tty=terminal_name(int(fields[4])),
+        )
+    except (ValueError, IndexError):
+        return None
+
+
+def terminal_name(tty_nr: int) -> str | None:
+    """stat's tty_nr as tmux names a pane's terminal: pseudo-terminals (majors 136-143) are
+    decoded here, without psutil's device map (cached, so a new pane's pty would go unseen).
+    A console or serial line is never a pane's: None, as for no terminal at all."""
+    major = (tty_nr >> 8) & 0xFFF
+    minor = (tty_nr & 0xFF) | ((tty_nr >> 12) & 0xFFF00)
+    if tty_nr and 136 <= major <= 143:
+        return f"/dev/pts/{(major - 136) * 256 + minor}"
+    return None
+
+
+class ProcFs:
+    """The /proc source."""
+
+    name = "proc"
+
+    def __init__(self, proc: str = "/proc") -> None:
+        self.proc = proc
+
+    def table(self) -> dict[int, Row]:
+        """Every process's stat line (a process gone meanwhile is left out)."""
+        out: dict[int, Row] = {}
+        for pid in self.pids():
+            try:
+                with open(f"{self.proc}/{pid}/stat", "rb") as f:
+                    row = parse_stat(f.read())
+            except OSError:
+                continue
+            if row is not None:
+                out[pid] = row
+        return out
+
+    def complete(self, pid: int, row: Row) -> Row:
+        return row  # the stat line already holds CPU, memory and the terminal
+
+    def argv0(self, pid: int) -> str:
+        try:
+            with open(f"{self.proc}/{pid}/cmdline", "rb") as f:
+                return f.read(4096).split(b"\0", 1)[0].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def pids(self) -> set[int]:
+        try:
+            return {int(n) for n in os.listdir(self.proc) if n.isdigit()}
+        except OSError:
+            return set()
+
+    def owner(self, pid: int) -> int | None:
+        try:
+            return os.stat(f"{self.proc}/{pid}").st_uid
+        except OSError:
+            return None
+
+    def command(self, pid: int) -> str:
+        try:
+            with open(f"{self.proc}/{pid}/comm", encoding="utf-8", errors="replace") as f:
+                return f.read().strip()
+        except OSError:
+            return ""
