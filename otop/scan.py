@@ -152,7 +152,10 @@ class Scanner:
             found.orphans += part.orphans
         if unknown:
             world = World(unknown, panes, [], {}, {}, False, now)
-            found.agents += [unknown_data_agent(b, cpu, now) for b in correlate(world)]
+            found.agents += [
+                unknown_data_agent(b, cpu, f"cannot tell which database: {b.proc.home_problem}")
+                for b in correlate(world)
+            ]
         taken = {a.pane.id for a in found.agents if a.pane is not None}
         free = [p for p in panes if not _runs_opencode(p)]
         for db, detail in found.orphans:
@@ -248,11 +251,17 @@ class Scanner:
         details = db.details.bound(ids, db_ok, mine)
         orphans = db.details.orphans(bindings, sessions, window, db_ok, mine)
         db.details.end()
-        screens = self._screens(bindings, details)
-        agents = [
-            replace(process_agent(b, details, screens, cpu, now), database=db.path)
-            for b in bindings
-        ]
+        if db_ok:
+            screens = self._screens(bindings, details)
+            agents = [
+                replace(process_agent(b, details, screens, cpu, now), database=db.path)
+                for b in bindings
+            ]
+        else:  # its rows cannot be read: its session and state cannot be told, and it says so
+            why = "cannot read its database: " + next(
+                (p.message for p in mine if p.source == "database"), "unreadable"
+            )
+            agents = [unknown_data_agent(b, cpu, why) for b in bindings]
         for a in agents:
             if a.session_id:
                 self._sessions_in[a.session_id] = db

@@ -74,11 +74,10 @@ def process_agent(
     )
 
 
-def unknown_data_agent(b: Binding, cpu: Mapping[int, float | None], now: float) -> Agent:
-    """A process whose opencode data cannot be told (otop/sources/homes.py): its pane is
-    known, its session and state are not, and it says why rather than look new."""
+def unknown_data_agent(b: Binding, cpu: Mapping[int, float | None], why: str) -> Agent:
+    """A process whose opencode data cannot be told or read (otop/sources/homes.py): its
+    pane is known, its session and state are not, and it says why rather than look new."""
     p = b.proc
-    why = f"cannot tell which database: {p.home_problem or 'nothing says'}"
     proc = p if cpu.get(p.pid) == p.cpu_percent else replace(p, cpu_percent=cpu.get(p.pid))
     return Agent(
         key=f"pid:{p.pid}",
