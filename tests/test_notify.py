@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from otop.attention import FINISHED, Event
 from otop.notify import Notifier, NotifySettings, desktop, message
 from tests.conftest import BIN, Client, World, agent_cmd, pid_in, wait_for
@@ -65,6 +67,7 @@ def window_of(w: World, pane: str) -> str:
     return w.server("display", "-p", "-t", pane, "#{window_id}").strip()
 
 
+@pytest.mark.slow
 def test_a_turn_finished_elsewhere_is_told_once_and_marked_until_looked_at(world: World) -> None:
     """A turn that ends in a window the client is not showing: one event through the user's
     command, one message on the client, `●` on the status line, the badge and in list --json;
@@ -100,6 +103,7 @@ def test_a_turn_finished_elsewhere_is_told_once_and_marked_until_looked_at(world
         client.close()
 
 
+@pytest.mark.slow
 def test_nothing_is_told_for_the_pane_a_client_shows(world: World) -> None:
     """An error in the pane the client is looking at: no command, no message, no mark."""
     pane, _, mid = working_agent(world, "shown")

@@ -116,6 +116,7 @@ def test_events_stream_state_changes(running: Running, world: World,
     assert event["agent"]["session_id"] == agents["tool"]
 
 
+@pytest.mark.slow
 def test_events_follow_the_probes_not_the_interval(world: World) -> None:
     """With the watcher's cheap probes, a state change reaches /events within 1 s although
     the scan interval is 30 s: an idle agent starts a turn and finishes it, five times."""

@@ -98,6 +98,7 @@ def test_allow_host_adds_a_name() -> None:
         s.stop()
 
 
+@pytest.mark.slow
 def test_a_client_that_stops_reading_is_dropped(server: Server) -> None:
     """An /events client that never reads neither stalls /agents nor the other clients; it is
     dropped once it falls behind."""
