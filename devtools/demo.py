@@ -173,7 +173,15 @@ class Demo:
         (self.data / "opencode" / "log").mkdir(parents=True)
         OpencodeDB(self.data / "opencode" / "opencode.db").close()
         self.socket = f"otop-demo-{uuid.uuid4().hex[:6]}"
-        self.env = {**os.environ, "XDG_DATA_HOME": str(self.data), "PYTHONPATH": str(ROOT)}
+        db = self.data / "opencode" / "opencode.db"
+        # OTOP_DB: the demo's views (its own otop, the plugin's watcher and popup) list the
+        # demo's agents only, not the other opencode processes of whoever runs it.
+        self.env = {
+            **os.environ,
+            "XDG_DATA_HOME": str(self.data),
+            "PYTHONPATH": str(ROOT),
+            "OTOP_DB": str(db),
+        }
         for name in ("TMUX", "COLUMNS", "LINES"):  # the panes have their own sizes
             self.env.pop(name, None)
         self.started = False
@@ -282,6 +290,7 @@ def real_demo(headless: float | None) -> int:
               "--real for simulated agents", file=sys.stderr)  # fmt: skip
         return 2
     lab = Lab(Path(tempfile.mkdtemp(prefix="otop-demo-real-")), binary)
+    lab.env["OTOP_DB"] = str(lab.data / "opencode" / "opencode.db")  # its own agents only
     sock = ""
     try:
         panes = {name: lab.window(name, lab.project(name)) for name, _ in REAL_PROMPTS}
@@ -305,6 +314,10 @@ def real_demo(headless: float | None) -> int:
         if sock:
             _wait_watcher(sock)
     return 0
+
+
+def _leave(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -333,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         phase = int(os.environ.pop("OTOP_DEMO_PHASE", "0"))
         play(play_name, title, Path(os.environ["XDG_DATA_HOME"]), phase)
         return 0
+    # A closed terminal hangs the demo up: leave as after a detach, with nothing left running.
+    signal.signal(signal.SIGHUP, _leave)
+    signal.signal(signal.SIGTERM, _leave)
     if args.real:
         return real_demo(args.headless)
     demo = Demo()

@@ -118,13 +118,21 @@ class Notifier:
         self.children = left
 
 
-def desktop(text: str, kind: str) -> list[str]:
+# The text reaches AppleScript as an argument of its run handler, never as part of its source:
+# a title holding quotes, backslashes or `" & do shell script "…` stays text.
+OSASCRIPT = (
+    "on run argv",
+    "display notification (item 1 of argv) with title (item 2 of argv)",
+    "end run",
+)
+
+
+def desktop(text: str, kind: str, platform: str = sys.platform) -> list[str]:
     """A desktop notification command for this system, when one is installed."""
     summary = "otop: needs you" if kind == WAITING else "otop: finished"
-    if sys.platform == "darwin" and shutil.which("osascript"):
-        quoted = text.replace("\\", "\\\\").replace('"', '\\"')
-        head = summary.replace('"', "")
-        return ["osascript", "-e", f'display notification "{quoted}" with title "{head}"']
+    if platform == "darwin" and shutil.which("osascript"):
+        script = [w for line in OSASCRIPT for w in ("-e", line)]
+        return ["osascript", *script, text, summary]
     if shutil.which("notify-send"):
         urgency = "critical" if kind == WAITING else "normal"
         return ["notify-send", "-a", "otop", "-u", urgency, "--", summary, text]

@@ -8,9 +8,11 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import IO
 
     from otop.tmux import Tmux
@@ -20,11 +22,13 @@ class RuntimeDirError(Exception):
     """The runtime directory is not a private one of this user: said in one line."""
 
 
-def runtime_dir() -> str:
-    """A private directory for lock and log files: $XDG_RUNTIME_DIR/otop, else /tmp/otop-UID,
-    which must be this user's own directory, mode 0700 and not a symlink (in /tmp anybody can
-    make it first)."""
-    base = os.environ.get("XDG_RUNTIME_DIR")
+def runtime_dir(env: Mapping[str, str] | None = None, platform: str = sys.platform) -> str:
+    """A private directory for lock and log files: $XDG_RUNTIME_DIR/otop; on macOS, which has
+    no XDG_RUNTIME_DIR, $TMPDIR/otop (the per-user temporary directory, private already);
+    else /tmp/otop-UID. It must be this user's own directory, mode 0700 and not a symlink (in
+    /tmp anybody can make it first)."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_RUNTIME_DIR") or (env.get("TMPDIR") if platform == "darwin" else None)
     d = os.path.join(base, "otop") if base else f"/tmp/otop-{os.getuid()}"
     try:
         os.mkdir(d, 0o700)
@@ -83,8 +87,10 @@ def server_alive(socket_path: str) -> bool:
 
 
 def private_file(kind: str, socket_path: str, ext: str) -> str:
-    """A file of the runtime directory that belongs to one tmux server."""
-    return os.path.join(runtime_dir(), kind + socket_path.replace("/", "%") + ext)
+    """A file of the runtime directory that belongs to one tmux server, named after the
+    socket's real path (on macOS /tmp is /private/tmp, and tmux says the latter)."""
+    real = os.path.realpath(socket_path)
+    return os.path.join(runtime_dir(), kind + real.replace("/", "%") + ext)
 
 
 def lock_path(socket_path: str) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from otop.attention import FINISHED, Event
-from otop.notify import Notifier, NotifySettings, desktop, message
+from otop.notify import OSASCRIPT, Notifier, NotifySettings, desktop, message
 from tests.conftest import BIN, Client, World, agent_cmd, pid_in, wait_for
 from tests.ui_world import AGENTS, NOW
 
@@ -154,6 +154,39 @@ def test_messages_are_text_and_commands_are_argv() -> None:
     assert "\x1b" not in message(ev) and "needs you: permission" in message(ev)
     argv = desktop("$(touch x) `y`", "waiting")
     assert argv == [] or argv[-1] == "$(touch x) `y`"
+
+
+HOSTILE_TEXTS = [
+    'say "hi" & do shell script "touch /tmp/x"',
+    'back\\slash \\" end',
+    "two\nlines\rand\ttabs",
+    "$(touch x) `y` ' \"",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=["quotes", "backslashes", "newlines", "shell"])
+def test_macos_notifications_pass_the_text_as_an_argument(
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On macOS the text is an argument of the AppleScript run handler, never spliced into the
+    script: whatever it holds, the script is the same three lines and the text arrives whole
+    (a stand-in osascript, since none runs here, prints the argv it was given)."""
+    fake = tmp_path / "osascript"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf \'%s\\0\' "$a"; done\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    argv = desktop(text, "waiting", platform="darwin")
+    got = subprocess.run(argv, capture_output=True, check=True).stdout.split(b"\0")[:-1]
+    script = [w for line in OSASCRIPT for w in ("-e", line)]
+    assert [a.decode() for a in got] == [*script, text, "otop: needs you"]
+    assert OSASCRIPT[1] == "display notification (item 1 of argv) with title (item 2 of argv)"
+
+
+def test_no_desktop_notifier_means_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without notify-send (or osascript on macOS) there is no desktop command to run."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert desktop("x", "waiting", platform="linux") == []
+    assert desktop("x", "waiting", platform="darwin") == []
 
 
 def test_the_users_command_gets_the_event_on_stdin(tmp_path: Path) -> None:

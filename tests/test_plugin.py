@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -489,6 +490,37 @@ def test_failed_install_says_why(tmp_path: Path) -> None:
                  what="the new try")  # fmt: skip
     finally:
         server.kill()
+
+
+def python_stub(where: Path, name: str, version: str) -> None:
+    """An interpreter that says its version and exits 0 only when asked if it is new enough."""
+    new = tuple(int(x) for x in version.split(".")[:2]) >= (3, 10)
+    body = f"""#!/bin/sh
+case "$*" in --version) echo "Python {version}";; *version_info*) exit {0 if new else 1};; esac
+"""
+    (where / name).write_text(body)
+    (where / name).chmod(0o755)
+
+
+def test_a_python_new_enough_is_found(tmp_path: Path) -> None:
+    """The first load finds a Python 3.10+ beside an older python3 (macOS's own is 3.9); with
+    only the old one it says in one line what to install."""
+    finder = [str(ROOT / "scripts" / "find-python")]
+    bash = shutil.which("bash") or "/bin/bash"
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    python_stub(tmp_path, "python3", "3.9.6")
+    python_stub(tmp_path, "python3.12", "3.12.4")
+    only_old = {**env, "PATH": str(tmp_path)}
+    found = subprocess.run([bash, *finder], env=only_old, capture_output=True, text=True)
+    assert found.returncode == 0 and found.stdout.strip() == str(tmp_path / "python3.12")
+    (tmp_path / "python3.12").unlink()
+    none = subprocess.run([bash, *finder], env=only_old, capture_output=True, text=True)
+    assert none.returncode == 1 and none.stdout == ""
+    assert "needs Python 3.10 or newer (Python 3.9.6 here)" in none.stderr
+    assert "brew install python@3.12" in none.stderr
+    given = {**env, "OTOP_PYTHON": "/opt/py/bin/python3"}
+    chosen = subprocess.run([bash, *finder], env=given, capture_output=True, text=True)
+    assert chosen.stdout.strip() == "/opt/py/bin/python3"
 
 
 def test_popup_outside_tmux_says_so(monkeypatch: pytest.MonkeyPatch,

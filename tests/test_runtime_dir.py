@@ -36,6 +36,28 @@ def test_made_private(runtime: Path) -> None:
     assert st.st_mode & 0o777 == 0o700 and st.st_uid == os.getuid()
 
 
+def test_macos_uses_its_private_temporary_directory(tmp_path: Path) -> None:
+    """On macOS (no XDG_RUNTIME_DIR) the directory is made in the per-user $TMPDIR, paths with
+    spaces included; elsewhere without XDG_RUNTIME_DIR it is /tmp/otop-UID."""
+    tmpdir = tmp_path / "var folders" / "T"
+    tmpdir.mkdir(parents=True)
+    d = rundir.runtime_dir({"TMPDIR": str(tmpdir)}, platform="darwin")
+    assert d == str(tmpdir / "otop") and os.stat(d).st_mode & 0o777 == 0o700
+    given = {"TMPDIR": str(tmpdir), "XDG_RUNTIME_DIR": str(tmp_path)}
+    assert rundir.runtime_dir(given, platform="darwin") == str(tmp_path / "otop")
+    assert rundir.runtime_dir({"TMPDIR": str(tmpdir)}, "linux") == f"/tmp/otop-{os.getuid()}"
+
+
+def test_files_are_named_after_the_sockets_real_path(runtime: Path, tmp_path: Path) -> None:
+    """A socket named through a symlinked directory (macOS: /tmp is /private/tmp) names the
+    same files as its real path, so one-shot commands find the watcher's."""
+    real = tmp_path / "private" / "tmp"
+    real.mkdir(parents=True)
+    (tmp_path / "tmp").symlink_to(real)
+    via_link = str(tmp_path / "tmp" / "tmux-0" / "default")
+    assert rundir.lock_path(via_link) == rundir.lock_path(str(real / "tmux-0" / "default"))
+
+
 def test_refuses_a_directory_open_to_others(runtime: Path) -> None:
     """A runtime directory that others may write into is refused in one plain line."""
     runtime.mkdir(mode=0o777)
