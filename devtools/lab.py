@@ -21,9 +21,12 @@ from otop.versions import opencode_versions
 
 T = TypeVar("T")
 # Every version the end-to-end tests run against, the pinned one first (otop/versions.txt;
-# scripts/install-opencode installs each).
-OPENCODE_VERSIONS = opencode_versions()
-OPENCODE_VERSION = OPENCODE_VERSIONS[0]
+# scripts/install-opencode installs each); $OTOP_OPENCODE_VERSIONS (comma-separated) narrows
+# a lane of scripts/test to some of them.
+OPENCODE_VERSION = opencode_versions()[0]
+OPENCODE_VERSIONS = tuple(
+    v for v in os.environ.get("OTOP_OPENCODE_VERSIONS", "").split(",") if v
+) or opencode_versions()
 READY_TEXTS = ("Ask anything", "ctrl+p commands")
 QUIET_ENV = {
     "OPENCODE_DISABLE_AUTOUPDATE": "1",

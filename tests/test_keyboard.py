@@ -18,6 +18,8 @@ from otop.ui.app import OtopApp
 from otop.ui.screens import DetailScreen, PanelScreen
 from tests.ui_world import AGENTS, FixtureBackend, settled
 
+pytestmark = pytest.mark.ui
+
 # Textual key names as typed: a character stands for itself.
 NAMES = {"/": "slash", "?": "question_mark", "\r": "enter", "\n": "ctrl+j", "\x1b": "escape"}
 

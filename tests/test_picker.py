@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import Client, World, tmux_version, wait_for
 from tests.test_plugin import add_agents
 
+pytestmark = pytest.mark.ui
+
 # Seconds between prefix+O and the rest of the keys: 0 is the same write (the fast lane runs
 # that one; the others are marked slow).
 DELAYS = [

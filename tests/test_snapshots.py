@@ -11,6 +11,8 @@ from otop.model import Agent, McpServer
 from otop.ui.app import OtopApp
 from tests.ui_world import FixtureBackend, settled
 
+pytestmark = pytest.mark.ui
+
 Snap = Callable[..., bool]
 
 

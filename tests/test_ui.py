@@ -7,6 +7,7 @@ import io
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from rich.text import Text
 from textual.widgets import DataTable, Input, Static
@@ -16,6 +17,8 @@ from otop.text import cell_width
 from otop.ui.app import OtopApp
 from otop.ui.screens import DetailScreen, PanelScreen
 from tests.ui_world import AGENTS, CHILD, FixtureBackend, settled
+
+pytestmark = pytest.mark.ui
 
 Step = Callable[[OtopApp, object], Awaitable[None]]
 

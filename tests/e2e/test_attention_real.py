@@ -34,7 +34,7 @@ from otop.ui.app import OtopApp
 from otop.ui.backend import LiveBackend
 from tests.e2e import burn, opencode_binary
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.ui]
 ROOT = Path(__file__).resolve().parents[2]
 NOTIFIER = "import sys\nopen(sys.argv[1], 'a').write(sys.stdin.read() + '\\n')\n"
 QUESTION = (

@@ -11,7 +11,7 @@ import pytest
 from otop.sources.processes import ProcScanner
 from tests.e2e import opencode_binary
 
-pytestmark = [pytest.mark.e2e, pytest.mark.tmux]
+pytestmark = [pytest.mark.e2e, pytest.mark.tmux, pytest.mark.ui]
 
 
 def test_real_demo_shows_real_states_and_cleans_up() -> None:
