@@ -33,7 +33,8 @@ TABLE_KEYS = (
     Key("j", "down", "down", False, "j k ↑ ↓", "move; pgup/pgdn page"),
     Key("k", "up", "up", False, "", ""),
     Key("slash", "filter", "filter", True, "/",
-        "filter by title, model, directory, tty, state or session id (esc clears)"),
+        "filter by title, model, directory, tty, state or session id (enter takes the"
+        " highlighted match, esc clears)"),
     Key("less_than_sign", "sort(-1)", "sort", False, "< >", "sort by the previous / next column"),
     Key("greater_than_sign", "sort(1)", "sort", True, "", ""),
     Key("s", "flip", "flip", False, "s", "flip the sort direction"),
