@@ -24,9 +24,10 @@ T = TypeVar("T")
 # scripts/install-opencode installs each); $OTOP_OPENCODE_VERSIONS (comma-separated) narrows
 # a lane of scripts/test to some of them.
 OPENCODE_VERSION = opencode_versions()[0]
-OPENCODE_VERSIONS = tuple(
-    v for v in os.environ.get("OTOP_OPENCODE_VERSIONS", "").split(",") if v
-) or opencode_versions()
+OPENCODE_VERSIONS = (
+    tuple(v for v in os.environ.get("OTOP_OPENCODE_VERSIONS", "").split(",") if v)
+    or opencode_versions()
+)
 READY_TEXTS = ("Ask anything", "ctrl+p commands")
 QUIET_ENV = {
     "OPENCODE_DISABLE_AUTOUPDATE": "1",
