@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 import psutil
 
 from devtools import ROOT
+from devtools import bench_steady as steady
 from devtools.bench import add_history, import_times, otop_exe
 from devtools.bench_live import agent_ps, peer_times
 from devtools.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
@@ -81,16 +81,23 @@ class World:
                 self.lab.start(p)
 
     def states(self) -> dict[str, str]:
-        return {a.pane.id: a.state.value for a in self.scanner.scan().agents
-                if a.pane is not None and a.session is not None}  # fmt: skip
+        return {
+            a.pane.id: a.state.value
+            for a in self.scanner.scan().agents
+            if a.pane is not None and a.session is not None
+        }
 
     def idle_count(self) -> int:
         return sum(s == "idle" for s in self.states().values())
 
     def otop(self, *args: str) -> float:
         t0 = time.perf_counter()
-        subprocess.run([otop_exe(), "-L", self.lab.socket, *args],
-                       env=self.lab.env, capture_output=True, check=True)  # fmt: skip
+        subprocess.run(
+            [otop_exe(), "-L", self.lab.socket, *args],
+            env=self.lab.env,
+            capture_output=True,
+            check=True,
+        )
         return time.perf_counter() - t0
 
     def close(self) -> None:
@@ -137,28 +144,6 @@ def popup_times(w: World, runs: int) -> tuple[list[float], list[float], list[flo
     return rows, app, frame
 
 
-def cat_times(w: World, runs: int) -> list[float]:
-    """A popup that only `cat`s the watcher's frame (no otop): what tmux and the shell cost."""
-    frame = next(f for f in Path(f"/tmp/otop-{os.getuid()}").glob("frame*.ans")
-                 if w.lab.socket in f.name)  # fmt: skip
-    w.lab.tmux("bind-key", "-T", "prefix", "P", "display-popup", "-E", "-w", "80%", "-h", "70%",
-               f"cat '{frame}'; sleep 1")  # fmt: skip
-    term = Terminal(w.lab.socket, w.lab.env, 160, 45, target="lab:0")
-    out = []
-    try:
-        term.pump(1.0)
-        for _ in range(runs):
-            t0 = time.monotonic()
-            term.press(b"\x02P")
-            until(term, lambda t: "sort: urgency" in t, 20)
-            out.append(time.monotonic() - t0)
-            until(term, lambda t: "sort: urgency" not in t, 10)
-            term.pump(0.3)
-    finally:
-        term.close()
-    return out
-
-
 def until(term: Terminal, check: Callable[[str], bool], timeout: float) -> None:
     end = time.monotonic() + timeout
     while not check(term.text()):
@@ -170,9 +155,12 @@ def until(term: Terminal, check: Callable[[str], bool], timeout: float) -> None:
 def sse_times(w: World, panes: list[str], runs: int) -> list[float]:
     """Enter in an idle TUI to the `/events` event saying its agent works."""
     port = free_port()
-    serve = subprocess.Popen([sys.executable, "-m", "otop", "-L", w.lab.socket, "serve",
-                              "--port", str(port)], env=w.lab.env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)  # fmt: skip
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "otop", "-L", w.lab.socket, "serve", "--port", str(port)],
+        env=w.lab.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     seen: dict[str, float] = {}
     try:
         wait_until(lambda: can_connect(port) or None, 20, 0.1)
@@ -242,6 +230,13 @@ def main() -> None:
     ap.add_argument("--working", type=int, default=5, help="TUIs kept streaming")
     ap.add_argument("--version", default=OPENCODE_VERSION)
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument(
+        "--soak",
+        type=float,
+        default=0,
+        metavar="MINUTES",
+        help="then drive real turns this long and sample RSS, fds and CPU",
+    )
     args = ap.parse_args()
     binary = find_binary(args.version)
     if binary is None:
@@ -262,60 +257,94 @@ def main() -> None:
             w.close()
 
 
-def report(w: World, args: argparse.Namespace) -> None:
-    time.sleep(5)  # the streams are under way
-    load = psutil.cpu_percent(interval=2.0)
-    c0 = w.watcher.cpu_times()
-    time.sleep(30)
-    c1 = w.watcher.cpu_times()
-    watcher_cpu = 100 * (c1.user + c1.system - c0.user - c0.system) / 30
-    snap = [w.otop("list", "--json") for _ in range(args.runs)]
+def measure(w: World, args: argparse.Namespace) -> tuple[steady.Times, dict[str, float]]:
+    """Every figure, in one run: with the watcher, without it, after 10,000 old sessions.
+    Returns the timed samples (seconds) and the single values (CPU %, seconds)."""
+    t: steady.Times = {}
+    one: dict[str, float] = {}
+    one["watcher 1"], one["watcher 2"] = (steady.cpu_percent(w.watcher, steady.LOOK) for _ in "12")
+    t["snap"] = [w.otop("list", "--json") for _ in range(args.runs)]
     exe = agent_ps()
 
     def peers() -> list[float]:
         return peer_times(w.lab.root, w.lab.data, w.lab.env, exe, args.runs) if exe else [nan]
 
-    peer = peers()
-    popup, app, frame = popup_times(w, args.runs)
-    cat = cat_times(w, args.runs)
-    sse = sse_times(w, w.panes[args.working :], args.runs)
+    t["peer"] = peers()
+    t["popup"], t["keys"], t["frame"] = popup_times(w, args.runs)
+    t["sse"] = sse_times(w, w.panes[args.working :], args.runs)
+    one["first with"], one["cpu with"] = app_figures(w)
+    steady.stop_watcher(w.lab)
+    t["cold"], t["outside"] = steady.no_watcher_list(w.lab, args.runs)
+    one["first alone"], one["cpu alone"] = app_figures(w)
     t0 = time.monotonic()
     db = OpencodeDB(Path(db_file(w.lab.env)))
     add_history(db, 10_000)
     db.close()
-    added = time.monotonic() - t0
+    one["added"] = time.monotonic() - t0
+    t["cold old"], t["outside old"] = steady.no_watcher_list(w.lab, args.runs)
+    t["peer old"] = peers()
+    w.watcher = steady.start_watcher(w.lab, str(ROOT / "otop.tmux"))
     time.sleep(5)  # the watcher has scanned the bigger database
-    snap_old = [w.otop("list", "--json") for _ in range(args.runs)]
-    peer_old = peers()
-    imports = import_times()
-    m = statistics.median
-    print(f"machine load while measuring: {load:.0f} % of all cores ({args.working} streaming)")
-    print("| what | median | p95 | target |")
-    print("|---|---|---|---|")
-    print(f"| otop list --json, whole process (watcher's snapshot) | {m(snap) * 1000:.0f} ms |"
-          f" {p95(snap) * 1000:.0f} ms | 120 ms |")  # fmt: skip
-    print(f"| agent-ps list --json, same TUIs | {m(peer) * 1000:.0f} ms |"
-          f" {p95(peer) * 1000:.0f} ms | |")  # fmt: skip
-    print(f"| otop/agent-ps | {m(snap) / m(peer):.2f} | | at most 1.0 |")
-    print(f"| prefix+O to the popup's first rows, real client | {m(popup) * 1000:.0f} ms |"
-          f" {p95(popup) * 1000:.0f} ms | 450 ms |")  # fmt: skip
-    print(f"| prefix+O to tmux drawing the popup's frame (before otop runs) |"
-          f" {m(frame) * 1000:.0f} ms | {p95(frame) * 1000:.0f} ms | |")  # fmt: skip
-    print(f"| a popup that only cats the same frame (tmux + shell, no otop) |"
-          f" {m(cat) * 1000:.0f} ms | {p95(cat) * 1000:.0f} ms | |")  # fmt: skip
-    print(f"| prefix+O to the app taking keys (its footer) | {m(app) * 1000:.0f} ms |"
-          f" {p95(app) * 1000:.0f} ms | |")  # fmt: skip
-    print(f"| Enter in a TUI to its /events working event | {m(sse) * 1000:.0f} ms |"
-          f" {p95(sse) * 1000:.0f} ms | p95 under 1 s |")  # fmt: skip
-    print(f"| watcher CPU over 30 s | {watcher_cpu:.2f} % of a core | | under 1 % |")
-    print(f"| otop list --json after 10,000 old sessions were added ({added:.0f} s to write) |"
-          f" {m(snap_old) * 1000:.0f} ms | {p95(snap_old) * 1000:.0f} ms | |")  # fmt: skip
-    print(f"| agent-ps list --json after them | {m(peer_old) * 1000:.0f} ms |"
-          f" {p95(peer_old) * 1000:.0f} ms | |")  # fmt: skip
-    print(f"| otop after/before the 10,000 sessions | {m(snap_old) / m(snap):.2f} | | within 1.1 |")
-    print(f"| otop/agent-ps after them | {m(snap_old) / m(peer_old):.2f} | | within 1.1 |")
-    for name, s in imports.items():
-        print(f"| imports of {name} | {s * 1000:.1f} ms | | |")
+    t["snap old"] = [w.otop("list", "--json") for _ in range(args.runs)]
+    return t, one
+
+
+def report(w: World, args: argparse.Namespace) -> None:
+    time.sleep(5)  # the streams are under way
+    load = psutil.cpu_percent(interval=2.0)
+    t, one = measure(w, args)
+    print(
+        f"machine load while measuring: {load:.0f} % of all cores ({args.working} streaming);"
+        f" 10,000 sessions written in {one['added']:.0f} s"
+    )
+    for line in steady.table(t, one):
+        print(line)
+    for name, sec in import_times().items():
+        print(f"| imports of {name} | {sec * 1000:.1f} ms | | |")
+    if args.soak:
+        soaked(w, args)
+
+
+def app_figures(w: World) -> tuple[float, float]:
+    """The full-screen app's first rows (seconds) and its steady CPU (% of a core)."""
+    app = steady.App(w.lab)
+    try:
+        app.start()
+        time.sleep(5)
+        assert app.proc is not None
+        return app.first_rows, steady.cpu_percent(app.proc, steady.LOOK)
+    finally:
+        app.close()
+
+
+def soaked(w: World, args: argparse.Namespace) -> None:
+    """Real turns for `--soak` minutes (streams, tool calls, subagents) in every TUI but the
+    streaming ones, the watcher and the full-screen app sampled."""
+    app = steady.App(w.lab)
+    app.start()
+    assert app.proc is not None
+    prompts = [
+        "[[stream:20:0.1]] a story",
+        "[[sh:echo hi]] [[sh:sleep 2]] run these",
+        "[[task:general:look around]] ask a helper",
+    ]
+    turn = [0]
+    quiet = w.panes[args.working :]
+
+    def drive() -> None:
+        states = w.states()
+        for p in quiet:
+            if states.get(p) == "idle":
+                w.lab.type(p, prompts[turn[0] % len(prompts)])
+                turn[0] += 1
+
+    try:
+        result = steady.soak({"watcher": w.watcher, "app": app.proc}, args.soak, drive)
+    finally:
+        app.close()
+    print(f"\nsoak: {args.soak:g} min after a 1 min warm-up, {turn[0]} turns started")
+    for line in result.report(60):
+        print(line)
 
 
 if __name__ == "__main__":

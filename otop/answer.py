@@ -3,7 +3,6 @@ with keystrokes to its TUI after reading that the pane shows the dialog right no
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING
 
@@ -60,8 +59,18 @@ def same_process(tmux: Tmux, agent: Agent) -> None:
     pane = next((p for p in tmux.panes() if p.id == agent.pane.id), None)
     if pane is None or pane.tty != agent.proc.tty:
         raise AnswerError("the pane no longer runs this agent's opencode")
-    if not os.path.exists(f"/proc/{agent.proc.pid}"):
+    if not alive(agent.proc.pid, agent.proc.started_at):
         raise AnswerError(f"opencode (pid {agent.proc.pid}) has exited")
+
+
+def alive(pid: int, started_at: float) -> bool:
+    """Whether the process still runs, and is the same one (a pid is reused once it exits)."""
+    import psutil
+
+    try:
+        return abs(psutil.Process(pid).create_time() - started_at) < 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
 
 
 def on_server(remotes: Remotes, agent: Agent, choice: int) -> str:

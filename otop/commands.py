@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 from otop import actions, picker, snapshot, typeahead
+from otop.changes import Changes
 from otop.console import UsageError, say
 from otop.model import Agent, Scan
 from otop.net import loopback
@@ -17,7 +18,7 @@ from otop.opencode.rows import HistoryEntry
 from otop.opencode.servers import load_servers
 from otop.opencode.store import StoreError
 from otop.render import document, message_text, ordered, table, visible
-from otop.scan import Changes, Options, Scanner
+from otop.scan import Options, Scanner
 from otop.text import json_text
 from otop.tmux import Target, Tmux, TmuxError
 
@@ -75,13 +76,17 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from otop.ui.backend import LiveBackend
 
     scanner = _scanner(args, one_shot=False)
-    backend = LiveBackend(scanner, lambda scan: snapshot.marked(scan, _socket(scanner)))
+
+    def marked(scan: Scan) -> Scan:
+        return snapshot.marked(scan, _socket(scanner))
+
+    backend = LiveBackend(scanner, marked, lambda: _published_scan(scanner, snapshot.FRESH))
     client = picker.enter(backend.tmux) if args.own_session else args.client
     typed: list[str] = []
     if args.client:
         os.environ[actions.CLIENT_ENV] = args.client
         typed = typeahead.take(backend.tmux, args.client)
-    first = _published_scan(scanner)
+    first = _published_scan(scanner, snapshot.FIRST_FRAME_FRESH)
     app = OtopApp(backend, popup=popup, interval=interval, first=first, typed=typed)
     try:
         app.run()
@@ -91,14 +96,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0
 
 
-def _published_scan(scanner: Scanner) -> Scan | None:
-    """The running watcher's latest scan, when fresh (otop/snapshot.py), as a Scan."""
+def _published_scan(scanner: Scanner, fresh: float) -> Scan | None:
+    """The running watcher's latest scan, when `fresh` (otop/snapshot.py), as a Scan."""
     from otop.restore import scan_from
     from otop.runtime import RuntimeDirError
 
     db = str(scanner.paths.db)
     try:
-        doc = snapshot.read(_socket(scanner), db, fresh=snapshot.FIRST_FRAME_FRESH)
+        doc = snapshot.read(_socket(scanner), db, fresh=fresh)
     except RuntimeDirError:
         return None
     return scan_from(doc, db) if doc is not None else None

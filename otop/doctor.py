@@ -30,7 +30,7 @@ class Check:
 
 def _packages() -> list[Check]:
     found = []
-    for name in ("textual", "libtmux", "psutil", "pyperclip"):
+    for name in ("textual", "psutil", "pyperclip"):
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:

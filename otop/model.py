@@ -353,6 +353,7 @@ class Scan:
     db_path: str | None
     problems: tuple[Problem, ...] = ()
     tmux_socket: str | None = None
+    origin: str = "scan"  # "watcher": the plugin's watcher made it (read from what it publishes)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from otop.model import (
     Confidence,
     Evidence,
     Pane,
+    Problem,
     Proc,
     ProcKind,
     Scan,
@@ -24,10 +25,12 @@ from otop.model import (
 
 
 def scan_from(doc: dict[str, Any], db_path: str | None) -> Scan | None:
-    """The document as a Scan; None when any part of it is not what otop writes."""
+    """The document as a Scan (the watcher's); None when any part of it is not what otop
+    writes."""
     try:
         agents = tuple(_agent(a) for a in doc["agents"])
-        return Scan(_s(doc["generated_at"]) or 0.0, agents, db_path)
+        problems = tuple(Problem("watcher", str(p)) for p in doc.get("problems") or ())
+        return Scan(_s(doc["generated_at"]) or 0.0, agents, db_path, problems, origin="watcher")
     except (KeyError, TypeError, ValueError, AttributeError):
         return None
 
@@ -67,6 +70,7 @@ def _agent(a: dict[str, Any]) -> Agent:
         server=a.get("server"),
         unseen_since=0.0 if a.get("unseen") else None,  # marked; since when, the live scan says
         seen_at=_s(a.get("seen_at")),
+        database=a.get("database"),
     )
 
 

@@ -34,7 +34,7 @@ from otop.opencode.paths import Paths, find_paths
 from otop.opencode.rows import HistoryEntry
 from otop.opencode.servers import ServerConfig
 from otop.opencode.store import Store, StoreError
-from otop.sources.processes import PidProbe, ProcScanner
+from otop.sources.processes import ProcScanner
 from otop.tmux import Target, Tmux, TmuxError
 
 if TYPE_CHECKING:
@@ -121,10 +121,22 @@ class Scanner:
             self.remotes.start()
             self.remotes.wait(self.remotes.timeout + 0.5)
 
-    def history(self, session_id: str, limit: int | None = None) -> list[HistoryEntry]:
-        """A session's messages, from the database the last scan found it in."""
-        store = self._sessions_in.get(session_id, self.default).store
+    def history(
+        self, session_id: str, limit: int | None = None, database: str | None = None
+    ) -> list[HistoryEntry]:
+        """A session's messages, from its database: the one named (an agent says which), else
+        the one the last scan found it in, else otop's own."""
+        db = self._sessions_in.get(session_id, self.default)
+        if database is not None:
+            db = self.databases.get(database) or self._open(database)
+        store = db.store
         return store.history(session_id) if limit is None else store.history(session_id, limit)
+
+    def _open(self, database: str) -> Database:
+        """A database no scan of this scanner has used (the watcher's scan named it)."""
+        home = Home(database, os.path.dirname(database), str(self.paths.config_dir), "")
+        db = self.databases[database] = Database.of(home)
+        return db
 
     def config_dir(self, agent: Agent | None) -> Path:
         """The opencode config directory of an agent's own data (MCP servers live there)."""
@@ -304,7 +316,9 @@ class Scanner:
     def _screens(
         self, bindings: list[Binding], details: Mapping[str, SessionDetail]
     ) -> dict[str, bool]:
-        """For panes whose session has an unfinished turn: does the screen show a permission?"""
+        """For panes whose session runs a tool (its own or a subagent's): does the screen show a
+        permission? (A permission prompt is a running tool in the database; a turn that only
+        streams or thinks needs no look at its screen.)"""
         if self.tmux is None:
             return {}
         wanted = [
@@ -313,7 +327,7 @@ class Scanner:
             if b.pane is not None
             and b.session_id is not None
             and b.session_id in details
-            and not details[b.session_id].turn.completed
+            and _runs_a_tool(details[b.session_id])
         ]
         try:
             shots = self.tmux.capture(wanted)
@@ -358,29 +372,10 @@ class Scanner:
         return cpu
 
 
-class Changes:
-    """Cheap facts whose change means a scan could tell something new: the set of opencode
-    pids, each database's data_version, the log files' sizes. The watcher and `otop serve`
-    look at these often and scan only when they move."""
-
-    def __init__(self, scanner: Scanner) -> None:
-        self.scanner = scanner
-        self.pids = PidProbe(scanner.procs.source)
-
-    def signature(self) -> tuple[object, ...]:
-        versions: list[tuple[str, int]] = []
-        logs: list[tuple[str, int]] = []
-        for db in self.scanner.databases.values():
-            try:
-                versions.append((db.path, db.store.data_version()))
-            except StoreError:
-                versions.append((db.path, -1))
-            for p in (db.paths.shared_log, *map(Path, db.process_logs)):
-                try:
-                    logs.append((str(p), p.stat().st_size))
-                except OSError:
-                    continue
-        return (self.pids.pids(), tuple(versions), tuple(logs))
+def _runs_a_tool(d: SessionDetail) -> bool:
+    return not d.turn.completed and bool(
+        d.turn.running_tools or any(c.turn.running_tools for c in d.children)
+    )
 
 
 def _runs_opencode(p: Pane) -> bool:

@@ -1,4 +1,4 @@
-"""tmux through libtmux, turned into plain pane records; jump, capture and options."""
+"""tmux, read the same way on every version into plain pane records; jump, capture, options."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from otop.model import Pane
 
@@ -134,46 +134,37 @@ class Tmux:
 
     def __init__(self, target: Target | None = None) -> None:
         self.target = target or Target.from_env()
-        self.available = shutil.which("tmux") is not None
-        self._server: Any = None
+        self.binary = shutil.which("tmux")
+        self.available = self.binary is not None
         self.commands = 0
         # The attached clients and the pane each one shows, as of the last panes() or clients(),
         # and their sizes (columns, lines).
         self.looking: list[tuple[str, str]] = []
         self.sizes: list[tuple[int, int]] = []
 
-    @property
-    def server(self) -> Any:
-        """The libtmux server, imported and made on first use (libtmux costs ~50 ms to import,
-        and a command that never talks to tmux should not pay it)."""
-        if self._server is None:
-            import libtmux
-
-            self._server = libtmux.Server(
-                socket_name=self.target.socket_name, socket_path=self.target.socket_path
-            )
-        return self._server
-
     def cmd(self, *args: str) -> list[str]:
         """Run one tmux command; raise TmuxError with tmux's own words when it fails.
 
-        libtmux only runs the command here (its objects need tmux 3.2a or newer; running a
-        command needs nothing of a version). `-u` makes tmux print UTF-8 whatever the locale
-        of the watcher's environment: without it, a client that is not UTF-8 gets every
-        non-ASCII character of a title as `_`."""
-        if not self.available:
+        tmux is run directly: otop needs nothing but the command's output, read as bytes and
+        decoded here (bytes that are not UTF-8 become `\\xNN`, which `records` reads back).
+        `-u` makes tmux print UTF-8 whatever the locale of the watcher's environment: without
+        it, a client that is not UTF-8 gets every non-ASCII character of a title as `_`."""
+        if self.binary is None:
             raise TmuxError("tmux is not installed (not on PATH)")
         self.commands += 1
-        from libtmux import exc as tmux_exc
-
         try:
-            result = self.server.cmd("-u", *args)
-        except tmux_exc.LibTmuxException as exc:
-            raise TmuxError(str(exc)) from None
-        if result.returncode != 0:
-            err = " ".join(result.stderr).strip() or f"tmux {args[0]} failed"
-            raise TmuxError(err)
-        return list(result.stdout)
+            done = subprocess.run(
+                [self.binary, "-u", *self.target.args(), *args], capture_output=True, check=False
+            )
+        except OSError as exc:
+            raise TmuxError(f"cannot run tmux: {exc.strerror}") from None
+        if done.returncode != 0:
+            err = done.stderr.decode("utf-8", "backslashreplace").strip()
+            raise TmuxError(" ".join(err.split()) or f"tmux {args[0]} failed")
+        lines = done.stdout.decode("utf-8", "backslashreplace").split("\n")
+        while lines and lines[-1] == "":
+            lines.pop()
+        return lines
 
     def chain(self, commands: Iterable[Sequence[str]]) -> list[str]:
         """Several commands in one tmux invocation (`a ; b ; c`); tmux stops at a failure."""

@@ -16,12 +16,13 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from otop import attention, snapshot
-from otop.model import Group, Scan
+from otop.changes import Changes
+from otop.model import Scan
 from otop.notify import Notifier
 from otop.preframe import draw, popup_size
 from otop.render import document, ordered, status_text, visible, window_badges
 from otop.runtime import RuntimeDirError, server_alive
-from otop.scan import Changes, Scanner
+from otop.scan import Scanner
 from otop.tmux import Tmux, TmuxError, literal
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 STATUS_OPTION = "@otop_status"
 BADGE_OPTION = "@otop_badge"
 PID_OPTION = "@otop_watcher_pid"
-# Even when nothing seems to change, look properly this often (stale turns, moved panes).
-FULL_SCAN_EVERY = 10.0
 # What clients show is asked every beat only while a mark waits to be cleared or a change to
 # settle; otherwise this often (a scan asks it anyway, in the same tmux command).
 CLIENTS_EVERY = 10.0
@@ -91,8 +90,6 @@ class Watcher:
         self.changes = Changes(scanner)
         self.out = Outputs()
         self.scan: Scan | None = None
-        self.signature: tuple[object, ...] | None = None
-        self.last_full = 0.0
         self.beats = 0
         self.scans = 0
         self.pushes = 0
@@ -101,16 +98,6 @@ class Watcher:
         self._published = b""
         self._published_scan: Scan | None = None
         self._frame = ""
-
-    # -- change detection ---------------------------------------------------------------
-
-    def probe(self) -> tuple[object, ...]:
-        """Cheap facts whose change means a scan could tell something new."""
-        return self.changes.signature()
-
-    def busy(self) -> bool:
-        """Working agents change without notice (screens, CPU): keep scanning them."""
-        return self.scan is not None and any(a.group == Group.WORKING for a in self.scan.agents)
 
     # -- one beat -------------------------------------------------------------------------
 
@@ -128,19 +115,10 @@ class Watcher:
             return False
         mono = time.monotonic()
         now = time.time() if now is None else now
-        sig = self.probe()
-        scanned = False
-        if (
-            self.scan is None
-            or sig != self.signature
-            or self.busy()
-            or mono - self.last_full >= FULL_SCAN_EVERY
-        ):
+        scanned = self.changes.due(self.scan, mono)
+        if scanned or self.scan is None:
             self.scan = self.scanner.scan()
             self.scans += 1
-            self.signature = sig
-            self.last_full = mono
-            scanned = True
         marked = self.attend(self.scan, now, mono, scanned)
         self.publish(marked)
         return self.push(marked, now)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 
 from otop.answer import AnswerError, in_pane
@@ -66,7 +67,12 @@ def test_no_dialog_no_keys(tmux: TmuxServer, tmp_path: Path) -> None:
     agent = replace(
         AGENTS[1],
         pane=replace(AGENTS[1].pane, id=pane),  # type: ignore[type-var]
-        proc=replace(AGENTS[1].proc, tty=info[0], pid=int(info[1])),  # type: ignore[type-var]
+        proc=replace(  # type: ignore[type-var]
+            AGENTS[1].proc,
+            tty=info[0],
+            pid=int(info[1]),
+            started_at=psutil.Process(int(info[1])).create_time(),
+        ),
     )
     assert agent.state == State.PERMISSION
     with pytest.raises(AnswerError, match="does not show opencode's permission dialog"):

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from otop import bar
+from otop.changes import Changes
 from otop.cli import main
-from otop.scan import Changes, Options, Scanner
+from otop.scan import Options, Scanner
 from otop.serve import Hub, OtopServer, serve
 from tests.conftest import PERMISSION_SCREEN, World, agent_cmd, pid_in, wait_for
 

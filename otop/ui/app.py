@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -14,13 +15,14 @@ from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 
 from otop.explain import explain
-from otop.model import Agent, Group, McpServer, Scan, State
+from otop.model import Agent, McpServer, Scan, State
 from otop.render import directory_of, title_of, visible
 from otop.text import clean
+from otop.ui import rows as tables
 from otop.ui.backend import Backend
 from otop.ui.keyboard import Keyboard
 from otop.ui.keys import APP_KEYS, TABLE_KEYS, bindings
-from otop.ui.rows import SORT_NAMES, Row, build, cells, empty_text, header, layout
+from otop.ui.rows import SORT_NAMES, Row
 from otop.ui.screens import DetailScreen, PanelScreen, help_text, lines, mcp_text, todo_text
 
 # Keys of the table (otop/ui/keys.py); they do nothing under the detail view or a panel.
@@ -73,6 +75,7 @@ class OtopApp(App[None]):
 
     def on_mount(self) -> None:
         self.widths: dict[str, int] = {}
+        self.drawn: list[tuple[str, list[Text]]] = []
         self.screen.set_focus(self.table())
         if self.first is not None:
             self.show(self.first)
@@ -110,43 +113,49 @@ class OtopApp(App[None]):
         return self.query_one(DataTable)
 
     def redraw(self) -> None:
-        """Rebuild the table from the last scan, keeping the cursor on the same row."""
+        """Rebuild the table from the last scan, keeping the cursor on the same row; rows
+        that would read as they read now are left as they are (no work for Textual)."""
         scan = self.scan
         if scan is None:
             return
-        table = self.query_one(DataTable)
-        current = self.selected()
-        keep = current.key if current else None
         agents = [a for a in scan.agents if visible(a, self.show_all, self.background)]
-        self.rows = build(agents, sort=self.sort, flipped=self.flipped, needle=self.needle,
-                          children=self.show_all)  # fmt: skip
-        widths = layout(self.size.width)
+        current = self.selected()
+        self.rows = tables.build(
+            agents, sort=self.sort, flipped=self.flipped, needle=self.needle, children=self.show_all
+        )
+        widths = tables.layout(self.size.width)
+        drawn = [(row.key, tables.cells(row, scan.generated_at, widths)) for row in self.rows]
+        if (widths, drawn) != (self.widths, self.drawn):
+            self._fill(widths, drawn, current.key if current else None)
+        view = tables.View(self.sort, self.flipped, self.needle, len(self.rows))
+        self.query_one("#counts", Static).update(
+            tables.status_line(scan, agents, view, time.time())
+        )
+        if not self.rows:
+            self.say(tables.empty_text(scan, bool(agents)))
+            self.empty_shown = True
+        elif self.empty_shown:
+            self.say("")
+            self.empty_shown = False
+        self.update_preview()
+
+    def _fill(
+        self, widths: dict[str, int], drawn: list[tuple[str, list[Text]]], keep: str | None
+    ) -> None:
+        table = self.table()
         if widths != self.widths:
-            self.widths = widths
             table.clear(columns=True)
             for name, w in widths.items():
                 table.add_column(name, key=name, width=w)
         else:
             table.clear()
-        for row in self.rows:
-            table.add_row(*cells(row, scan.generated_at, widths), height=2, key=row.key)
-        extra = f"sort: {self.sort} {'↑' if self.flipped else '↓'}"
-        if self.needle:
-            extra += f"   filter: {clean(self.needle)} ({len(self.rows)} shown)"
-        problems = [p.message for p in scan.problems if p.source != "database"]
-        self.query_one("#counts", Static).update(header(agents, extra, problems))
-        if not self.rows:
-            self.say(empty_text(scan, bool(agents)))
-            self.empty_shown = True
-        elif self.empty_shown:
-            self.say("")
-            self.empty_shown = False
-        if keep is not None:
-            for i, row in enumerate(self.rows):
-                if row.key == keep:
-                    table.move_cursor(row=i)
-                    break
-        self.update_preview()
+        self.widths, self.drawn = widths, drawn
+        for key, row_cells in drawn:
+            table.add_row(*row_cells, height=2, key=key)
+        for i, (key, _) in enumerate(drawn):
+            if key == keep:
+                table.move_cursor(row=i)
+                break
 
     def say(self, text: str) -> None:
         self.query_one("#message", Static).update(Text(clean(text)))
@@ -167,18 +176,12 @@ class OtopApp(App[None]):
 
     def action_next_waiting(self) -> None:
         """The next agent waiting for you after the cursor; with none, the next unseen one."""
-        table = self.query_one(DataTable)
-        n = len(self.rows)
-        for unseen in (False, True):
-            for step in range(1, n + 1):
-                i = (table.cursor_row + step) % n
-                a = self.rows[i].agent
-                if self.rows[i].child is None and (
-                    a.unseen if unseen else a.group == Group.WAITING
-                ):
-                    table.move_cursor(row=i)
-                    return
-        self.say("No agent is waiting for you or finished unseen.")
+        table = self.table()
+        i = tables.next_for_you(self.rows, table.cursor_row)
+        if i is None:
+            self.say("No agent is waiting for you or finished unseen.")
+        else:
+            table.move_cursor(row=i)
 
     def on_resize(self) -> None:
         self.redraw()

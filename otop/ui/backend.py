@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from otop import actions
+from otop.changes import Changes
 from otop.model import Agent, McpServer, Pane, Scan
 from otop.opencode.config import mcp_servers
 from otop.opencode.rows import HistoryEntry
@@ -24,7 +25,7 @@ class Backend(Protocol):
 
     def scan(self) -> Scan: ...
 
-    def history(self, session_id: str) -> list[HistoryEntry]: ...
+    def history(self, session_id: str, database: str | None) -> list[HistoryEntry]: ...
 
     def capture(self, pane: Pane, lines: int) -> str: ...
 
@@ -40,20 +41,38 @@ class Backend(Protocol):
 
 
 class LiveBackend:
-    """The real world: a Scanner, its read-only store and its tmux server."""
+    """The real world: a Scanner, its read-only store and its tmux server.
 
-    def __init__(self, scanner: Scanner, mark: Callable[[Scan], Scan] = lambda s: s) -> None:
+    A scan is the running watcher's (the same document `list --json` answers with) when it has
+    published a fresh one; else the app scans itself, as the watcher does: when a cheap probe
+    moved, while an agent works, and every FULL_SCAN_EVERY seconds; in between it returns the
+    same scan, which the app need not draw again."""
+
+    def __init__(
+        self,
+        scanner: Scanner,
+        mark: Callable[[Scan], Scan] = lambda s: s,
+        published: Callable[[], Scan | None] = lambda: None,
+    ) -> None:
         self.scanner = scanner
         self.mark = mark  # the watcher's unseen marks
+        self.published = published  # the running watcher's latest scan, when fresh
         assert scanner.tmux is not None
         self.tmux: Tmux = scanner.tmux
+        self.changes = Changes(scanner)
+        self.last: Scan | None = None
 
     def scan(self) -> Scan:
-        return self.mark(self.scanner.scan())
+        theirs = self.published()
+        if theirs is not None:
+            return theirs
+        if self.last is None or self.last.origin != "scan" or self.changes.due(self.last):
+            self.last = self.mark(self.scanner.scan())
+        return self.last
 
-    def history(self, session_id: str) -> list[HistoryEntry]:
+    def history(self, session_id: str, database: str | None) -> list[HistoryEntry]:
         try:
-            return self.scanner.history(session_id)
+            return self.scanner.history(session_id, database=database)
         except StoreError:
             return []
 

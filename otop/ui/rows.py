@@ -202,3 +202,40 @@ def empty_text(scan: Scan, filtered: bool) -> str:
     hidden = len(scan.agents)
     more = f" ({hidden} hidden: a shows all, p background)" if hidden else ""
     return f"No opencode agents running{more}. Database: {scan.db_path or '-'}"
+
+
+@dataclass(frozen=True)
+class View:
+    """How the table is looked at: its sort, its direction, the filter and its matches."""
+
+    sort: str
+    flipped: bool
+    needle: str
+    shown: int
+
+
+def status_line(scan: Scan, agents: Sequence[Agent], view: View, now: float) -> Text:
+    """The line above the table: counts, sort and filter, how old the data is and whose (the
+    watcher's scan, or the app's own), and the first problem."""
+    extra = f"sort: {view.sort} {'↑' if view.flipped else '↓'}"
+    if view.needle:
+        extra += f"   filter: {clean(view.needle)} ({view.shown} shown)"
+    old = max(0.0, now - scan.generated_at)
+    if old >= 1.5:
+        whose = "the watcher's scan" if scan.origin == "watcher" else "scanned"
+        extra += f"   {whose} {old:.0f} s ago"
+    problems = [p.message for p in scan.problems if p.source != "database"]
+    return header(agents, extra, problems)
+
+
+def next_for_you(rows: Sequence[Row], cursor: int) -> int | None:
+    """The next row after the cursor whose agent waits for you; with none, the next unseen
+    one (an agent's row, never a child's); None when there is neither."""
+    n = len(rows)
+    for unseen in (False, True):
+        for step in range(1, n + 1):
+            i = (cursor + step) % n
+            a = rows[i].agent
+            if rows[i].child is None and (a.unseen if unseen else a.group == Group.WAITING):
+                return i
+    return None

@@ -124,7 +124,7 @@ class DetailScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="detail")
     def load(self) -> None:
         sid = self.session.brief.id if self.session else None
-        entries = self.backend.history(sid) if sid else []
+        entries = self.backend.history(sid, self.agent.database) if sid else []
         children = self.session.children if self.session else ()
         text = history_text(entries, children)
         self.app.call_from_thread(self._show_history, text)

@@ -233,10 +233,17 @@ def test_question(lab: Lab, view: View, panes: dict[str, str]) -> None:
 def test_subagent(lab: Lab, view: View, panes: dict[str, str]) -> None:
     """A running task tool is `subagent`; the child shows under its parent, never as an agent."""
     lab.type(panes["one"], "[[sub:<<stream:14:0.5>> dig around]] delegate this")
-    a = view.wait(lambda x: on(panes["one"], "subagent")(x) and bool(x["children"]), 40)
+    working = ("generating", "thinking", "tool")
+
+    def delegating(x: Agent) -> bool:
+        # A child made a moment ago has no message yet (`new`, rightly): wait for its first.
+        kids = x["children"]
+        return on(panes["one"], "subagent")(x) and bool(kids) and kids[0]["state"] in working
+
+    a = view.wait(delegating, 40)
     reached("subagent", a)
     child = a["children"][0]
-    assert child["state"] in ("generating", "thinking", "tool")
+    assert child["state"] in working
     ids = {x["session_id"] for x in view.agents()}
     assert child["session_id"] not in ids
     view.wait(on(panes["one"], "idle"), 60)

@@ -1,0 +1,209 @@
+"""The figures of otop without its watcher and over a long day, beside the same real TUIs as
+`scripts/bench --real` (devtools/bench_real.py): a one-shot `list --json` scanning itself,
+with and without a tmux server, the full-screen app's CPU and first rows, and the soak."""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psutil
+
+from devtools.bench import otop_exe
+from devtools.lab import Lab, wait_until
+
+LOOK = 30.0  # seconds of CPU measured in one window
+
+
+def cpu_percent(p: psutil.Process, seconds: float) -> float:
+    """A process's CPU over a window, in % of one core."""
+    t0 = p.cpu_times()
+    time.sleep(seconds)
+    t1 = p.cpu_times()
+    return 100 * (t1.user + t1.system - t0.user - t0.system) / seconds
+
+
+def timed(argv: list[str], env: dict[str, str], runs: int) -> list[float]:
+    """Seconds of whole runs of a command, sorted."""
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(argv, env=env, capture_output=True, check=False)
+        out.append(time.perf_counter() - t0)
+    return sorted(out)
+
+
+def stop_watcher(lab: Lab) -> None:
+    """The plugin's watcher stopped by its pid (the plugin starts it again on a reload)."""
+    pid = lab.tmux("show", "-gqv", "@otop_watcher_pid").strip()
+    if pid.isdigit() and psutil.pid_exists(int(pid)):
+        os.kill(int(pid), signal.SIGTERM)
+        wait_until(lambda: not psutil.pid_exists(int(pid)) or None, 10, 0.1)
+    lab.tmux("set-option", "-gu", "@otop_watcher_pid")
+
+
+def start_watcher(lab: Lab, plugin: str) -> psutil.Process:
+    lab.tmux("run-shell", plugin)
+    wait_until(lambda: lab.tmux("show", "-gqv", "@otop_watcher_pid").strip() or None, 30)
+    return psutil.Process(int(lab.tmux("show", "-gqv", "@otop_watcher_pid")))
+
+
+def no_watcher_list(lab: Lab, runs: int) -> tuple[list[float], list[float]]:
+    """`otop list --json` scanning itself (no watcher): in the TUIs' tmux server, and with no
+    tmux server at all (outside tmux, a socket nobody serves)."""
+    exe = otop_exe()
+    inside = timed([exe, "-L", lab.socket, "list", "--json"], lab.env, runs)
+    env = {k: v for k, v in lab.env.items() if k != "TMUX"}
+    outside = timed([exe, "-L", f"{lab.socket}-none", "list", "--json"], env, runs)
+    return inside, outside
+
+
+@dataclass
+class App:
+    """`otop` full screen in a window of the lab, on a terminal of its own."""
+
+    lab: Lab
+    pane: str = ""
+    proc: psutil.Process | None = None
+    first_rows: float = float("nan")
+
+    def start(self) -> None:
+        self.pane = self.lab.window("app", self.lab.root)
+        t0 = time.monotonic()
+        self.lab.tmux("send-keys", "-t", self.pane, "-l", f"exec {otop_exe()}")
+        self.lab.tmux("send-keys", "-t", self.pane, "Enter")
+        wait_until(lambda: self.rows_shown() or None, 60, 0.02)
+        self.first_rows = time.monotonic() - t0
+        shell = int(self.lab.tmux("display", "-p", "-t", self.pane, "#{pane_pid}").strip())
+        self.proc = psutil.Process(shell)
+
+    def screen(self) -> str:
+        return self.lab.screen(self.pane)
+
+    def rows_shown(self) -> bool:
+        """The table shows agents: its header counts and a state in a row."""
+        text = self.screen()
+        return "sort: urgency" in text and any(s in text for s in (" idle ", " generating "))
+
+    def close(self) -> None:
+        if self.pane:
+            self.lab.tmux("kill-pane", "-t", self.pane, check=False)
+
+
+@dataclass
+class Sample:
+    """RSS (MB), open files and CPU (% of a core) of a process at one moment of the soak."""
+
+    at: float
+    rss: float
+    fds: int
+    cpu: float
+
+
+@dataclass
+class Soak:
+    """The watcher and the app sampled while real turns run for minutes."""
+
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
+
+    def sample(self, name: str, p: psutil.Process, at: float, window: float) -> None:
+        cpu = cpu_percent(p, window)
+        rss = p.memory_info().rss / 1e6
+        self.samples.setdefault(name, []).append(Sample(at, rss, p.num_fds(), cpu))
+
+    def report(self, warm: float) -> list[str]:
+        lines = [
+            "| process | RSS after warm-up | RSS at end | growth | fds after / end | CPU |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, xs in self.samples.items():
+            after = next((s for s in xs if s.at >= warm), xs[0])
+            end = xs[-1]
+            cpu = statistics.mean(s.cpu for s in xs if s.at >= warm)
+            lines.append(
+                f"| {name} | {after.rss:.1f} MB | {end.rss:.1f} MB |"
+                f" {end.rss - after.rss:+.1f} MB | {after.fds} / {end.fds} |"
+                f" {cpu:.2f} % |"
+            )
+        return lines
+
+
+def soak(
+    procs: dict[str, psutil.Process], minutes: float, drive: Callable[[], None], warm: float = 60
+) -> Soak:
+    """Drive real turns for `minutes` (after a warm-up), sampling each process every 30 s."""
+    out = Soak()
+    start = time.monotonic()
+    while (at := time.monotonic() - start) < warm + minutes * 60:
+        drive()
+        for name, p in procs.items():
+            out.sample(name, p, at, 5.0)
+        time.sleep(max(0.0, 30 - 5 * len(procs)))
+    return out
+
+
+def median_ms(xs: list[float]) -> float:
+    return statistics.median(xs) * 1000
+
+
+Times = dict[str, list[float]]
+
+
+# (label, samples) rows, then (label, numerator, denominator, target) ratios of medians
+TIMED = [
+    ("otop list --json from the running watcher", "snap", ""),
+    ("agent-ps list --json, same TUIs", "peer", ""),
+    ("the same (otop, watcher) after 10,000 old sessions", "snap old", ""),
+    ("otop list --json with no watcher (it scans)", "cold", ""),
+    ("the same after 10,000 old sessions", "cold old", ""),
+    ("agent-ps after them", "peer old", ""),
+    ("otop list --json with no tmux server at all", "outside", ""),
+    ("the same after the 10,000 sessions", "outside old", ""),
+    ("prefix+O to the popup's first rows, real client", "popup", "450 ms"),
+    ("prefix+O to tmux drawing the popup's frame", "frame", ""),
+    ("prefix+O to the app taking keys (its footer)", "keys", ""),
+    ("Enter in a TUI to its /events working event", "sse", "p95 under 1 s"),
+]
+RATIOS = [
+    ("otop/agent-ps, from the watcher", "snap", "peer", "<= 0.35"),
+    ("after/before the 10,000 sessions, from the watcher", "snap old", "snap", "<= 1.1"),
+    ("otop/agent-ps, no watcher", "cold", "peer", "<= 1.0"),
+    ("otop/agent-ps after them, no watcher", "cold old", "peer old", "<= 1.0"),
+    ("after/before the 10,000 sessions, no watcher", "cold old", "cold", "<= 1.1"),
+    ("otop/agent-ps, no tmux server", "outside", "peer", "<= 1.0"),
+    ("otop/agent-ps after them, no tmux server", "outside old", "peer old", "<= 1.0"),
+]
+SINGLE = [
+    ("otop full screen, steady CPU, with a watcher", "cpu with", "%", "< 1.5 %"),
+    ("otop full screen, steady CPU, without one", "cpu alone", "%", "< 1.5 %"),
+    ("otop full screen, first rows, with a watcher", "first with", "s", ""),
+    ("otop full screen, first rows, without one", "first alone", "s", "< 1 s"),
+    (f"the watcher's CPU, {LOOK:.0f} s window 1", "watcher 1", "%", "< 1 %"),
+    (f"the watcher's CPU, {LOOK:.0f} s window 2", "watcher 2", "%", "< 1 %"),
+]
+
+
+def table(t: Times, one: dict[str, float]) -> list[str]:
+    """The figures as a Markdown table: what, median, p95, target."""
+    m = statistics.median
+    out = ["| what | median | p95 | target |", "|---|---|---|---|"]
+    for label, key, target in TIMED:
+        out.append(
+            f"| {label} | {m(t[key]) * 1000:.0f} ms | {_p95(t[key]) * 1000:.0f} ms | {target} |"
+        )
+    for label, top, bottom, target in RATIOS:
+        out.append(f"| {label} | **{m(t[top]) / m(t[bottom]):.2f}** | | {target} |")
+    for label, key, unit, target in SINGLE:
+        value = f"{one[key]:.2f} % of a core" if unit == "%" else f"{one[key] * 1000:.0f} ms"
+        out.append(f"| {label} | {value} | | {target} |")
+    return out
+
+
+def _p95(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(0.95 * (len(xs) - 1)))]
