@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sock.add_argument("-L", dest="socket_name", metavar="SOCKET_NAME", help="tmux socket name")
     sock.add_argument("-S", dest="socket_path", metavar="SOCKET_PATH", help="tmux socket path")
     ap.add_argument("--db", help="opencode database (default: found like opencode finds it)")
-    ap.set_defaults(func="cmd_ui", command=None)
+    ap.set_defaults(func="cmd_ui", command=None, own_session=False, client=None)
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     _views(sub)
     _actions(sub)
