@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from otop import __version__
-from otop.model import Confidence
+from otop.model import Agent, Confidence
 from otop.opencode.store import StoreError
 from otop.plugin import BADGE, BOUND_OPTION, INTERPOLATED, PLACEHOLDER, installed_version
 from otop.runtime import RuntimeDirError, holder, lock_path, log_path
 from otop.scan import Scanner
+from otop.text import clean
 from otop.tmux import Tmux, TmuxError
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
@@ -118,10 +119,20 @@ def _agents(scanner: Scanner) -> list[Check]:
         where = a.pane.location if a.pane else "no tmux pane"
         sid = a.session_id or "no session yet"
         verdict = WARN if ev.confidence in (Confidence.GUESS, Confidence.UNKNOWN) else OK
-        text = (f"pid {a.proc.pid} in {where}: {sid}, {a.state.value}; session by "
-                f"{ev.source} ({ev.confidence.value})")  # fmt: skip
+        text = (
+            f"pid {a.proc.pid} in {where}: {sid}, {a.state.value};"
+            f" session by {ev.source} ({ev.confidence.value}); {_database_of(a)}"
+        )
         out.append(Check(verdict, "agent", text))
     return out
+
+
+def _database_of(agent: Agent) -> str:
+    """Which database the agent's session is read from, or why none could be told."""
+    if agent.database:
+        return f"database {clean(agent.database)}"
+    problem = agent.proc.home_problem if agent.proc else None
+    return f"cannot tell which database: {clean(problem)}" if problem else "no database"
 
 
 def _clipboard() -> Check:

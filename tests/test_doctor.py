@@ -35,7 +35,7 @@ def test_healthy(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     assert "ok    status    the status line shows the counts" in out
     assert f"ok    watcher   running (pid {world.watcher()})" in out
     assert "ok    database" in out and "1 sessions" in out
-    assert f"{sid}, idle; session by argv (certain)" in out
+    assert f"{sid}, idle; session by argv (certain); database {world.db.path}" in out
 
 
 def test_no_database_and_no_plugin(world: World, capsys: pytest.CaptureFixture[str],
