@@ -25,12 +25,14 @@ CELLS: dict[str, list[str]] = {
         "tests.e2e.test_simultaneous::*",
     ],
     "badges": [
+        "tests.test_picker::test_counts_and_badges_match_the_listing",
         "tests.test_plugin::test_watcher_sets_counts_and_badges",
         "tests.test_plugin::test_badge_follows_a_state_change_quickly",
         "tests.test_plugin::test_tmux_escape_through_a_real_status_line*",
         "tests.test_plugin::test_hostile_titles_never_reach_tmux",
     ],
     "counts": [
+        "tests.test_picker::test_counts_and_badges_match_the_listing",
         "tests.test_plugin::test_watcher_sets_counts_and_badges",
         "tests.test_picker::test_rows_show_and_another_client_stays",
     ],
@@ -55,14 +57,17 @@ CELLS: dict[str, list[str]] = {
     },
     "typed at a person's speed": ["tests.test_picker::test_typed_at_a_persons_speed"],
     "one Enter": ["tests.test_picker::test_a_filter_and_one_enter_land_on_the_pane*"],
-    "prefix+N": ["tests.test_plugin::test_next_key_jumps_to_the_agent_waiting"],
+    "prefix+N": [
+        "tests.test_plugin::test_next_key_jumps_to_the_agent_waiting",
+        "tests.test_picker::test_counts_and_badges_match_the_listing",
+    ],
     "captures": [
         "tests.test_tmux_read::test_capture_keeps_screen_text",
         "tests.test_plugin::test_watcher_sets_counts_and_badges",
         "tests.e2e.test_real_opencode::test_permission",
         "tests.e2e.test_real_opencode::test_question",
     ],
-    "notifications": ["tests.test_notify::test_*"],
+    "notifications": ["tests.test_notify::test_*", "tests.test_plugin::test_next_key_*"],
     "reply": [
         "tests.test_reply_tmux::*",
         "tests.e2e.test_attention_real::test_a_question_answered_from_the_popup",

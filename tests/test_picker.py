@@ -4,12 +4,14 @@ moment later, act as if typed once it was ready; none reaches the pane underneat
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 
 import psutil
 import pytest
 
+from otop.cli import main
 from tests.conftest import Client, World, tmux_version, wait_for
 from tests.test_plugin import add_agents
 
@@ -137,3 +139,31 @@ def test_rows_show_and_another_client_stays(picked: tuple[World, dict[str, str],
         assert client.pane() == "%0" and other.pane() == "%0"
     finally:
         other.close()
+
+
+def test_counts_and_badges_match_the_listing(
+    picked: tuple[World, dict[str, str], Client], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a server of twelve windows the status counts and each agent's window badge say what
+    `otop list --json` says (the agent waiting on a permission counted as waiting); prefix+N
+    lands on it."""
+    world, panes, client = picked
+    assert main(["-L", world.server.socket, "list", "--json"]) == 0
+    agents = json.loads(capsys.readouterr().out)["agents"]
+    by_pane = {a["pane"]["id"]: a for a in agents if a["pane"]}
+    assert {by_pane[panes[k]]["state"] for k in ("tool", "perm", "idle")} == {
+        "tool",
+        "permission",
+        "idle",
+    }
+    icons = {"waiting": "⏳", "working": "⚙", "idle": "·"}
+    status = world.option("@otop_status")
+    for group, icon in icons.items():
+        n = sum(a["group"] == group for a in agents)
+        assert f"{icon}{n}" in status, (group, status)
+    for key in ("tool", "perm", "idle"):
+        window = world.server("display", "-p", "-t", panes[key], "#{window_id}").strip()
+        badge = world.option("@otop_badge", window)
+        assert icons[by_pane[panes[key]]["group"]] in badge, (key, badge)
+    client.press(b"\x02N")
+    wait_for(lambda: client.pane() == panes["perm"], timeout=10, what="prefix+N's jump")
