@@ -67,7 +67,7 @@ CELLS: dict[str, list[str]] = {
         "tests.e2e.test_real_opencode::test_permission",
         "tests.e2e.test_real_opencode::test_question",
     ],
-    "notifications": ["tests.test_notify::test_*", "tests.test_plugin::test_next_key_*"],
+    "notifications": ["tests.test_notify::test_*"],
     "reply": [
         "tests.test_reply_tmux::*",
         "tests.e2e.test_attention_real::test_a_question_answered_from_the_popup",
