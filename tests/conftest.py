@@ -311,8 +311,12 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
     monkeypatch.delenv("OPENCODE_DB", raising=False)
     monkeypatch.delenv("TMUX", raising=False)
+    # OTOP_DB: otop lists only this world's agents, never another opencode process of the
+    # machine's (a developer's own, or another test run's), whichever database it uses.
+    own = str(data / "opencode" / "opencode.db")
+    monkeypatch.setenv("OTOP_DB", own)
     server = TmuxServer(tmp_path)
-    server.env.update(XDG_DATA_HOME=str(data), PATH=f"{BIN}:{os.environ['PATH']}")
+    server.env.update(XDG_DATA_HOME=str(data), PATH=f"{BIN}:{os.environ['PATH']}", OTOP_DB=own)
     server.env.pop("OPENCODE_DB", None)
     home = tmp_path / "home"
     home.mkdir()

@@ -42,6 +42,7 @@ def test_no_database_and_no_plugin(world: World, capsys: pytest.CaptureFixture[s
                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """A machine where opencode never ran and the plugin is not loaded: warnings, exit 0."""
     monkeypatch.setenv("XDG_DATA_HOME", str(world.tmp / "elsewhere"))
+    monkeypatch.delenv("OTOP_DB")
     status, out = doctor(capsys, "-L", world.server.socket)
     assert status == 0
     assert "warn  database  no opencode database at" in out
