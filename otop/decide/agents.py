@@ -59,10 +59,9 @@ def process_agent(
             log_ask_at=b.run.pending_ask_at if b.run else None,
         )
         verdict = infer(detail, sig, now)
-    proc = p if cpu.get(p.pid) == p.cpu_percent else replace(p, cpu_percent=cpu.get(p.pid))
     return Agent(
         key=f"pid:{p.pid}",
-        proc=proc,
+        proc=_with_cpu(p, cpu),
         pane=b.pane,
         session=detail,
         state=verdict.state,
@@ -74,14 +73,18 @@ def process_agent(
     )
 
 
+def _with_cpu(p: Proc, cpu: Mapping[int, float | None]) -> Proc:
+    """The process with this scan's CPU figure (the same record when it already has it)."""
+    return p if cpu.get(p.pid) == p.cpu_percent else replace(p, cpu_percent=cpu.get(p.pid))
+
+
 def unknown_data_agent(b: Binding, cpu: Mapping[int, float | None], why: str) -> Agent:
     """A process whose opencode data cannot be told or read (otop/sources/homes.py): its
     pane is known, its session and state are not, and it says why rather than look new."""
     p = b.proc
-    proc = p if cpu.get(p.pid) == p.cpu_percent else replace(p, cpu_percent=cpu.get(p.pid))
     return Agent(
         key=f"pid:{p.pid}",
-        proc=proc,
+        proc=_with_cpu(p, cpu),
         pane=b.pane,
         session=None,
         state=State.UNKNOWN,
