@@ -126,8 +126,9 @@ def parse_config(raw: dict[str, str]) -> Config:
         template = DEFAULTS["status-format"]
     icons = {g: raw.get(f"icon-{g.value}", DEFAULT_ICONS[g]) for g in Group}
     colours = {g: v[f"color-{g.value}"] for g in Group}
-    cfg.style = StatusStyle(icons, colours, template, raw.get("icon-unseen", UNSEEN_ICON),
-                            v["color-unseen"])  # fmt: skip
+    cfg.style = StatusStyle(
+        icons, colours, template, raw.get("icon-unseen", UNSEEN_ICON), v["color-unseen"]
+    )
     cfg.notify = _notify_settings(cfg, raw, v)
     return cfg
 

@@ -195,8 +195,10 @@ class PanelScreen(ModalScreen[None]):
 def help_text(popup: bool) -> Group:
     """Every key, in a two-column grid that wraps its descriptions under themselves."""
     parts: list[Table | Text] = []
-    for heading, keys in (("Table", described(TABLE_KEYS + APP_KEYS)),
-                          ("Detail view", described(DETAIL_KEYS))):  # fmt: skip
+    for heading, keys in (
+        ("Table", described(TABLE_KEYS + APP_KEYS)),
+        ("Detail view", described(DETAIL_KEYS)),
+    ):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True, justify="right")
         grid.add_column()
