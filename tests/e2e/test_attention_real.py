@@ -105,8 +105,11 @@ class World:
         """The pane's agent as `otop list --json` prints it (the watcher's marks included)."""
         out = subprocess.run(
             [sys.executable, "-m", "otop", "-L", self.lab.socket, "list", "--json"],
-            capture_output=True, text=True, env=self.lab.env, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            env=self.lab.env,
+            check=True,
+        )
         doc = json.loads(out.stdout)
         (a,) = [a for a in doc["agents"] if a["pane"] and a["pane"]["id"] == pane]
         return {**a, "generated_at": doc["generated_at"]}
@@ -189,8 +192,11 @@ def newest_prompt(lab: Lab, session_id: str) -> str | None:
 def reply_from_popup(w: World, pane: str, text: str) -> str:
     """Open the app on the lab, select the pane's row, press `i`, type the text, Enter; the
     message the app shows once it is done."""
-    app = OtopApp(LiveBackend(Scanner(Options(socket_name=w.lab.socket), env=w.lab.env)),
-                  popup=True, interval=60)  # fmt: skip
+    app = OtopApp(
+        LiveBackend(Scanner(Options(socket_name=w.lab.socket), env=w.lab.env)),
+        popup=True,
+        interval=60,
+    )
 
     async def run() -> str:
         async with app.run_test(size=(160, 40)) as pilot:
