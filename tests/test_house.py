@@ -1,5 +1,7 @@
 """The house rules, checked: the core without Textual, an installed package without test-only
-packages, small modules and functions, no repeated code, one key table everywhere."""
+packages, small modules, no repeated code, one key table everywhere. How big a function may
+grow is not counted in lines here: ruff's complexity rule (C901 at 10, in pyproject.toml)
+measures it, and a function is split when it does two things."""
 
 from __future__ import annotations
 
@@ -80,24 +82,14 @@ def test_the_wheel_installs_nothing_test_only(tmp_path: Path) -> None:
     assert "imported" in run_python(python, test_only, ())
 
 
-def functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-
-
-def test_no_module_over_400_lines_and_no_function_over_60() -> None:
-    """Modules stay under 400 lines and functions under 60 (tables are not functions)."""
+def test_no_module_over_400_lines() -> None:
+    """No module of otop/ or devtools/ passes 400 lines."""
     big = [
         f"{p.relative_to(ROOT)}: {n}"
         for p in SOURCES
         if (n := len(p.read_text().splitlines())) > 400
     ]
-    long = [
-        f"{p.relative_to(ROOT)}:{f.name} {f.end_lineno - f.lineno + 1}"  # type: ignore[operator]
-        for p in SOURCES
-        for f in functions(ast.parse(p.read_text()))
-        if f.end_lineno - f.lineno + 1 > 60  # type: ignore[operator]
-    ]
-    assert (big, long) == ([], [])
+    assert big == []
 
 
 def test_no_six_line_repeat_in_otop() -> None:
