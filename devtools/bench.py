@@ -92,8 +92,10 @@ def import_times(runs: int = 7) -> dict[str, float]:
             f"import time; t = time.perf_counter(); import {modules}; print(time.perf_counter()-t)"
         )
         argv = [sys.executable, "-c", code]
-        times = [float(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
-                 for _ in range(runs)]  # fmt: skip
+        times = [
+            float(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+            for _ in range(runs)
+        ]
         out[name] = statistics.median(times)
     return out
 

@@ -133,8 +133,12 @@ def list_times(bench: Bench, runs: int = 10) -> list[float]:
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([otop_exe(), "-L", bench.socket, "list", "--json"],
-                       env=bench.env, capture_output=True, check=True)  # fmt: skip
+        subprocess.run(
+            [otop_exe(), "-L", bench.socket, "list", "--json"],
+            env=bench.env,
+            capture_output=True,
+            check=True,
+        )
         out.append(time.perf_counter() - t0)
     return sorted(out)
 
@@ -152,8 +156,9 @@ def agent_ps() -> str | None:
     return str(exe)
 
 
-def peer_times(root: Path, data: Path, env: dict[str, str], exe: str,
-               runs: int = 10) -> list[float]:  # fmt: skip
+def peer_times(
+    root: Path, data: Path, env: dict[str, str], exe: str, runs: int = 10
+) -> list[float]:
     """Seconds for a whole `agent-ps list --json` over the same agents and database (`data`
     is XDG_DATA_HOME; NaN when it finds no agent). It reads `~/.local/share/opencode` whatever
     XDG_DATA_HOME says (measured: with only XDG set it found no agent at all), so its HOME
@@ -163,15 +168,20 @@ def peer_times(root: Path, data: Path, env: dict[str, str], exe: str,
         (home / ".local").mkdir(parents=True)
         (home / ".local" / "share").symlink_to(data)
     env = {**env, "HOME": str(home)}
-    found = subprocess.run([exe, "--agent", "opencode", "list", "--json"], env=env,
-                           capture_output=True, text=True).stdout  # fmt: skip
+    found = subprocess.run(
+        [exe, "--agent", "opencode", "list", "--json"], env=env, capture_output=True, text=True
+    ).stdout
     if '"pid"' not in found:
         return [float("nan")]
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([exe, "--agent", "opencode", "list", "--json"], env=env,
-                       capture_output=True, check=False)  # fmt: skip
+        subprocess.run(
+            [exe, "--agent", "opencode", "list", "--json"],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
         out.append(time.perf_counter() - t0)
     return sorted(out)
 
@@ -211,8 +221,9 @@ def run(history: Path, agents: int, seconds: float, load: int = 0) -> dict[str, 
         peer = agent_ps()
         peer_median = float("nan")
         if peer:
-            peer_median = statistics.median(peer_times(bench.root, bench.root / "data",
-                                                       bench.env, peer))  # fmt: skip
+            peer_median = statistics.median(
+                peer_times(bench.root, bench.root / "data", bench.env, peer)
+            )
         times, popup_rss = popup_first_rows(bench)
         first = sorted(times)
         db.close()

@@ -58,8 +58,11 @@ class Sim:
 
     def text(self, mid: str, words: str) -> None:
         """A finished text part, as opencode writes it in one burst at the end."""
-        self.db.part(mid, self.sid, {"type": "text", "text": words,
-                                     "time": {"start": now_ms(), "end": now_ms()}})  # fmt: skip
+        self.db.part(
+            mid,
+            self.sid,
+            {"type": "text", "text": words, "time": {"start": now_ms(), "end": now_ms()}},
+        )
 
 
 def play(name: str, title: str, data: Path, phase: int) -> None:
@@ -98,8 +101,12 @@ def _tool(sim: Sim) -> None:
     print("$ make test")
     part = sim.db.tool_part(mid, sim.sid, "bash", inp={"command": "make test"})
     time.sleep(5)
-    done = {"status": "completed", "input": {}, "output": "ok",
-            "time": {"start": now_ms(), "end": now_ms()}}  # fmt: skip
+    done = {
+        "status": "completed",
+        "input": {},
+        "output": "ok",
+        "time": {"start": now_ms(), "end": now_ms()},
+    }
     sim.db.update_part(part, {"type": "tool", "tool": "bash", "callID": "c", "state": done})
     sim.db.complete(mid, finish="tool-calls")
 
@@ -158,8 +165,12 @@ def load_plugin(tmux: Callable[..., str]) -> None:
     """The plugin, loaded as a user's tmux.conf would: counts in the status line, badges on
     the windows, prefix+O for the popup and prefix+N for the agent waiting longest."""
     tmux("set", "-g", "status-right-length", "120")
-    tmux("set", "-g", "status-right",
-         "#{otop_status}  | C-b O popup, C-b N next waiting, C-b d leave")  # fmt: skip
+    tmux(
+        "set",
+        "-g",
+        "status-right",
+        "#{otop_status}  | C-b O popup, C-b N next waiting, C-b d leave",
+    )
     tmux("set", "-g", "@otop-command", f"{shlex.quote(sys.executable)} -m otop")
     tmux("run-shell", str(ROOT / "otop.tmux"))
 
@@ -282,12 +293,16 @@ def real_demo(headless: float | None) -> int:
     binary = find_binary()
     if binary is None and shutil.which("npm"):
         print("demo: installing opencode into .cache/opencode (first run only)...", file=sys.stderr)
-        done = subprocess.run([str(ROOT / "scripts" / "install-opencode")], capture_output=True,
-                              text=True)  # fmt: skip
+        done = subprocess.run(
+            [str(ROOT / "scripts" / "install-opencode")], capture_output=True, text=True
+        )
         binary = done.stdout.strip() or None if done.returncode == 0 else None
     if binary is None:
-        print("demo: --real needs opencode (and npm to install it): run scripts/demo without "
-              "--real for simulated agents", file=sys.stderr)  # fmt: skip
+        print(
+            "demo: --real needs opencode (and npm to install it): run scripts/demo without "
+            "--real for simulated agents",
+            file=sys.stderr,
+        )
         return 2
     lab = Lab(Path(tempfile.mkdtemp(prefix="otop-demo-real-")), binary)
     lab.env["OTOP_DB"] = str(lab.data / "opencode" / "opencode.db")  # its own agents only

@@ -67,8 +67,14 @@ def run(version: str, rounds: int) -> dict[str, dict[float, tuple[int, int]]]:
     return out
 
 
-def _watch(scanner: Scanner, pane: str, atts: dict[float, Attention],
-           counts: dict[float, list[int]], lab: Lab, keys: str | None) -> None:  # fmt: skip
+def _watch(
+    scanner: Scanner,
+    pane: str,
+    atts: dict[float, Attention],
+    counts: dict[float, list[int]],
+    lab: Lab,
+    keys: str | None,
+) -> None:
     """Sample one turn until idle has held 5 s, pressing `keys` once it waits."""
     started = time.monotonic()
     idle_since: float | None = None

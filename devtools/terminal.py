@@ -20,15 +20,17 @@ from rich.style import Style
 from rich.text import Text
 
 
-def attach(socket: str, env: Mapping[str, str], cols: int, rows: int,
-           target: str | None = None) -> tuple[subprocess.Popen[bytes], int]:  # fmt: skip
+def attach(
+    socket: str, env: Mapping[str, str], cols: int, rows: int, target: str | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
     """`tmux -L socket attach` on a new pseudo-terminal of a given size; (process, master fd)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     args = ["tmux", "-L", socket, "attach", *(["-t", target] if target else [])]
     env = {**env, "TERM": "xterm-256color"}
-    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+    )
     os.close(slave)
     return proc, master
 
@@ -57,8 +59,9 @@ def _colour(value: str) -> str | None:
 class Terminal:
     """A tmux client in a pseudo-terminal, its output fed to an emulated screen."""
 
-    def __init__(self, socket: str, env: Mapping[str, str], cols: int, rows: int,
-                 target: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, socket: str, env: Mapping[str, str], cols: int, rows: int, target: str | None = None
+    ) -> None:
         self.screen = pyte.Screen(cols, rows)
         self.stream = pyte.ByteStream(self.screen)
         self.proc, self.master = attach(socket, env, cols, rows, target)

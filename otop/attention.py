@@ -121,11 +121,14 @@ class Attention:
         """The marks a restarted watcher and other commands read (phases are not kept: a new
         watcher starts from a baseline)."""
         return {
-            k: {"unseen_since": m.unseen_since, "unseen_reason": m.unseen_reason,
-                "seen_at": m.seen_at}
+            k: {
+                "unseen_since": m.unseen_since,
+                "unseen_reason": m.unseen_reason,
+                "seen_at": m.seen_at,
+            }
             for k, m in self.marks.items()
             if m.unseen_since is not None or m.seen_at is not None
-        }  # fmt: skip
+        }
 
     @classmethod
     def from_json(cls, data: object, settle: float = DEFAULT_SETTLE) -> Attention:
@@ -141,10 +144,11 @@ class Attention:
             out.marks[key] = Mark(
                 "",
                 unseen_since=since if reason in (WAITING, FINISHED) else None,
-                unseen_reason=reason if since is not None and reason in (WAITING, FINISHED)
+                unseen_reason=reason
+                if since is not None and reason in (WAITING, FINISHED)
                 else None,
                 seen_at=_number(v.get("seen_at")),
-            )  # fmt: skip
+            )
         return out
 
 

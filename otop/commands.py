@@ -26,8 +26,11 @@ from otop.tmux import Target, Tmux, TmuxError
 def _scanner(args: argparse.Namespace, one_shot: bool = True) -> Scanner:
     target = Target.from_env(None, args.socket_name, args.socket_path)
     # `@otop-servers` only when a tmux server runs: one command at start, never per scan.
-    option = Tmux(target).option("@otop-servers") if target.socket_path or target.socket_name \
-        or os.environ.get("TMUX") else ""  # fmt: skip
+    option = (
+        Tmux(target).option("@otop-servers")
+        if target.socket_path or target.socket_name or os.environ.get("TMUX")
+        else ""
+    )
     servers, errors = load_servers(os.environ, option)
     for e in errors:
         say(f"otop: {e}", file=sys.stderr)

@@ -66,8 +66,14 @@ def _plugin(tmux: Tmux) -> list[Check]:
     if keys:
         out.append(Check(OK, "plugin", "loaded; keys " + ", ".join(f"prefix+{k}" for k in keys)))
     else:
-        out.append(Check(WARN, "plugin", "not loaded in this server: add `run-shell "
-                         "/path/to/otop/otop.tmux` (or the TPM line) to tmux.conf"))  # fmt: skip
+        out.append(
+            Check(
+                WARN,
+                "plugin",
+                "not loaded in this server: add `run-shell "
+                "/path/to/otop/otop.tmux` (or the TPM line) to tmux.conf",
+            )
+        )
     status = tmux.option("status-left") + tmux.option("status-right")
     if INTERPOLATED in status:
         out.append(Check(OK, "status", "the status line shows the counts"))
@@ -76,8 +82,11 @@ def _plugin(tmux: Tmux) -> list[Check]:
     else:
         out.append(Check(WARN, "status", "no counts: put #{otop_status} in status-right"))
     formats = tmux.option("window-status-format")
-    out.append(Check(OK, "badges", "window badges are on") if BADGE in formats
-               else Check(WARN, "badges", "window badges are off (@otop-badges)"))  # fmt: skip
+    out.append(
+        Check(OK, "badges", "window badges are on")
+        if BADGE in formats
+        else Check(WARN, "badges", "window badges are off (@otop-badges)")
+    )
     sock = tmux.values("socket_path")[0]
     try:
         pid = holder(lock_path(sock))
@@ -88,8 +97,13 @@ def _plugin(tmux: Tmux) -> list[Check]:
         out.append(Check(OK, "watcher", f"running (pid {pid})"))
     elif keys:
         log = log_path()
-        out.append(Check(FAIL, "watcher", "not running, so counts and badges are frozen: reload "
-                         f"tmux.conf, or see {log}"))  # fmt: skip
+        out.append(
+            Check(
+                FAIL,
+                "watcher",
+                f"not running, so counts and badges are frozen: reload tmux.conf, or see {log}",
+            )
+        )
     return out
 
 

@@ -106,8 +106,9 @@ def first_frame(socket_name: str | None, socket_path: str | None) -> None:
         return
 
 
-def published(socket_name: str | None, socket_path: str | None, db: str | None,
-              show_all: bool) -> bool:  # fmt: skip
+def published(
+    socket_name: str | None, socket_path: str | None, db: str | None, show_all: bool
+) -> bool:
     """Print `list --json` from the watcher's scan; False (nothing printed) without a fresh
     one for this tmux server and database."""
     from otop import snapshot

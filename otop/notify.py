@@ -91,9 +91,14 @@ class Notifier:
 
     def run(self, argv: list[str], stdin: bytes) -> None:
         try:
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, start_new_session=True,
-                                    close_fds=True)  # fmt: skip
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                close_fds=True,
+            )
         except OSError as exc:
             print(f"otop: cannot run {argv[0]}: {exc.strerror}", file=sys.stderr, flush=True)
             return

@@ -98,6 +98,15 @@ def parse_config(raw: dict[str, str]) -> Config:
             cfg.errors.append(f"@otop-{name} {v[name]!r} is not a size like 80% or 100")
             v[name] = DEFAULTS[name]
     cfg.popup_width, cfg.popup_height = v["popup-width"], v["popup-height"]
+    _seconds(cfg, v)
+    cfg.badges = _flag(cfg, "badges", v["badges"])
+    cfg.style = _style(cfg, raw, v)
+    cfg.notify = _notify_settings(cfg, raw, v)
+    return cfg
+
+
+def _seconds(cfg: Config, v: dict[str, str]) -> None:
+    """The scan and watch intervals and the notify settle time; bad values fall back."""
     for name, least in (("interval", 0.2), ("watch-interval", 0.2)):
         try:
             seconds = float(v[name])
@@ -116,7 +125,10 @@ def parse_config(raw: dict[str, str]) -> Config:
             f"@otop-notify-settle {v['notify-settle']!r} is not a number of seconds (0-600)"
         )
         cfg.settle = float(DEFAULTS["notify-settle"])
-    cfg.badges = _flag(cfg, "badges", v["badges"])
+
+
+def _style(cfg: Config, raw: dict[str, str], v: dict[str, str]) -> StatusStyle:
+    """The status line's template, icons and colours; a bad template falls back."""
     template = v["status-format"]
     try:
         template.format_map(dict.fromkeys(PLACEHOLDERS, ""))
@@ -126,10 +138,9 @@ def parse_config(raw: dict[str, str]) -> Config:
         template = DEFAULTS["status-format"]
     icons = {g: raw.get(f"icon-{g.value}", DEFAULT_ICONS[g]) for g in Group}
     colours = {g: v[f"color-{g.value}"] for g in Group}
-    cfg.style = StatusStyle(icons, colours, template, raw.get("icon-unseen", UNSEEN_ICON),
-                            v["color-unseen"])  # fmt: skip
-    cfg.notify = _notify_settings(cfg, raw, v)
-    return cfg
+    return StatusStyle(
+        icons, colours, template, raw.get("icon-unseen", UNSEEN_ICON), v["color-unseen"]
+    )
 
 
 def _flag(cfg: Config, name: str, value: str) -> bool:
@@ -261,6 +272,24 @@ def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True
     cfg = read_config(tmux)
     report.messages += cfg.errors
     _unbind(tmux, keep=())
+    warned = _bind_keys(tmux, cfg, version, report)
+    if version >= (3, 2) and cfg.key and cfg.key in report.bound:
+        _typeahead(tmux, report, cfg.key)
+    tmux.cmd("set-option", "-gq", BOUND_OPTION, " ".join(report.bound))
+    if warned:
+        tmux.cmd("set-option", "-gq", WARNED_OPTION, " ".join(sorted(warned)))
+    _interpolate(tmux, PLACEHOLDER, INTERPOLATED)
+    _badges(tmux, cfg.badges)
+    if not cfg.badges:
+        _clear_badges(tmux)
+    if start:
+        report.watcher = _start_watcher(tmux)
+    return report
+
+
+def _bind_keys(tmux: Tmux, cfg: Config, version: tuple[int, int], report: Report) -> set[str]:
+    """Bind the popup and next keys where the user has no binding of their own; the keys
+    ever warned about (each is warned about once)."""
     warned = set(tmux.option(WARNED_OPTION).split())
     for key, args in (
         (cfg.key, popup_binding(cfg, version)),
@@ -283,22 +312,16 @@ def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True
             report.messages.append(f"cannot bind prefix+{key}: {exc}")
             continue
         report.bound.append(key)
-    if version >= (3, 2) and cfg.key and cfg.key in report.bound:
-        _typeahead(tmux, report, cfg.key)
-    tmux.cmd("set-option", "-gq", BOUND_OPTION, " ".join(report.bound))
-    if warned:
-        tmux.cmd("set-option", "-gq", WARNED_OPTION, " ".join(sorted(warned)))
-    _interpolate(tmux, PLACEHOLDER, INTERPOLATED)
-    _badges(tmux, cfg.badges)
-    if not cfg.badges:
-        _clear_badges(tmux)
-    if start:
-        try:
-            report.watcher = start_watcher(tmux)
-        except (RuntimeDirError, OSError) as exc:
-            report.watcher = f"no watcher: {exc}"
-            tmux.cmd("display-message", message_text(f"otop: {exc}"))
-    return report
+    return warned
+
+
+def _start_watcher(tmux: Tmux) -> str:
+    """Start the watcher; what became of it, told on the status line too when it failed."""
+    try:
+        return start_watcher(tmux)
+    except (RuntimeDirError, OSError) as exc:
+        tmux.cmd("display-message", message_text(f"otop: {exc}"))
+        return f"no watcher: {exc}"
 
 
 def _typeahead(tmux: Tmux, report: Report, key: str) -> None:

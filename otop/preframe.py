@@ -12,8 +12,12 @@ from typing import Any
 
 from otop.text import cell_width, clean, cut
 
-_GROUPS = (("waiting", "\x1b[1;38;5;208m"), ("working", "\x1b[32m"), ("idle", ""),
-           ("stale", "\x1b[2m"))  # fmt: skip
+_GROUPS = (
+    ("waiting", "\x1b[1;38;5;208m"),
+    ("working", "\x1b[32m"),
+    ("idle", ""),
+    ("stale", "\x1b[2m"),
+)
 _RESET = "\x1b[0m"
 _DIM = "\x1b[2m"
 
@@ -45,8 +49,16 @@ def draw(doc: dict[str, Any], width: int, height: int) -> str:
     parts += [(_DIM, " sort: urgency ↓  "), (_DIM, f"loading… (as of {when})")]
     lines = [" " + _fit(parts, width - 2)]
     title_w = max(12, width - 15 - 8 - 16 - 8)
-    lines.append(" " + _cell("TITLE", title_w) + "  " + _cell("STATE", 15) + "  "
-                 + _cell("SESSION", 8) + "  " + _cell("MODEL", 16))  # fmt: skip
+    lines.append(
+        " "
+        + _cell("TITLE", title_w)
+        + "  "
+        + _cell("STATE", 15)
+        + "  "
+        + _cell("SESSION", 8)
+        + "  "
+        + _cell("MODEL", 16)
+    )
     colour = dict(_GROUPS)
     for a in agents[: max(0, (height - 3) // 2)]:
         mark = "● " if a.get("unseen") else ""
@@ -56,10 +68,20 @@ def draw(doc: dict[str, Any], width: int, height: int) -> str:
         sid = str(a.get("session_id") or "-")[-8:]
         model = str(a.get("model") or "-").split("/")[-1]
         pane = a.get("pane") or {}
-        where = f"{pane.get('session')}:{pane.get('window_index')}.{pane.get('pane_index')}" \
-            if pane else ""  # fmt: skip
-        top = (_cell(mark + str(a.get("title") or "(no session)"), title_w) + "  "
-               + _cell(state, 15) + "  " + _cell(sid, 8) + "  " + _cell(model, 16))  # fmt: skip
+        where = (
+            f"{pane.get('session')}:{pane.get('window_index')}.{pane.get('pane_index')}"
+            if pane
+            else ""
+        )
+        top = (
+            _cell(mark + str(a.get("title") or "(no session)"), title_w)
+            + "  "
+            + _cell(state, 15)
+            + "  "
+            + _cell(sid, 8)
+            + "  "
+            + _cell(model, 16)
+        )
         # Under the model column: the pane; a line as long as the popup would wrap, scroll, and
         # push the counts line off the top.
         bottom = _cell(str(a.get("last_output") or "-"), title_w + 27) + "  " + _cell(where, 16)

@@ -40,21 +40,42 @@ def _s(ms: object) -> float | None:
 
 
 def _evidence(e: dict[str, Any]) -> Evidence:
-    return Evidence(str(e["source"]), Confidence(e["confidence"]), str(e["detail"]),
-                    tuple(str(n) for n in e.get("notes", ())))  # fmt: skip
+    return Evidence(
+        str(e["source"]),
+        Confidence(e["confidence"]),
+        str(e["detail"]),
+        tuple(str(n) for n in e.get("notes", ())),
+    )
 
 
 def _agent(a: dict[str, Any]) -> Agent:
     proc = None
     if a.get("pid") is not None:
-        proc = Proc(int(a["pid"]), ProcKind(a["kind"]), (), a.get("directory"), a.get("tty"),
-                    _s(a.get("started_at")) or 0.0, int(a.get("rss_bytes") or 0),
-                    a.get("cpu_percent"))  # fmt: skip
+        proc = Proc(
+            int(a["pid"]),
+            ProcKind(a["kind"]),
+            (),
+            a.get("directory"),
+            a.get("tty"),
+            _s(a.get("started_at")) or 0.0,
+            int(a.get("rss_bytes") or 0),
+            a.get("cpu_percent"),
+        )
     pane = None
     if a.get("pane"):
         p = a["pane"]
-        pane = Pane(str(p["id"]), str(p["session"]), int(p["window_index"]), str(p["window_id"]),
-                    str(p["window_name"]), int(p["pane_index"]), "", 0, "", "")  # fmt: skip
+        pane = Pane(
+            str(p["id"]),
+            str(p["session"]),
+            int(p["window_index"]),
+            str(p["window_id"]),
+            str(p["window_name"]),
+            int(p["pane_index"]),
+            "",
+            0,
+            "",
+            "",
+        )
     ev = a["evidence"]
     return Agent(
         key=str(a["key"]),
@@ -78,14 +99,25 @@ def _session(a: dict[str, Any]) -> SessionDetail | None:
     if not a.get("session_id"):
         return None
     where = str(a.get("directory") or "")
-    brief = SessionBrief(str(a["session_id"]), str(a.get("title") or ""), where, 0.0, 0.0,
-                         bool(a.get("interactive")))  # fmt: skip
-    turn = Turn(last_message_id=str(a["session_id"]),
-                round_started_at=_s(a.get("round_started_at")),
-                last_activity_at=_s(a.get("last_activity_at")))  # fmt: skip
-    todos = tuple(Todo(str(t["content"]), str(t["status"]), str(t["priority"]))
-                  for t in a.get("todos") or ())  # fmt: skip
-    return SessionDetail(brief, str(a.get("model") or ""), str(a.get("agent") or ""),
-                         Tokens(**a["tokens"]) if a.get("tokens") else Tokens(),
-                         float(a.get("cost") or 0.0), int(a.get("messages") or 0),
-                         str(a.get("last_output") or ""), turn, todos)  # fmt: skip
+    brief = SessionBrief(
+        str(a["session_id"]), str(a.get("title") or ""), where, 0.0, 0.0, bool(a.get("interactive"))
+    )
+    turn = Turn(
+        last_message_id=str(a["session_id"]),
+        round_started_at=_s(a.get("round_started_at")),
+        last_activity_at=_s(a.get("last_activity_at")),
+    )
+    todos = tuple(
+        Todo(str(t["content"]), str(t["status"]), str(t["priority"])) for t in a.get("todos") or ()
+    )
+    return SessionDetail(
+        brief,
+        str(a.get("model") or ""),
+        str(a.get("agent") or ""),
+        Tokens(**a["tokens"]) if a.get("tokens") else Tokens(),
+        float(a.get("cost") or 0.0),
+        int(a.get("messages") or 0),
+        str(a.get("last_output") or ""),
+        turn,
+        todos,
+    )

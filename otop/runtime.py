@@ -66,8 +66,9 @@ def is_watcher(pid: int) -> bool:
         mine = p.uids().real == os.getuid()
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
-    return mine and "watch" in argv and any("otop" in os.path.basename(a) or a == "otop"
-                                            for a in argv)  # fmt: skip
+    return (
+        mine and "watch" in argv and any("otop" in os.path.basename(a) or a == "otop" for a in argv)
+    )
 
 
 def server_alive(socket_path: str) -> bool:

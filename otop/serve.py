@@ -72,8 +72,12 @@ class Hub:
         self.scans = 0
         self.lock = threading.Lock()
         self.scan: Scan | None = None
-        self.doc: dict[str, Any] = {"version": 1, "generated_at": None, "agents": [],
-                                    "problems": []}  # fmt: skip
+        self.doc: dict[str, Any] = {
+            "version": 1,
+            "generated_at": None,
+            "agents": [],
+            "problems": [],
+        }
         self.states: dict[str, tuple[str, str | None]] = {}
         self.subscribers: list[Subscriber] = []
         self.stopped = threading.Event()
@@ -115,8 +119,9 @@ class Hub:
             now_states[key] = (a.state.value, a.tool)
             before = self.states.get(key)
             if before != now_states[key]:
-                events.append({"type": "state", "previous": before[0] if before else None,
-                               "agent": js})  # fmt: skip
+                events.append(
+                    {"type": "state", "previous": before[0] if before else None, "agent": js}
+                )
         for key, (state, _) in self.states.items():
             if key not in now_states:
                 events.append({"type": "gone", "previous": state, "key": key})
@@ -225,12 +230,16 @@ class Handler(BaseHTTPRequestHandler):
     def _guard(self) -> bool:
         """Host, then token; answers and returns False when the request may not go on."""
         if not self._host_allowed():
-            self._error(HTTPStatus.MISDIRECTED_REQUEST, "this Host is not served here"
-                        " (see --allow-host)")  # fmt: skip
+            self._error(
+                HTTPStatus.MISDIRECTED_REQUEST, "this Host is not served here (see --allow-host)"
+            )
             return False
         if not self._authorized():
-            self._error(HTTPStatus.UNAUTHORIZED, "a bearer token is required",
-                        {"WWW-Authenticate": "Bearer"})  # fmt: skip
+            self._error(
+                HTTPStatus.UNAUTHORIZED,
+                "a bearer token is required",
+                {"WWW-Authenticate": "Bearer"},
+            )
             return False
         return True
 
@@ -255,8 +264,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         path = self.path.split("?", 1)[0]
         if self._known(path):
-            self._error(HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not allowed here",
-                        {"Allow": "GET"})  # fmt: skip
+            self._error(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"{self.command} is not allowed here",
+                {"Allow": "GET"},
+            )
         else:
             self._error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
 
@@ -271,8 +283,13 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/health":
             with hub.lock:
                 doc = hub.doc
-            health = {"ok": True, "version": __version__, "generated_at": doc.get("generated_at"),
-                      "agents": len(doc["agents"]), "problems": doc["problems"]}  # fmt: skip
+            health = {
+                "ok": True,
+                "version": __version__,
+                "generated_at": doc.get("generated_at"),
+                "agents": len(doc["agents"]),
+                "problems": doc["problems"],
+            }
             self._json(200, health)
         elif path == "/agents":
             with hub.lock:
@@ -331,9 +348,15 @@ class OtopServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], hub: Hub, token: str | None,
-                 verbose: bool = False, allow_hosts: tuple[str, ...] = (),
-                 max_connections: int = MAX_CONNECTIONS) -> None:  # fmt: skip
+    def __init__(
+        self,
+        address: tuple[str, int],
+        hub: Hub,
+        token: str | None,
+        verbose: bool = False,
+        allow_hosts: tuple[str, ...] = (),
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
         super().__init__(address, Handler)
         self.hub = hub
         self.token = token

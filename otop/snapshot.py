@@ -51,8 +51,9 @@ def _replace(path: str, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def pack(db_path: str | None, doc: dict[str, Any], listed: list[bool],
-         problems: list[str]) -> bytes:  # fmt: skip
+def pack(
+    db_path: str | None, doc: dict[str, Any], listed: list[bool], problems: list[str]
+) -> bytes:
     """The file's bytes for a `list --json` document (its agents last), which of its agents
     the default listing shows, and the scan's problems."""
     from otop.text import json_text
@@ -69,8 +70,11 @@ def pack(db_path: str | None, doc: dict[str, Any], listed: list[bool],
     body += b"]"
     body += b', "problems": ' + json_text(problems).encode() + b"}"
     db = b"" if db_path is None else os.fsencode(os.path.normpath(db_path))
-    lines = [" ".join(str(n) for n in (-1 if db_path is None else len(db), len(problems),
-                                       *numbers)).encode()]  # fmt: skip
+    lines = [
+        " ".join(
+            str(n) for n in (-1 if db_path is None else len(db), len(problems), *numbers)
+        ).encode()
+    ]
     return MAGIC + b"\n".join([*lines, db, *(_line(p) for p in problems)]) + b"\n" + bytes(body)
 
 
@@ -125,8 +129,13 @@ class Packed:
     def listing(self, show_all: bool) -> bytes:
         """`list --json` (with `--all`, or as the default listing shows them), as bytes."""
         chunks = [self.body[a:b] for a, b, listed in self.spans if show_all or listed]
-        return (self.body[: self.agents_open] + b", ".join(chunks) + b'], "snapshot": '
-                + self.stamp().encode() + b"}")  # fmt: skip
+        return (
+            self.body[: self.agents_open]
+            + b", ".join(chunks)
+            + b'], "snapshot": '
+            + self.stamp().encode()
+            + b"}"
+        )
 
 
 def _load(socket_path: str, now: float | None, fresh: float) -> Packed | None:
@@ -150,8 +159,9 @@ def _load(socket_path: str, now: float | None, fresh: float) -> Packed | None:
         return None
 
 
-def listing(socket_path: str, db_path: str, show_all: bool,
-            now: float | None = None) -> tuple[bytes, list[str]] | None:  # fmt: skip
+def listing(
+    socket_path: str, db_path: str, show_all: bool, now: float | None = None
+) -> tuple[bytes, list[str]] | None:
     """`otop list --json` from the running watcher's scan, and the problems it met; None when
     there is no fresh one for this tmux server and database."""
     packed = _load(socket_path, now, FRESH)
@@ -160,8 +170,9 @@ def listing(socket_path: str, db_path: str, show_all: bool,
     return packed.listing(show_all), packed.problems
 
 
-def read(socket_path: str, db_path: str, now: float | None = None,
-         fresh: float = FRESH) -> dict[str, Any] | None:  # fmt: skip
+def read(
+    socket_path: str, db_path: str, now: float | None = None, fresh: float = FRESH
+) -> dict[str, Any] | None:
     """The published document (every agent, and the scan's problems), if its watcher lives,
     it is fresh and of the same database; with a `snapshot` entry saying how old it is and
     whose it is."""

@@ -208,8 +208,9 @@ class Tmux:
         """Every pane of every session of the server; empty when no server runs. The same tmux
         command lists the clients too (`looking`), at no extra process."""
         try:
-            found = records(self.cmd("list-panes", "-a", "-F", _PANES, ";", "list-clients", "-F",
-                                     _CLIENTS))  # fmt: skip
+            found = records(
+                self.cmd("list-panes", "-a", "-F", _PANES, ";", "list-clients", "-F", _CLIENTS)
+            )
         except TmuxError as exc:
             if _no_server(str(exc)):
                 self.looking = []

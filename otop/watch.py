@@ -219,8 +219,10 @@ class Watcher:
         # No first frame without a watcher; with its server gone, nothing of it is left behind
         # (a restart, asked by a signal, keeps the marks for the next watcher).
         gone = not server_alive(self.socket_path)
-        for path in (snapshot.frame_path, *((snapshot.snapshot_path, snapshot.marks_path)
-                                             if gone else ())):  # fmt: skip
+        for path in (
+            snapshot.frame_path,
+            *((snapshot.snapshot_path, snapshot.marks_path) if gone else ()),
+        ):
             with contextlib.suppress(OSError, RuntimeDirError):
                 os.unlink(path(self.socket_path))
         return 0

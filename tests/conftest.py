@@ -117,13 +117,39 @@ class TmuxServer:
         if not self.started:
             self.started = True
             return self(
-                "-f", "/dev/null", "new-session", "-d", "-s", "s", "-n", name, "-x", "120",
-                "-y", "30", "-c", str(cwd), "-P", "-F", "#{pane_id}", command,
-            ).strip()  # fmt: skip
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "s",
+                "-n",
+                name,
+                "-x",
+                "120",
+                "-y",
+                "30",
+                "-c",
+                str(cwd),
+                "-P",
+                "-F",
+                "#{pane_id}",
+                command,
+            ).strip()
         return self(
-            "new-window", "-d", "-t", "s:", "-n", name, "-c", str(cwd), "-P", "-F", "#{pane_id}",
+            "new-window",
+            "-d",
+            "-t",
+            "s:",
+            "-n",
+            name,
+            "-c",
+            str(cwd),
+            "-P",
+            "-F",
+            "#{pane_id}",
             command,
-        ).strip()  # fmt: skip
+        ).strip()
 
     def kill(self) -> None:
         if self.started:

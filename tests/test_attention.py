@@ -19,8 +19,13 @@ def at(state: State, agent: Agent = A) -> list[Agent]:
     return [replace(agent, state=state, unseen_since=None)]
 
 
-def beats(att: Attention, states: list[State], looked: set[str] | None = None,
-          start: float = NOW, step: float = 1.0) -> list[tuple[float, str]]:  # fmt: skip
+def beats(
+    att: Attention,
+    states: list[State],
+    looked: set[str] | None = None,
+    start: float = NOW,
+    step: float = 1.0,
+) -> list[tuple[float, str]]:
     """Feed one state per beat; the events told, with their times."""
     out = []
     for i, s in enumerate(states):
@@ -106,9 +111,16 @@ def test_a_restarted_watcher_replays_nothing_and_keeps_marks() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [None, [], "x", {"pid:1": "x"}, {"pid:1": {"unseen_since": "soon", "unseen_reason": WAITING}},
-     {"pid:1": {"unseen_since": True, "unseen_reason": "evil"}}, {3: {}}],
-)  # fmt: skip
+    [
+        None,
+        [],
+        "x",
+        {"pid:1": "x"},
+        {"pid:1": {"unseen_since": "soon", "unseen_reason": WAITING}},
+        {"pid:1": {"unseen_since": True, "unseen_reason": "evil"}},
+        {3: {}},
+    ],
+)
 def test_a_malformed_marks_file_marks_nothing(data: object) -> None:
     """Whatever a marks file holds, only well-formed marks count."""
     assert all(v == (None, None) for v in read_view(data).values())

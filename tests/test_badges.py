@@ -23,8 +23,11 @@ def test_counts_in_the_default_style() -> None:
 
 def test_custom_template_and_hostile_icon() -> None:
     """A user's template and icons are honoured; a `#` in an icon is made literal."""
-    style = StatusStyle({g: "#(x)" if g == Group.WAITING else "" for g in Group},
-                        {g: "default" for g in Group}, "[{waiting}|{idle}]")  # fmt: skip
+    style = StatusStyle(
+        {g: "#(x)" if g == Group.WAITING else "" for g in Group},
+        {g: "default" for g in Group},
+        "[{waiting}|{idle}]",
+    )
     assert status_text(AGENTS, style) == "[##(x)1|2]"
     marked = StatusStyle(style.icons, style.colours, "{unseen}", "#(y)", "default")
     assert status_text(AGENTS, marked) == "##(y)1"

@@ -87,8 +87,11 @@ def test_servers_from_option_env_and_file(tmp_path: Path) -> None:
     cfg = tmp_path / "otop"
     cfg.mkdir()
     (cfg / "servers").write_text("# mine\nbox=http://10.0.0.2:4096\nbad-entry\n")
-    env = {"XDG_CONFIG_HOME": str(tmp_path), "OTOP_SERVERS": "lap=https://lap:4096/ x=ftp://h",
-           "OTOP_SERVER_PASSWORD_LAP": "pw"}  # fmt: skip
+    env = {
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "OTOP_SERVERS": "lap=https://lap:4096/ x=ftp://h",
+        "OTOP_SERVER_PASSWORD_LAP": "pw",
+    }
     servers, errors = load_servers(env, "desk=http://desk:4096, lap=http://other")
     assert [(s.name, s.url, s.password) for s in servers] == [
         ("desk", "http://desk:4096", None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from otop.decide.correlate import correlate
@@ -11,34 +12,82 @@ from otop.model import Confidence, LogRun, Pane, Proc, ProcKind, SessionBrief
 NOW = 1_800_000_000.0
 
 
-def proc(pid: int, cwd: str = "/p", started: float = NOW - 100, tty: str | None = None,
-         session: str | None = None, kind: ProcKind = ProcKind.TUI) -> Proc:  # fmt: skip
-    return Proc(pid=pid, kind=kind, argv=("opencode",), cwd=cwd, tty=tty, started_at=started,
-                rss_bytes=1, cpu_percent=0.0, session_arg=session)  # fmt: skip
+def proc(
+    pid: int,
+    cwd: str = "/p",
+    started: float = NOW - 100,
+    tty: str | None = None,
+    session: str | None = None,
+    kind: ProcKind = ProcKind.TUI,
+) -> Proc:
+    return Proc(
+        pid=pid,
+        kind=kind,
+        argv=("opencode",),
+        cwd=cwd,
+        tty=tty,
+        started_at=started,
+        rss_bytes=1,
+        cpu_percent=0.0,
+        session_arg=session,
+    )
 
 
 def pane(pid: str, tty: str, title: str = "", shell: int = 1) -> Pane:
-    return Pane(id=pid, session="s", window_index=int(pid[1:]), window_id="@" + pid[1:],
-                window_name="w", pane_index=0, tty=tty, pid=shell, title=title,
-                current_command="opencode")  # fmt: skip
+    return Pane(
+        id=pid,
+        session="s",
+        window_index=int(pid[1:]),
+        window_id="@" + pid[1:],
+        window_name="w",
+        pane_index=0,
+        tty=tty,
+        pid=shell,
+        title=title,
+        current_command="opencode",
+    )
 
 
-def ses(sid: str, title: str = "t", d: str = "/p", updated: float = NOW - 50,
-        parent: str | None = None) -> SessionBrief:  # fmt: skip
-    return SessionBrief(id=sid, title=title, directory=d, created_at=updated - 10,
-                        updated_at=updated, interactive=parent is None,
-                        parent_id=parent)  # fmt: skip
+def ses(
+    sid: str, title: str = "t", d: str = "/p", updated: float = NOW - 50, parent: str | None = None
+) -> SessionBrief:
+    return SessionBrief(
+        id=sid,
+        title=title,
+        directory=d,
+        created_at=updated - 10,
+        updated_at=updated,
+        interactive=parent is None,
+        parent_id=parent,
+    )
 
 
 def run(rid: str, started: float, d: str = "/p", sessions: tuple[str, ...] = ()) -> LogRun:
-    return LogRun(run_id=rid, started_at=started, directory=d, sessions=sessions,
-                  last_session_at=started + 5 if sessions else None)  # fmt: skip
+    return LogRun(
+        run_id=rid,
+        started_at=started,
+        directory=d,
+        sessions=sessions,
+        last_session_at=started + 5 if sessions else None,
+    )
 
 
-def world(procs: list[Proc], panes: list[Pane] = (), runs: list[LogRun] = (),  # type: ignore[assignment]
-          sessions: list[SessionBrief] = (), **kw: Any) -> World:  # type: ignore[assignment]  # fmt: skip
-    return World(procs, list(panes), list(runs), kw.pop("process_runs", {}),
-                 {s.id: s for s in sessions}, now=NOW, **kw)  # fmt: skip
+def world(
+    procs: list[Proc],
+    panes: Sequence[Pane] = (),
+    runs: Sequence[LogRun] = (),
+    sessions: Sequence[SessionBrief] = (),
+    **kw: Any,
+) -> World:
+    return World(
+        procs,
+        list(panes),
+        list(runs),
+        kw.pop("process_runs", {}),
+        {s.id: s for s in sessions},
+        now=NOW,
+        **kw,
+    )
 
 
 def by_pid(bindings: list[Binding]) -> dict[int, Binding]:
@@ -195,8 +244,10 @@ def test_simultaneous_starts_give_no_log_evidence() -> None:
     log binds none of them (it used to pair them by start order and swap them)."""
     procs = [proc(i, started=NOW - 60 + i * 0.03, tty=f"/dev/pts/{i}") for i in (1, 2, 3)]
     # Runs begin 4.1-4.5 s later in an order unrelated to the processes'.
-    runs = [run(f"r{i}", NOW - 60 + lag, sessions=(f"ses_{i}",))
-            for i, lag in ((3, 4.1), (1, 4.3), (2, 4.5))]  # fmt: skip
+    runs = [
+        run(f"r{i}", NOW - 60 + lag, sessions=(f"ses_{i}",))
+        for i, lag in ((3, 4.1), (1, 4.3), (2, 4.5))
+    ]
     sessions = [ses(f"ses_{i}", f"Title {i}") for i in (1, 2, 3)]
     b = by_pid(correlate(world(procs, runs=runs, sessions=sessions)))
     for i in (1, 2, 3):
@@ -233,8 +284,13 @@ def test_shared_114_log_file_is_not_anyones() -> None:
     """opencode 1.14: a log file two processes of one directory hold names sessions of neither;
     two processes of different directories each get their own directory's session, as a guess
     (the lines carry no process id, and a process that shared the file may be gone)."""
-    f = LogRun(run_id="2026-11-25T141206", started_at=NOW - 100, directory=None,
-               sessions=("ses_A", "ses_B"), source="/log/2026-11-25T141206.log")  # fmt: skip
+    f = LogRun(
+        run_id="2026-11-25T141206",
+        started_at=NOW - 100,
+        directory=None,
+        sessions=("ses_A", "ses_B"),
+        source="/log/2026-11-25T141206.log",
+    )
     sessions = [ses("ses_A", d="/a"), ses("ses_B", d="/b")]
     same = [proc(1, cwd="/a"), proc(2, cwd="/a")]
     b = by_pid(correlate(world(same, sessions=sessions, process_runs={1: [f], 2: [f]})))

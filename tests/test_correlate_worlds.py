@@ -192,13 +192,24 @@ def _logs(
     files: dict[str, list[tuple[float, str]]] = {}
     held: dict[int, list[str]] = {}
     for pid, start, d, _sid, alive, lag, end in lives:
-        mine = [(t, s) for (s0, e0, dd, s) in b.writers if (s0, dd) == (start, d)
-                for t in (b.sessions[s].updated_at,)]  # fmt: skip
+        mine = [
+            (t, s)
+            for (s0, e0, dd, s) in b.writers
+            if (s0, dd) == (start, d)
+            for t in (b.sessions[s].updated_at,)
+        ]
         if start + lag < end:
             named = tuple(s for _, s in sorted(mine) if b.sessions[s].updated_at >= start + lag)
-            runs.append(LogRun(run_id=f"run{pid}", started_at=start + lag, directory=d,
-                               sessions=named, last_line_at=end,
-                               last_session_at=end if named else None))  # fmt: skip
+            runs.append(
+                LogRun(
+                    run_id=f"run{pid}",
+                    started_at=start + lag,
+                    directory=d,
+                    sessions=named,
+                    last_line_at=end,
+                    last_session_at=end if named else None,
+                )
+            )
         main = f"/log/{int(start)}.log"
         worker = f"/log/{int(start + b.rng.uniform(1, 4))}.log"
         files.setdefault(main, [])
@@ -236,8 +247,10 @@ def test_no_wrong_session_at_certain_or_likely(version: str) -> None:
             else:
                 outcome[f"{conf.value} {'right' if right else 'wrong'}"] += 1
             if conf in (Confidence.CERTAIN, Confidence.LIKELY) and not right:
-                wrong.append(f"seed {seed} pid {bnd.proc.pid}: {bnd.session_id} != {real} "
-                             f"({bnd.session_evidence})")  # fmt: skip
+                wrong.append(
+                    f"seed {seed} pid {bnd.proc.pid}: {bnd.session_id} != {real} "
+                    f"({bnd.session_evidence})"
+                )
     total = sum(outcome.values())
     print(
         f"\n{version}: {total} agents: " + ", ".join(f"{k} {v}" for k, v in sorted(outcome.items()))

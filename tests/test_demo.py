@@ -48,8 +48,11 @@ def test_demo_headless_shows_states_and_cleans_up(tmp_path: Path) -> None:
     assert "(no session)" not in last_frame, last_frame
     assert "Add pagination" in out
     assert "Fix the flaky" in out
-    seen = {s for s in ("permission", "question", "subagent", "tool:bash", "generating", "idle")
-            if s in out}  # fmt: skip
+    seen = {
+        s
+        for s in ("permission", "question", "subagent", "tool:bash", "generating", "idle")
+        if s in out
+    }
     assert len(seen) >= 4, seen
     assert "demo:1.0" in out  # agents are mapped to their panes
     # The plugin is loaded: counts in the status line, badges on the agents' windows, moving.
@@ -67,8 +70,9 @@ def test_demo_headless_shows_states_and_cleans_up(tmp_path: Path) -> None:
             break
         time.sleep(0.2)
     assert not left, f"demo left processes behind: {left}"
-    watchers = subprocess.run(["pgrep", "-f", "otop -S .*otop-demo-.* watch"],
-                              capture_output=True, text=True).stdout.split()  # fmt: skip
+    watchers = subprocess.run(
+        ["pgrep", "-f", "otop -S .*otop-demo-.* watch"], capture_output=True, text=True
+    ).stdout.split()
     assert not watchers, f"the demo's watcher is still running: {watchers}"
 
 
@@ -95,8 +99,11 @@ def test_a_closed_terminal_leaves_nothing_running() -> None:
         os.close(master)  # the terminal window closes: the kernel hangs its session up
         master = -1
         t0 = time.monotonic()
-        wait_for(lambda: not (demo_agents() - before) and demo.poll() is not None, 10,
-                 what="nothing of the demo left")  # fmt: skip
+        wait_for(
+            lambda: not (demo_agents() - before) and demo.poll() is not None,
+            10,
+            what="nothing of the demo left",
+        )
         print(f"demo gone {time.monotonic() - t0:.1f} s after its terminal closed")
     finally:
         if master >= 0:

@@ -38,8 +38,9 @@ def test_healthy(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"{sid}, idle; session by argv (certain); database {world.db.path}" in out
 
 
-def test_no_database_and_no_plugin(world: World, capsys: pytest.CaptureFixture[str],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_no_database_and_no_plugin(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A machine where opencode never ran and the plugin is not loaded: warnings, exit 0."""
     monkeypatch.setenv("XDG_DATA_HOME", str(world.tmp / "elsewhere"))
     monkeypatch.delenv("OTOP_DB")
@@ -50,8 +51,9 @@ def test_no_database_and_no_plugin(world: World, capsys: pytest.CaptureFixture[s
     assert "warn  status    no counts: put #{otop_status} in status-right" in out
 
 
-def test_corrupt_database_fails(world: World, capsys: pytest.CaptureFixture[str],
-                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_corrupt_database_fails(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A database file that is not SQLite is broken: FAIL and exit 1."""
     bad = world.tmp / "bad.db"
     bad.write_bytes(b"this is not a database at all" * 100)
@@ -84,8 +86,9 @@ def fake_tmux(tmp_path: Path, version: str) -> Path:
     return d
 
 
-def test_old_tmux_warns(world: World, capsys: pytest.CaptureFixture[str],
-                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_old_tmux_warns(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """tmux before 3.2 has no popups: said as a warning."""
     monkeypatch.setenv("PATH", f"{fake_tmux(world.tmp, '3.1c')}{os.pathsep}{os.environ['PATH']}")
     status, out = doctor(capsys, "-L", world.server.socket)
@@ -93,8 +96,9 @@ def test_old_tmux_warns(world: World, capsys: pytest.CaptureFixture[str],
     assert "warn  tmux      tmux 3.1: no popups before 3.2" in out
 
 
-def test_no_tmux_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                       monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_no_tmux_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without tmux on PATH nothing of the plugin can work: FAIL and exit 1."""
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
@@ -103,8 +107,9 @@ def test_no_tmux_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str],
     assert "FAIL  tmux      tmux is not installed" in out
 
 
-def test_unreachable_server_is_named(world: World, capsys: pytest.CaptureFixture[str],
-                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_unreachable_server_is_named(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A configured opencode server that does not answer is a warning with its reason."""
     monkeypatch.setenv("OTOP_SERVERS", "nope=http://127.0.0.1:9")
     status, out = doctor(capsys, "-L", world.server.socket)

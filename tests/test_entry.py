@@ -46,8 +46,12 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Published
     lock = runtime.take_lock(runtime.lock_path(sock))
     scan = Scan(NOW, AGENTS, DB)
     agents = ordered(scan.agents)
-    data = snapshot.pack(DB, document(scan, agents), [visible(a, False) for a in agents],
-                         ["no \x1b[31mdatabase\x1b[0m\nat /x"])  # fmt: skip
+    data = snapshot.pack(
+        DB,
+        document(scan, agents),
+        [visible(a, False) for a in agents],
+        ["no \x1b[31mdatabase\x1b[0m\nat /x"],
+    )
     snapshot.publish(sock, data)
     yield Published(sock, os.getpid())
     lock.close()
@@ -125,19 +129,38 @@ def test_the_command_line_is_read_as_argparse_reads_it(capsys: pytest.CaptureFix
     """Every command line the shortcut takes means the same to argparse; the usual ones are
     taken; anything else (errors, help, other commands, --cpu) is left to argparse."""
     taken = [
-        ["list", "--json"], ["list", "--all", "--json"], ["-L", "work", "list", "--json"],
-        ["-Lwork", "list", "--json", "--all"], ["-S", "/tmp/s", "list", "--json"],
-        ["--db", "/d/o.db", "-L", "x", "list", "--json"], ["--db=/d/o.db", "list", "--json"],
-        ["-S/tmp/s p", "--db", "o.db", "list", "--json"], ["-L=x", "list", "--json"],
-    ]  # fmt: skip
+        ["list", "--json"],
+        ["list", "--all", "--json"],
+        ["-L", "work", "list", "--json"],
+        ["-Lwork", "list", "--json", "--all"],
+        ["-S", "/tmp/s", "list", "--json"],
+        ["--db", "/d/o.db", "-L", "x", "list", "--json"],
+        ["--db=/d/o.db", "list", "--json"],
+        ["-S/tmp/s p", "--db", "o.db", "list", "--json"],
+        ["-L=x", "list", "--json"],
+    ]
     left = [
-        [], ["list"], ["list", "--all"], ["list", "--json", "--cpu"], ["-L", "a", "-S", "b",
-        "list", "--json"], ["list", "-L", "x", "--json"], ["-L", "list", "--json"],
-        ["--db", "list", "--json"], ["-L"], ["list", "--json", "extra"], ["--help"],
-        ["list", "--json", "--help"], ["--js", "list"], ["list", "--js"], ["-L", "a", "-L", "b",
-        "list", "--json"], ["popup"], ["--version"], ["-x", "list", "--json"],
-        ["list", "--", "--json"], ["--db", "", "list", "--json"],
-    ]  # fmt: skip
+        [],
+        ["list"],
+        ["list", "--all"],
+        ["list", "--json", "--cpu"],
+        ["-L", "a", "-S", "b", "list", "--json"],
+        ["list", "-L", "x", "--json"],
+        ["-L", "list", "--json"],
+        ["--db", "list", "--json"],
+        ["-L"],
+        ["list", "--json", "extra"],
+        ["--help"],
+        ["list", "--json", "--help"],
+        ["--js", "list"],
+        ["list", "--js"],
+        ["-L", "a", "-L", "b", "list", "--json"],
+        ["popup"],
+        ["--version"],
+        ["-x", "list", "--json"],
+        ["list", "--", "--json"],
+        ["--db", "", "list", "--json"],
+    ]
     for argv in taken:
         assert list_json(argv) is not None, argv
     for argv in taken + left:
@@ -160,8 +183,9 @@ def test_list_json_loads_nothing_heavy(world: Published) -> None:
         "sys.stderr.write(' '.join(sorted(set(sys.modules) - before)))\n"
         "raise SystemExit(rc)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=os.environ,
-                         timeout=30)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, env=os.environ, timeout=30
+    )
     assert out.returncode == 0, out.stderr
     text = out.stdout.rstrip(b"\n")
     doc = json.loads(text)
@@ -170,7 +194,20 @@ def test_list_json_loads_nothing_heavy(world: Published) -> None:
     err = out.stderr.decode()
     assert err.startswith("otop: no database at /x\n"), err
     loaded = set(err.splitlines()[-1].split())
-    heavy = {"json", "re", "pathlib", "typing", "argparse", "socket", "enum", "dataclasses",
-             "otop.cli", "otop.model", "otop.text", "psutil", "libtmux"}  # fmt: skip
+    heavy = {
+        "json",
+        "re",
+        "pathlib",
+        "typing",
+        "argparse",
+        "socket",
+        "enum",
+        "dataclasses",
+        "otop.cli",
+        "otop.model",
+        "otop.text",
+        "psutil",
+        "libtmux",
+    }
     assert loaded & heavy == set(), loaded
     assert "otop.entry" in loaded  # the import list was read after the answer

@@ -1,5 +1,7 @@
 """The house rules, checked: the core without Textual, an installed package without test-only
-packages, small modules and functions, no repeated code, one key table everywhere."""
+packages, small modules, no repeated code, one key table everywhere. How big a function may
+grow is not counted in lines here: ruff's complexity rule (C901 at 10, in pyproject.toml)
+measures it, and a function is split when it does two things."""
 
 from __future__ import annotations
 
@@ -61,8 +63,9 @@ def test_the_wheel_installs_nothing_test_only(tmp_path: Path) -> None:
     otop's own dependencies every module of it imports, with test-only packages blocked."""
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = tmp_path.glob("otop-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
@@ -71,28 +74,22 @@ def test_the_wheel_installs_nothing_test_only(tmp_path: Path) -> None:
     env = tmp_path / "clean"
     venv.create(env, with_pip=True)
     python = str(env / "bin" / "python")
-    install = subprocess.run([python, "-m", "pip", "install", "-q", str(wheel)],
-                             capture_output=True, text=True)  # fmt: skip
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True
+    )
     assert install.returncode == 0, install.stderr[-2000:]
     test_only = {"pytest", "_pytest", "pyte", "syrupy", "pytest_textual_snapshot", "mypy"}
     assert "imported" in run_python(python, test_only, ())
 
 
-def functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
-
-
-def test_no_module_over_400_lines_and_no_function_over_60() -> None:
-    """Modules stay under 400 lines and functions under 60 (tables are not functions)."""
-    big = [f"{p.relative_to(ROOT)}: {n}" for p in SOURCES
-           if (n := len(p.read_text().splitlines())) > 400]  # fmt: skip
-    long = [
-        f"{p.relative_to(ROOT)}:{f.name} {f.end_lineno - f.lineno + 1}"  # type: ignore[operator]
+def test_no_module_over_400_lines() -> None:
+    """No module of otop/ or devtools/ passes 400 lines."""
+    big = [
+        f"{p.relative_to(ROOT)}: {n}"
         for p in SOURCES
-        for f in functions(ast.parse(p.read_text()))
-        if f.end_lineno - f.lineno + 1 > 60  # type: ignore[operator]
+        if (n := len(p.read_text().splitlines())) > 400
     ]
-    assert (big, long) == ([], [])
+    assert big == []
 
 
 def test_no_six_line_repeat_in_otop() -> None:
@@ -101,9 +98,12 @@ def test_no_six_line_repeat_in_otop() -> None:
     seen: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for p in sorted((ROOT / "otop").rglob("*.py")):
         text = p.read_text()
-        imports = {n for node in ast.walk(ast.parse(text))
-                   if isinstance(node, ast.Import | ast.ImportFrom)
-                   for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)}  # fmt: skip
+        imports = {
+            n
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for n in range(node.lineno, (node.end_lineno or node.lineno) + 1)
+        }
         lines = [
             (i + 1, line.strip())
             for i, line in enumerate(text.splitlines())
@@ -119,8 +119,13 @@ def test_no_six_line_repeat_in_otop() -> None:
     assert repeats == {}, "\n".join(", ".join(w) for w in repeats.values())
 
 
-KEY_NAMES = {"slash": "/", "less_than_sign": "<", "greater_than_sign": ">",
-             "question_mark": "?", "escape": "esc"}  # fmt: skip
+KEY_NAMES = {
+    "slash": "/",
+    "less_than_sign": "<",
+    "greater_than_sign": ">",
+    "question_mark": "?",
+    "escape": "esc",
+}
 
 
 def typed(keys: str) -> set[str]:
@@ -153,10 +158,16 @@ def test_the_decide_layer_imports_only_records_and_itself() -> None:
     found = []
     for p in sorted((ROOT / "otop" / "decide").glob("*.py")):
         for node in ast.walk(ast.parse(p.read_text())):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
-                [a.name for a in node.names] if isinstance(node, ast.Import) else [])  # fmt: skip
-            found += [f"{p.name}: {n}" for n in names
-                      if n.startswith("otop") and not n.startswith(allowed)]  # fmt: skip
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else ([a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            )
+            found += [
+                f"{p.name}: {n}"
+                for n in names
+                if n.startswith("otop") and not n.startswith(allowed)
+            ]
             if isinstance(node, ast.Import | ast.ImportFrom):
                 assert not any(n in ("time", "os", "subprocess", "sqlite3") for n in names), p
     assert found == []

@@ -44,8 +44,13 @@ class SlowBackend(FixtureBackend):
         return super().scan()
 
 
-def run(backend: FixtureBackend, body: Callable[[OtopApp, object], Awaitable[None]], *,
-        popup: bool = True, settle: bool = True) -> OtopApp:  # fmt: skip
+def run(
+    backend: FixtureBackend,
+    body: Callable[[OtopApp, object], Awaitable[None]],
+    *,
+    popup: bool = True,
+    settle: bool = True,
+) -> OtopApp:
     app = OtopApp(backend, popup=popup, interval=60)
 
     async def main() -> None:

@@ -80,8 +80,9 @@ def test_large_log_reads_only_recent_part(tmp_path: Path) -> None:
     with log.open("w") as f:
         for i in range(40000):
             hms = f"{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
-            f.write(f"timestamp=2026-11-24T{hms}.000Z "
-                    f"level=INFO run=old{i % 7} message=noise n={i}\n")  # fmt: skip
+            f.write(
+                f"timestamp=2026-11-24T{hms}.000Z level=INFO run=old{i % 7} message=noise n={i}\n"
+            )
         f.write(line(10, "new", "creating instance", directory="/p"))
     reader = SharedLog(log)
     since = parse_time("2026-11-25T14:00:00Z") or 0

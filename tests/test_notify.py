@@ -54,8 +54,11 @@ def listed(w: World, sid: str) -> dict[str, object]:
     may be listed too)."""
     out = subprocess.run(
         [f"{BIN}/python", "-m", "otop", "-L", w.server.socket, "list", "--json"],
-        capture_output=True, text=True, env=w.server.env, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=w.server.env,
+        check=True,
+    )
     agents = json.loads(out.stdout)["agents"]
     assert isinstance(agents, list)
     (mine,) = [a for a in agents if a["session_id"] == sid]
@@ -139,8 +142,9 @@ def test_the_bell_rings_in_the_agents_window(world: World) -> None:
         world.db.complete(mid, finish=None, error={"name": "APIError", "data": {"message": "x"}})
         wait_for(
             lambda: world.server("display", "-p", "-t", win, "#{window_bell_flag}").strip() == "1",
-            timeout=8, what="the bell flag",
-        )  # fmt: skip
+            timeout=8,
+            what="the bell flag",
+        )
         wait_for(lambda: b"needs you: error" in client.seen(), what="the client's message")
     finally:
         client.close()
@@ -195,8 +199,11 @@ def test_the_users_command_gets_the_event_on_stdin(tmp_path: Path) -> None:
     script = tmp_path / "n.py"
     script.write_text(NOTIFIER)
     n = Notifier(tmux=None)  # type: ignore[arg-type]
-    n.tell(Event("finished", AGENTS[0], NOW), [], NotifySettings(False, "all",
-           (sys.executable, str(script), str(out))))  # fmt: skip
+    n.tell(
+        Event("finished", AGENTS[0], NOW),
+        [],
+        NotifySettings(False, "all", (sys.executable, str(script), str(out))),
+    )
     wait_for(lambda: notified(out), what="the command's output")
     (got,) = notified(out)
     assert got["event"] == "finished" and got["title"] == "Idle one" and got["pid"] == 4001

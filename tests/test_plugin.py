@@ -172,8 +172,11 @@ def test_single_watcher(world: World) -> None:
         )
         for _ in range(3)
     ]
-    wait_for(lambda: sum(p.poll() is None for p in procs) == 1 and world.watcher() is not None,
-             timeout=10, what="two of three watchers to leave")  # fmt: skip
+    wait_for(
+        lambda: sum(p.poll() is None for p in procs) == 1 and world.watcher() is not None,
+        timeout=10,
+        what="two of three watchers to leave",
+    )
     alive = [p for p in procs if p.poll() is None]
     assert len(alive) == 1
     for p in procs:
@@ -200,8 +203,7 @@ def test_watcher_leaves_with_its_server(world: World) -> None:
     pid = world.watcher()
     assert pid
     sock = world.server("display", "-p", "#{socket_path}").strip()
-    files = [f(sock) for f in (published.snapshot_path, published.marks_path,
-                               published.frame_path)]  # fmt: skip
+    files = [f(sock) for f in (published.snapshot_path, published.marks_path, published.frame_path)]
     wait_for(lambda: all(os.path.exists(f) for f in files), what="the watcher's files")
     world.server("kill-server")
     assert os.path.exists(sock)  # the trap: the file stays
@@ -348,17 +350,21 @@ def test_popup_enter_jumps_to_the_pane(world: World) -> None:
         client.press(b"\x02O")
         # The watcher's first frame shows at once (cat, before Python); Enter typed while the
         # app loads still reaches it.
-        wait_for(lambda: b"loading" in client.seen() and b"Work perm" in client.seen(),
-                 timeout=15, what="the popup's first frame")  # fmt: skip
+        wait_for(
+            lambda: b"loading" in client.seen() and b"Work perm" in client.seen(),
+            timeout=15,
+            what="the popup's first frame",
+        )
         client.press(b"\r")
         wait_for(lambda: client.pane() == panes["perm"], timeout=8, what="the jump")
         wait_for(
-            lambda: "otop popup" not in subprocess.run(
-                ["ps", "-eo", "args"], capture_output=True, text=True
-            ).stdout,
+            lambda: (
+                "otop popup"
+                not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            ),
             timeout=5,
             what="the popup to close",
-        )  # fmt: skip
+        )
     finally:
         client.close()
 
@@ -423,8 +429,10 @@ def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
         server("run-shell", shlex.quote(str(plugin_dir / "otop.tmux")))
         assert server("show-options", "-gqv", "status-right").strip() == "#{@otop_status}"
         wait_for(lambda: (plugin_dir / ".venv-installing").exists(), what="the install")
-        wait_for(lambda: "installing" in server("show-options", "-gqv", "@otop_status"),
-                 what="the status line to say so")  # fmt: skip
+        wait_for(
+            lambda: "installing" in server("show-options", "-gqv", "@otop_status"),
+            what="the status line to say so",
+        )
         server(
             "run-shell", shlex.quote(str(plugin_dir / "otop.tmux"))
         )  # a reload while it installs
@@ -440,8 +448,11 @@ def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
         assert (plugin_dir / ".venv" / "bin" / "otop").exists()
         assert str(plugin_dir / ".venv") in server("list-keys", "-T", "prefix", "O")
         pins = (plugin_dir / "scripts" / "plugin-constraints.txt").read_text().splitlines()
-        frozen = subprocess.run([str(plugin_dir / ".venv" / "bin" / "python"), "-m", "pip",
-                                 "freeze"], capture_output=True, text=True).stdout  # fmt: skip
+        frozen = subprocess.run(
+            [str(plugin_dir / ".venv" / "bin" / "python"), "-m", "pip", "freeze"],
+            capture_output=True,
+            text=True,
+        ).stdout
         for pin in (p for p in pins if p.startswith(("textual==", "psutil=="))):
             assert pin in frozen
         log = (plugin_dir / ".venv-install.log").read_text()
@@ -486,8 +497,7 @@ def test_failed_install_says_why(tmp_path: Path) -> None:
         before = marker.stat().st_mtime_ns
         time.sleep(0.05)
         server("run-shell", str(plugin_dir / "scripts" / "plugin-bootstrap"), check=False)
-        wait_for(lambda: marker.exists() and marker.stat().st_mtime_ns > before,
-                 what="the new try")  # fmt: skip
+        wait_for(lambda: marker.exists() and marker.stat().st_mtime_ns > before, what="the new try")
     finally:
         server.kill()
 
@@ -523,8 +533,9 @@ def test_a_python_new_enough_is_found(tmp_path: Path) -> None:
     assert chosen.stdout.strip() == "/opt/py/bin/python3"
 
 
-def test_popup_outside_tmux_says_so(monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_popup_outside_tmux_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`otop popup` outside tmux explains that it needs tmux and exits non-zero."""
     from otop.cli import main
 
@@ -558,14 +569,20 @@ def test_list_answers_from_the_watchers_snapshot(
     sock = world.server("display", "-p", "#{socket_path}").strip()
     wait_for(lambda: os.path.exists(published.snapshot_path(sock)), what="the snapshot")
     assert oct(os.stat(published.snapshot_path(sock)).st_mode & 0o777) == "0o600"
-    wait_for(lambda: main(["-L", world.server.socket, "list", "--json"]) == 0
-             and "snapshot" in json.loads(capsys.readouterr().out), what="a fresh one")  # fmt: skip
+    wait_for(
+        lambda: (
+            main(["-L", world.server.socket, "list", "--json"]) == 0
+            and "snapshot" in json.loads(capsys.readouterr().out)
+        ),
+        what="a fresh one",
+    )
     assert main(["-L", world.server.socket, "list", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["snapshot"]["watcher_pid"] == world.watcher()
     assert 0 <= doc["snapshot"]["age_ms"] <= 2500
-    assert {a["session_id"] for a in doc["agents"]} == {panes[f"ses_{k}"] for k in
-                                                        ("tool", "perm", "idle")}  # fmt: skip
+    assert {a["session_id"] for a in doc["agents"]} == {
+        panes[f"ses_{k}"] for k in ("tool", "perm", "idle")
+    }
     assert main(["-L", world.server.socket, "list", "--json", "--cpu"]) == 0
     fresh = json.loads(capsys.readouterr().out)
     assert "snapshot" not in fresh

@@ -101,8 +101,11 @@ def test_cpu_is_a_delta_not_a_lifetime_average(tmp_path: Path) -> None:
         import psutil
 
         # The burn is over once the process sleeps (its first 0.6 s spin on the CPU).
-        wait_for(lambda: psutil.Process(p.pid).status() == psutil.STATUS_SLEEPING, 10,
-                 what="the burn to end")  # fmt: skip
+        wait_for(
+            lambda: psutil.Process(p.pid).status() == psutil.STATUS_SLEEPING,
+            10,
+            what="the burn to end",
+        )
         s = ProcScanner()
         s.scan()
         time.sleep(0.3)

@@ -72,8 +72,9 @@ class _Handler(socketserver.BaseRequestHandler):
         mode = self.server.mode
         if mode == "redirect":
             where = self.server.redirect_to.encode() + b"/session"
-            self.request.sendall(b"HTTP/1.1 302 Found\r\nLocation: %s\r\n"
-                                 b"Content-Length: 0\r\n\r\n" % where)  # fmt: skip
+            self.request.sendall(
+                b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n\r\n" % where
+            )
         elif mode == "slow drip":
             self.request.sendall(ANSWERS[mode])
             for _ in range(100):  # a byte a second: each read is quick, the whole is not

@@ -33,8 +33,12 @@ def test_the_first_frame_from_the_snapshot_matches_the_scan() -> None:
 
 def test_a_document_otop_did_not_write_is_refused() -> None:
     """A malformed document gives no first frame (the popup scans), never an exception."""
-    for doc in ({}, {"agents": [{"pid": "x"}]}, {"generated_at": 1, "agents": [{}]},
-                {"generated_at": 1, "agents": [{"key": "k", "state": "dancing"}]}):  # fmt: skip
+    for doc in (
+        {},
+        {"agents": [{"pid": "x"}]},
+        {"generated_at": 1, "agents": [{}]},
+        {"generated_at": 1, "agents": [{"key": "k", "state": "dancing"}]},
+    ):
         assert scan_from(doc, None) is None
 
 
@@ -54,6 +58,7 @@ def test_the_popup_first_frame_is_clean_text() -> None:
     # No line as wide as the popup (it would wrap and scroll the counts line away), and never
     # more lines than it has, however many agents there are.
     for width, height in ((100, 30), (60, 10), (200, 45)):
-        shown = re.sub(r"\x1b\[[0-9;]*[mHJ]", "", draw({**doc, "agents": doc["agents"] * 5},
-                                                        width, height)).split("\r\n")  # fmt: skip
+        shown = re.sub(
+            r"\x1b\[[0-9;]*[mHJ]", "", draw({**doc, "agents": doc["agents"] * 5}, width, height)
+        ).split("\r\n")
         assert len(shown) <= height and max(cell_width(line) for line in shown) < width

@@ -59,10 +59,16 @@ def test_mcp_names_from_a_project(tmp_path: Path) -> None:
     cfg.mkdir()
     proj = tmp_path / "proj"
     proj.mkdir()
-    (proj / "opencode.json").write_text(json.dumps({"mcp": {
-        HOSTILE: {"type": "local", "command": ["run", HOSTILE]},
-        "bad" + HOSTILE: "not an object",
-    }}))  # fmt: skip
+    (proj / "opencode.json").write_text(
+        json.dumps(
+            {
+                "mcp": {
+                    HOSTILE: {"type": "local", "command": ["run", HOSTILE]},
+                    "bad" + HOSTILE: "not an object",
+                }
+            }
+        )
+    )
     servers, problems = mcp_servers(cfg, str(proj))
     text = " ".join([*(f"{s.name} {s.target} {s.kind} {s.source}" for s in servers), *problems])
     assert "evil" in text and not CONTROL.search(text)

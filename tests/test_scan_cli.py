@@ -120,10 +120,30 @@ def test_list_json(
     assert (c["state"], c["group"], c["pid"]) == ("stale", "stale", None)
     assert c["pane"]["id"] == panes["c"]
     for agent in agents:
-        for key in ("pid", "kind", "session_id", "title", "directory", "state", "group", "tool",
-                    "interactive", "model", "tokens", "cost", "messages", "last_output",
-                    "round_started_at", "started_at", "cpu_percent", "rss_bytes", "tty", "pane",
-                    "children", "evidence"):  # fmt: skip
+        for key in (
+            "pid",
+            "kind",
+            "session_id",
+            "title",
+            "directory",
+            "state",
+            "group",
+            "tool",
+            "interactive",
+            "model",
+            "tokens",
+            "cost",
+            "messages",
+            "last_output",
+            "round_started_at",
+            "started_at",
+            "cpu_percent",
+            "rss_bytes",
+            "tty",
+            "pane",
+            "children",
+            "evidence",
+        ):
             assert key in agent
     assert a["cpu_percent"] is not None
     assert a["tty"] and a["tty"].startswith("/dev/pts/")

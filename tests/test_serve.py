@@ -32,8 +32,9 @@ class Running:
         self.thread.start()
         self.hub.ready.wait(10)
 
-    def get(self, path: str, method: str = "GET",
-            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:  # fmt: skip
+    def get(
+        self, path: str, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], Any]:
         con = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         con.request(method, path, headers=headers or {})
         resp = con.getresponse()
@@ -81,8 +82,9 @@ def test_routes(running: Running, agents: dict[str, str]) -> None:
     assert [a["state"] for a in doc["agents"]] == ["permission", "tool"]
     status, _, one = running.get(f"/agents/{agents['tool']}")
     assert status == 200 and one["session_id"] == agents["tool"]
-    assert one["todos"] == [{"content": "write tests", "status": "in_progress",
-                             "priority": "medium"}]  # fmt: skip
+    assert one["todos"] == [
+        {"content": "write tests", "status": "in_progress", "priority": "medium"}
+    ]
     assert [m["role"] for m in one["last_messages"]] == ["user", "assistant"]
     assert one["last_messages"][1]["parts"][0]["tool"] == "bash"
     assert running.get("/agents/../etc")[0] == 400
@@ -96,8 +98,9 @@ def test_routes(running: Running, agents: dict[str, str]) -> None:
     assert running.get("/nothing", method="DELETE")[0] == 404
 
 
-def test_events_stream_state_changes(running: Running, world: World,
-                                     agents: dict[str, str]) -> None:  # fmt: skip
+def test_events_stream_state_changes(
+    running: Running, world: World, agents: dict[str, str]
+) -> None:
     """/events sends one `state` event when an agent's state changes."""
     con = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
     con.request("GET", "/events")
@@ -197,13 +200,23 @@ def test_keeps_serving_without_a_database(world: World) -> None:
 DOC: dict[str, Any] = {
     "version": 1,
     "agents": [
-        {"title": "Needs | you\x1b[31m", "state": "permission", "tool": "bash", "group": "waiting",
-         "pane": {"session": "work", "window_index": 2, "pane_index": 0}},
+        {
+            "title": "Needs | you\x1b[31m",
+            "state": "permission",
+            "tool": "bash",
+            "group": "waiting",
+            "pane": {"session": "work", "window_index": 2, "pane_index": 0},
+        },
         {"title": "Busy", "state": "generating", "tool": None, "group": "working", "pane": None},
-        {"title": "Quiet", "state": "idle", "tool": None, "group": "idle",
-         "pane": {"session": "work", "window_index": 1, "pane_index": 1}},
+        {
+            "title": "Quiet",
+            "state": "idle",
+            "tool": None,
+            "group": "idle",
+            "pane": {"session": "work", "window_index": 1, "pane_index": 1},
+        },
     ],
-}  # fmt: skip
+}
 
 
 def test_bar_formats() -> None:
@@ -221,12 +234,22 @@ def test_bar_formats() -> None:
         "Refresh | refresh=true",
     ]
     w = json.loads(bar.waybar(DOC))
-    assert w == {"text": "⏳1 ⚙1 ·1", "class": "waiting", "alt": "waiting",
-                 "tooltip": "permission:bash  Needs ¦ you  [work:2.0]\ngenerating  Busy\n"
-                            "idle  Quiet  [work:1.1]"}  # fmt: skip
+    assert w == {
+        "text": "⏳1 ⚙1 ·1",
+        "class": "waiting",
+        "alt": "waiting",
+        "tooltip": "permission:bash  Needs ¦ you  [work:2.0]\ngenerating  Busy\n"
+        "idle  Quiet  [work:1.1]",
+    }
     assert bar.plain(DOC).splitlines() == [
-        "W1 G1 I1", "waiting:", "  permission:bash  Needs ¦ you  [work:2.0]", "working:",
-        "  generating  Busy", "idle:", "  idle  Quiet  [work:1.1]"]  # fmt: skip
+        "W1 G1 I1",
+        "waiting:",
+        "  permission:bash  Needs ¦ you  [work:2.0]",
+        "working:",
+        "  generating  Busy",
+        "idle:",
+        "  idle  Quiet  [work:1.1]",
+    ]
     empty = {"version": 1, "agents": []}
     assert json.loads(bar.waybar(empty))["class"] == "none"
     hostile = {"version": 1, "agents": [{**DOC["agents"][0], "title": "<b>bold</b> & co"}]}
@@ -244,8 +267,9 @@ def test_bar_from_a_server(running: Running, capsys: pytest.CaptureFixture[str])
     assert "cannot read http://127.0.0.1:9/agents" in capsys.readouterr().err
 
 
-def test_bar_local(world: World, agents: dict[str, str], capsys: pytest.CaptureFixture[str],
-                   tmp_path: Path) -> None:  # fmt: skip
+def test_bar_local(
+    world: World, agents: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """`otop bar` scans locally by default."""
     assert main(["-L", world.server.socket, "bar", "--format", "waybar"]) == 0
     assert json.loads(capsys.readouterr().out)["text"] == "⏳1 ⚙1"

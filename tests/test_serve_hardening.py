@@ -155,8 +155,10 @@ def test_non_ascii_token_is_401() -> None:
     """A non-ASCII bearer token is a wrong token (401), not a traceback."""
     s = Server(token="sekrit")
     try:
-        out = s.raw("GET /agents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
-                    "s\u00e9krit\r\nConnection: close\r\n\r\n".encode("latin-1"))  # fmt: skip
+        out = s.raw(
+            "GET /agents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            "s\u00e9krit\r\nConnection: close\r\n\r\n".encode("latin-1")
+        )
         assert out.startswith(b"HTTP/1.1 401")
         assert s.get("/agents", {"Authorization": "Bearer sekrit"})[0] == 200
     finally:

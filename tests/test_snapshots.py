@@ -23,28 +23,41 @@ async def settle(pilot: Pilot[None]) -> None:
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
 def test_table(snap_compare: Snap, size: tuple[int, int]) -> None:
     """The table: two rows per agent, colours by group, counts, footer keys."""
-    assert snap_compare(OtopApp(FixtureBackend(), interval=60), terminal_size=size,
-                        run_before=settle)  # fmt: skip
+    assert snap_compare(
+        OtopApp(FixtureBackend(), interval=60), terminal_size=size, run_before=settle
+    )
 
 
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
 def test_detail(snap_compare: Snap, size: tuple[int, int]) -> None:
     """The detail view: evidence, then the history with tools and text."""
-    assert snap_compare(OtopApp(FixtureBackend(), interval=60), terminal_size=size,
-                        press=["enter"], run_before=settle)  # fmt: skip
+    assert snap_compare(
+        OtopApp(FixtureBackend(), interval=60),
+        terminal_size=size,
+        press=["enter"],
+        run_before=settle,
+    )
 
 
 @pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
 def test_help(snap_compare: Snap, size: tuple[int, int]) -> None:
     """The `?` help panel."""
-    assert snap_compare(OtopApp(FixtureBackend(), interval=60), terminal_size=size,
-                        press=["question_mark"], run_before=settle)  # fmt: skip
+    assert snap_compare(
+        OtopApp(FixtureBackend(), interval=60),
+        terminal_size=size,
+        press=["question_mark"],
+        run_before=settle,
+    )
 
 
 def test_todos(snap_compare: Snap) -> None:
     """The todo panel of the selected session."""
-    assert snap_compare(OtopApp(FixtureBackend(), interval=60), terminal_size=(100, 30),
-                        press=["j", "j", "j", "t"], run_before=settle)  # fmt: skip
+    assert snap_compare(
+        OtopApp(FixtureBackend(), interval=60),
+        terminal_size=(100, 30),
+        press=["j", "j", "j", "t"],
+        run_before=settle,
+    )
 
 
 class McpBackend(FixtureBackend):

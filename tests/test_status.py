@@ -78,8 +78,15 @@ def _rejected(db: OpencodeDB, sid: str) -> None:
     mid = db.assistant(sid, completed=now_ms(), finish="tool-calls")
     part = db.tool_part(mid, sid, "read", "running", {"filePath": "/etc/hostname"})
     err = "The user rejected permission to use this specific tool call."
-    db.update_part(part, {"type": "tool", "tool": "read", "callID": "c", "state": {
-        "status": "error", "input": {}, "error": err, "time": {"start": 1, "end": 2}}})  # fmt: skip
+    db.update_part(
+        part,
+        {
+            "type": "tool",
+            "tool": "read",
+            "callID": "c",
+            "state": {"status": "error", "input": {}, "error": err, "time": {"start": 1, "end": 2}},
+        },
+    )
 
 
 def _done(db: OpencodeDB, sid: str) -> None:

@@ -23,8 +23,9 @@ pytestmark = pytest.mark.ui
 Step = Callable[[OtopApp, object], Awaitable[None]]
 
 
-def drive(backend: FixtureBackend, body: Step, *, popup: bool = False,
-          size: tuple[int, int] = (100, 30)) -> OtopApp:  # fmt: skip
+def drive(
+    backend: FixtureBackend, body: Step, *, popup: bool = False, size: tuple[int, int] = (100, 30)
+) -> OtopApp:
     """Run the app headless, wait for its first scan, then run the test's steps."""
     app = OtopApp(backend, popup=popup, interval=60)
 

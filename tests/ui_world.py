@@ -32,58 +32,117 @@ GUESS = Evidence("recency", Confidence.GUESS, "the newest session in /p/guess")
 
 
 def detail(n: int, title: str, *, interactive: bool = True, **kw: object) -> SessionDetail:
-    brief = SessionBrief(f"ses_{n:04d}abcdef01{n * 7919:08x}", title, f"/p/{n}", NOW - 600, NOW - 5,
-                         interactive)  # fmt: skip
-    base = SessionDetail(brief, "fake/fake-model", "build", Tokens(1200 * n, 300 * n), 0.0, 4 * n,
-                         f"last words of {n}", Turn(round_started_at=NOW - 30 * n))  # fmt: skip
+    brief = SessionBrief(
+        f"ses_{n:04d}abcdef01{n * 7919:08x}", title, f"/p/{n}", NOW - 600, NOW - 5, interactive
+    )
+    base = SessionDetail(
+        brief,
+        "fake/fake-model",
+        "build",
+        Tokens(1200 * n, 300 * n),
+        0.0,
+        4 * n,
+        f"last words of {n}",
+        Turn(round_started_at=NOW - 30 * n),
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def agent(n: int, state: State, session: SessionDetail | None, *, kind: ProcKind = ProcKind.TUI,
-          guessed: bool = False, waiting: float | None = None,
-          unseen: float | None = None) -> Agent:  # fmt: skip
-    proc = Proc(4000 + n, kind, ("opencode",), f"/p/{n}", f"/dev/pts/{n}", NOW - 3600 - n,
-                80_000_000 + n, 2.5 * n)  # fmt: skip
+def agent(
+    n: int,
+    state: State,
+    session: SessionDetail | None,
+    *,
+    kind: ProcKind = ProcKind.TUI,
+    guessed: bool = False,
+    waiting: float | None = None,
+    unseen: float | None = None,
+) -> Agent:
+    proc = Proc(
+        4000 + n,
+        kind,
+        ("opencode",),
+        f"/p/{n}",
+        f"/dev/pts/{n}",
+        NOW - 3600 - n,
+        80_000_000 + n,
+        2.5 * n,
+    )
     pane = Pane(f"%{n}", "work", n, f"@{n}", f"w{n}", 0, f"/dev/pts/{n}", 100 + n, "", "opencode")
-    return Agent(f"pid:{4000 + n}", proc, pane, session, state, "bash" if state == State.TOOL
-                 else None, EV, GUESS if guessed else EV, EV, waiting,
-                 unseen_since=unseen)  # fmt: skip
+    return Agent(
+        f"pid:{4000 + n}",
+        proc,
+        pane,
+        session,
+        state,
+        "bash" if state == State.TOOL else None,
+        EV,
+        GUESS if guessed else EV,
+        EV,
+        waiting,
+        unseen_since=unseen,
+    )
 
 
-# fmt: off
 CHILD = detail(9, "dig around (@general subagent)", interactive=False)
 AGENTS = (
-    agent(1, State.IDLE, detail(1, "Idle one", todos=(
-        Todo("write the parser", "completed", "high"),
-        Todo("[red]test it[/red]", "in_progress", "medium"),
-        Todo("ship", "pending", "low"),
-    )), unseen=NOW - 40),
+    agent(
+        1,
+        State.IDLE,
+        detail(
+            1,
+            "Idle one",
+            todos=(
+                Todo("write the parser", "completed", "high"),
+                Todo("[red]test it[/red]", "in_progress", "medium"),
+                Todo("ship", "pending", "low"),
+            ),
+        ),
+        unseen=NOW - 40,
+    ),
     agent(2, State.PERMISSION, detail(2, "[bold]Needs you[/bold] \x1b[31m"), waiting=NOW - 90),
     agent(3, State.SUBAGENT, detail(3, "Busy with a helper", children=(CHILD,))),
     agent(4, State.TOOL, detail(4, "日本語のタイトル 🚀 wide and long enough to be cut somewhere")),
-    agent(5, State.GENERATING, detail(5, "A run in the background", interactive=False),
-          kind=ProcKind.RUN),
+    agent(
+        5,
+        State.GENERATING,
+        detail(5, "A run in the background", interactive=False),
+        kind=ProcKind.RUN,
+    ),
     agent(6, State.IDLE, detail(6, "Maybe this one"), guessed=True),
     agent(7, State.STALE, detail(7, "Killed mid-turn")),
 )
 
 HISTORY = [
-    HistoryEntry("msg_1", "user", NOW - 120, "", 0, "",
-                 (HistoryPart("text", "fix the [b]bug[/b]"),)),
-    HistoryEntry("msg_2", "assistant", NOW - 110, "fake/fake-model", 42, "", (
-        HistoryPart("reasoning", "thinking about it"),
-        HistoryPart("tool", "make test", tool="bash", status="completed"),
-        HistoryPart("text", "Fixed it.\nAll tests pass."),
-    )),
+    HistoryEntry(
+        "msg_1", "user", NOW - 120, "", 0, "", (HistoryPart("text", "fix the [b]bug[/b]"),)
+    ),
+    HistoryEntry(
+        "msg_2",
+        "assistant",
+        NOW - 110,
+        "fake/fake-model",
+        42,
+        "",
+        (
+            HistoryPart("reasoning", "thinking about it"),
+            HistoryPart("tool", "make test", tool="bash", status="completed"),
+            HistoryPart("text", "Fixed it.\nAll tests pass."),
+        ),
+    ),
 ]
-# fmt: on
 
 
 class FixtureBackend:
     """A backend over fixed data that records what the app asked of it."""
 
-    def __init__(self, agents: tuple[Agent, ...] = AGENTS, problems: tuple[Problem, ...] = (),
-                 config: Path | None = None, jump_error: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        agents: tuple[Agent, ...] = AGENTS,
+        problems: tuple[Problem, ...] = (),
+        config: Path | None = None,
+        jump_error: str | None = None,
+    ) -> None:
         self.agents = agents
         self.problems = problems
         self.config = config

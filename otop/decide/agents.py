@@ -158,10 +158,17 @@ Json = Mapping[str, Any]
 Doing = tuple[State, "str | None", str]
 
 
-def server_agents(name: str, url: str, sessions: Sequence[Json], status: Json,
-                  permissions: Sequence[Json], questions: Sequence[Json],
-                  doing: Mapping[str, Doing], last_words: Mapping[str, str],
-                  now: float) -> list[Agent]:  # fmt: skip
+def server_agents(
+    name: str,
+    url: str,
+    sessions: Sequence[Json],
+    status: Json,
+    permissions: Sequence[Json],
+    questions: Sequence[Json],
+    doing: Mapping[str, Doing],
+    last_words: Mapping[str, str],
+    now: float,
+) -> list[Agent]:
     """A server's root sessions that are live or recent as agents, their states from what it
     lists (`/permission`, `/question`, `/session/status`, a busy session's newest parts)."""
     asks = {str(p.get("sessionID")): p for p in permissions}
@@ -192,15 +199,22 @@ def server_agents(name: str, url: str, sessions: Sequence[Json], status: Json,
         else:
             state, tool, said = State.IDLE, None, "GET /session/status does not list it (idle)"
             waiting = None
-        out.append(Agent(
-            key=f"{name}:{sid}", proc=None, pane=None,
-            session=_server_detail(s, sid, state, last_words.get(sid, "")),
-            state=state, tool=tool,
-            evidence_pane=Evidence("server", Confidence.UNKNOWN, f"on server {name}: no pane"),
-            evidence_session=Evidence("server", Confidence.CERTAIN, f"{url} lists {sid}"),
-            evidence_state=Evidence("server", Confidence.CERTAIN, f"{name}: {said}"),
-            waiting_since=waiting, server=name, request_id=request,
-        ))  # fmt: skip
+        out.append(
+            Agent(
+                key=f"{name}:{sid}",
+                proc=None,
+                pane=None,
+                session=_server_detail(s, sid, state, last_words.get(sid, "")),
+                state=state,
+                tool=tool,
+                evidence_pane=Evidence("server", Confidence.UNKNOWN, f"on server {name}: no pane"),
+                evidence_session=Evidence("server", Confidence.CERTAIN, f"{url} lists {sid}"),
+                evidence_state=Evidence("server", Confidence.CERTAIN, f"{name}: {said}"),
+                waiting_since=waiting,
+                server=name,
+                request_id=request,
+            )
+        )
     return out
 
 
@@ -208,8 +222,9 @@ def _server_detail(s: Json, sid: str, state: State, last_output: str) -> Session
     times, model, tokens = _map(s.get("time")), _map(s.get("model")), _map(s.get("tokens"))
     cache = _map(tokens.get("cache"))
     title, where = clean(str(s.get("title") or "")), clean(str(s.get("directory") or ""))
-    brief = SessionBrief(sid, title, where, _s(times.get("created")), _s(times.get("updated")),
-                         True)  # fmt: skip
+    brief = SessionBrief(
+        sid, title, where, _s(times.get("created")), _s(times.get("updated")), True
+    )
     return SessionDetail(
         brief=brief,
         model=clean(f"{model.get('providerID', '')}/{model.get('id', '')}").strip("/"),

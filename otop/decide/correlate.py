@@ -141,7 +141,6 @@ def _decide_directory(group: list[Binding], ctx: Context) -> None:
 
 def _settle(b: Binding, own: _Own, log: Clue | None, claimed: set[str]) -> None:
     """One process's answer from its own evidence and its log, with the confidence it earns."""
-    notes = b.notes
     if own.home:
         conf = C if log is not None and log.home else L
         _set(b, None, Evidence("pane title", conf, own.clues[0].detail + ": no session open"))
@@ -149,34 +148,11 @@ def _settle(b: Binding, own: _Own, log: Clue | None, claimed: set[str]) -> None:
     allowed = own.allowed
     logged = next(iter(log.sessions)) if log is not None and log.sessions else None
     if allowed is None:
-        if log is None:
-            return
-        if log.home:  # a TUI may show a session it opened without writing a line about it
-            _set(b, None, Evidence("log", G, log.detail))
-        else:
-            _set(b, logged, Evidence("log", log.cap, log.detail), claimed)
-        # A guess is worth a look at the screen, which may settle it.
-        b.wants_screen = b.session_evidence.confidence == G
+        if log is not None:
+            _log_only(b, log, logged, claimed)
         return
     if len(allowed) == 1:
-        sid = next(iter(allowed))
-        lead = next(c for c in own.clues if c.sessions >= allowed)
-        # Each tier that names this session alone; two of them, or argv that the pane's
-        # title does not dispute, make it certain.
-        alone = [c.tier for c in own.clues if c.sessions == allowed]
-        if logged == sid:
-            if log is not None and log.cap == L:
-                alone.append("log")
-        elif logged is not None:
-            notes.append(f"the log names {logged}; this pane's own evidence wins")
-        sure = len(alone) >= 2 or (lead.tier == "argv" and not _contradicted(own, sid))
-        # Left over once other panes took theirs: two TUIs may show one session, so that
-        # alone is a guess.
-        conf = C if sure else L if alone else G
-        extra = tuple(f"{t} agrees" for t in alone if t != lead.tier)
-        if not alone:
-            extra = (*extra, "the only session the pane's title fits that no other pane shows")
-        _set(b, sid, Evidence(lead.tier, conf, lead.detail, extra), claimed)
+        _one_allowed(b, own, allowed, log, logged, claimed)
         return
     if log is not None and logged in allowed:
         detail = f"{log.detail}; own evidence allows {len(allowed)} sessions"
@@ -186,8 +162,47 @@ def _settle(b: Binding, own: _Own, log: Clue | None, claimed: set[str]) -> None:
     b.candidates = tuple(sorted(allowed))
     which = ", ".join(sorted(allowed))
     b.session_evidence = Evidence(
-        "none", U, f"cannot tell which session: the pane's evidence fits {which}", tuple(notes)
+        "none", U, f"cannot tell which session: the pane's evidence fits {which}", tuple(b.notes)
     )
+
+
+def _log_only(b: Binding, log: Clue, logged: str | None, claimed: set[str]) -> None:
+    """No own evidence: the log's answer, and a look at the screen when that is a guess."""
+    if log.home:  # a TUI may show a session it opened without writing a line about it
+        _set(b, None, Evidence("log", G, log.detail))
+    else:
+        _set(b, logged, Evidence("log", log.cap, log.detail), claimed)
+    # A guess is worth a look at the screen, which may settle it.
+    b.wants_screen = b.session_evidence.confidence == G
+
+
+def _one_allowed(
+    b: Binding,
+    own: _Own,
+    allowed: frozenset[str],
+    log: Clue | None,
+    logged: str | None,
+    claimed: set[str],
+) -> None:
+    """Own evidence allows one session: how sure it is, counting the tiers that agree."""
+    sid = next(iter(allowed))
+    lead = next(c for c in own.clues if c.sessions >= allowed)
+    # Each tier that names this session alone; two of them, or argv that the pane's
+    # title does not dispute, make it certain.
+    alone = [c.tier for c in own.clues if c.sessions == allowed]
+    if logged == sid:
+        if log is not None and log.cap == L:
+            alone.append("log")
+    elif logged is not None:
+        b.notes.append(f"the log names {logged}; this pane's own evidence wins")
+    sure = len(alone) >= 2 or (lead.tier == "argv" and not _contradicted(own, sid))
+    # Left over once other panes took theirs: two TUIs may show one session, so that
+    # alone is a guess.
+    conf = C if sure else L if alone else G
+    extra = tuple(f"{t} agrees" for t in alone if t != lead.tier)
+    if not alone:
+        extra = (*extra, "the only session the pane's title fits that no other pane shows")
+    _set(b, sid, Evidence(lead.tier, conf, lead.detail, extra), claimed)
 
 
 def _contradicted(own: _Own, sid: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from otop.model import Confidence, Evidence, SessionDetail, State, Turn
+from otop.model import Confidence, Evidence, SessionDetail, State, ToolRun, Turn
 
 ABORTED = "MessageAbortedError"
 # A live process whose unfinished turn wrote nothing for this long, with no CPU and no tool
@@ -69,6 +69,7 @@ def _finished(turn: Turn) -> Verdict:
 
 
 def _unfinished(session: SessionDetail, turn: Turn, sig: Signals, now: float) -> Verdict:
+    """An unfinished turn: stale, asking a permission, running a tool, or with the model."""
     ref = turn.assistant_id or turn.last_message_id or "?"
     if not sig.alive:
         return Verdict(
@@ -76,6 +77,15 @@ def _unfinished(session: SessionDetail, turn: Turn, sig: Signals, now: float) ->
             None,
             _ev("process", f"{ref} unfinished and no live process shows {session.brief.id}"),
         )
+    return (
+        _permission(session, turn, sig, ref)
+        or _running_tool(session, turn, sig, now)
+        or _without_tools(turn, sig, now, ref)
+    )
+
+
+def _permission(session: SessionDetail, turn: Turn, sig: Signals, ref: str) -> Verdict | None:
+    """A permission dialog, as the screen shows it or else as the log asked it."""
     # A permission dialog looks like a running tool in the database: only the screen or the
     # log tells it apart. It may belong to a subagent, so it outranks the session's own parts.
     if sig.screen_permission:
@@ -93,6 +103,11 @@ def _unfinished(session: SessionDetail, turn: Turn, sig: Signals, now: float) ->
             _ev("log", f"unfinished turn {ref} + log 'asking id={sig.log_ask}'", Confidence.LIKELY),
             waiting_since=_since(sig.log_ask_at, turn),
         )
+    return None
+
+
+def _running_tool(session: SessionDetail, turn: Turn, sig: Signals, now: float) -> Verdict | None:
+    """The turn's running tools: a question first, then a subagent's task, then any tool."""
     tools = turn.running_tools
     for t in tools:
         if t.tool == "question":
@@ -102,24 +117,33 @@ def _unfinished(session: SessionDetail, turn: Turn, sig: Signals, now: float) ->
                 _ev("db", f"running question tool {t.part_id}"),
                 waiting_since=t.started_at,
             )
-    child = _busiest_child(session, sig, now)
     for t in tools:
         if t.tool == "task":
-            if child is not None and child.state in (State.PERMISSION, State.QUESTION):
-                return Verdict(
-                    child.state,
-                    child.tool,
-                    _ev("db", f"subagent {t.child_session_id or '?'}: {child.evidence.detail}"),
-                    waiting_since=child.waiting_since,
-                )
-            return Verdict(
-                State.SUBAGENT,
-                "task",
-                _ev("db", f"running task tool {t.part_id} (subagent {t.child_session_id or '?'})"),
-            )
+            return _task(t, _busiest_child(session, sig, now))
     if tools:
         t = tools[0]
         return Verdict(State.TOOL, t.tool, _ev("db", f"running {t.tool} tool {t.part_id}"))
+    return None
+
+
+def _task(t: ToolRun, child: Verdict | None) -> Verdict:
+    """A running task tool: its subagent's question or permission, else the subagent at work."""
+    if child is not None and child.state in (State.PERMISSION, State.QUESTION):
+        return Verdict(
+            child.state,
+            child.tool,
+            _ev("db", f"subagent {t.child_session_id or '?'}: {child.evidence.detail}"),
+            waiting_since=child.waiting_since,
+        )
+    return Verdict(
+        State.SUBAGENT,
+        "task",
+        _ev("db", f"running task tool {t.part_id} (subagent {t.child_session_id or '?'})"),
+    )
+
+
+def _without_tools(turn: Turn, sig: Signals, now: float, ref: str) -> Verdict:
+    """No tool running: stuck, thinking, or the model generating."""
     stuck = _stuck(turn, sig, now)
     if stuck:
         return Verdict(State.STALE, None, _ev("process", stuck, Confidence.LIKELY))

@@ -105,8 +105,9 @@ def has_user(recent: Sequence[MessageRow]) -> bool:
     return any(role(m) == "user" for m in recent)
 
 
-def build(recent: Sequence[MessageRow], parts: Sequence[PartRow],
-          earlier_user: float | None = None) -> tuple[Turn, str, str]:  # fmt: skip
+def build(
+    recent: Sequence[MessageRow], parts: Sequence[PartRow], earlier_user: float | None = None
+) -> tuple[Turn, str, str]:
     """The turn of a session from its newest messages (newest first) and the parts of its
     `newest_assistant`; with the model and agent of that message. `earlier_user` is when the
     round began if no user message is among `recent`."""
@@ -210,8 +211,13 @@ def totals(messages: Iterable[dict[str, object] | None]) -> tuple[Tokens, float]
         if isinstance(tok, dict):
             cache = tok.get("cache") if isinstance(tok.get("cache"), dict) else {}
             assert isinstance(cache, dict)
-            counts = (tok.get("input"), tok.get("output"), tok.get("reasoning"),
-                      cache.get("read"), cache.get("write"))  # fmt: skip
+            counts = (
+                tok.get("input"),
+                tok.get("output"),
+                tok.get("reasoning"),
+                cache.get("read"),
+                cache.get("write"),
+            )
             for i, v in enumerate(counts):
                 sums[i] += int(v) if isinstance(v, (int, float)) else 0
         c = data.get("cost")

@@ -61,6 +61,9 @@ class RootIndex:
                     self.known.pop(sid, None)  # a child session, or archived
         self.dirs, self.since = dirs | self.dirs, since
         keep = [b for b in self.known.values() if b.directory in dirs or b.updated_at >= since]
-        self.known = {b.id: b for b in self.known.values()
-                      if b.directory in self.dirs or b.updated_at >= since}  # fmt: skip
+        self.known = {
+            b.id: b
+            for b in self.known.values()
+            if b.directory in self.dirs or b.updated_at >= since
+        }
         return keep

@@ -268,15 +268,25 @@ def agents(view: View, now: float) -> list[Agent]:
         return []
     doing = {sid: _doing(m) for sid, m in view.recent.items()}
     words = {sid: _last_words(m) for sid, m in view.recent.items()}
-    return server_agents(view.config.name, view.config.url, view.sessions, view.status,
-                         view.permissions, view.questions, doing, words, now)  # fmt: skip
+    return server_agents(
+        view.config.name,
+        view.config.url,
+        view.sessions,
+        view.status,
+        view.permissions,
+        view.questions,
+        doing,
+        words,
+        now,
+    )
 
 
 class Remotes:
     """Every configured server, polled on a beat in one background thread."""
 
-    def __init__(self, configs: list[ServerConfig], interval: float = 2.0,
-                 timeout: float = 3.0) -> None:  # fmt: skip
+    def __init__(
+        self, configs: list[ServerConfig], interval: float = 2.0, timeout: float = 3.0
+    ) -> None:
         self.clients = {c.name: Client(c, timeout) for c in configs}
         self.interval = interval
         self.timeout = timeout
@@ -295,8 +305,12 @@ class Remotes:
         self.started = True
         for name, client in self.clients.items():
             for target, kind in ((self._run, "poll"), (self._listen, "events")):
-                t = threading.Thread(target=target, args=(name, client), daemon=True,
-                                     name=f"otop-server-{name}-{kind}")  # fmt: skip
+                t = threading.Thread(
+                    target=target,
+                    args=(name, client),
+                    daemon=True,
+                    name=f"otop-server-{name}-{kind}",
+                )
                 t.start()
 
     def stop(self) -> None:

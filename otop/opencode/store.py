@@ -98,11 +98,15 @@ class Store:
         return name if name in self.session_columns else fallback
 
     def _brief_select(self) -> str:
-        interactive = "permission IS NULL" if "permission" in self.session_columns else "1"
         return (
-            f"SELECT id, title, directory, time_created, time_updated, {interactive}, parent_id "
-            "FROM session"
+            "SELECT id, title, directory, time_created, time_updated, "
+            f"{self._interactive()}, parent_id FROM session"
         )
+
+    def _interactive(self) -> str:
+        """The column that says a session is interactive (only a subagent's has a permission
+        set; a database without the column has interactive sessions only)."""
+        return "permission IS NULL" if "permission" in self.session_columns else "1"
 
     @staticmethod
     def _brief(row: tuple[object, ...]) -> SessionBrief:
@@ -180,37 +184,10 @@ class Store:
 
     def detail(self, session_id: str, *, depth: int = 1) -> SessionDetail | None:
         """What the monitor needs of one session, from its newest rows only."""
-        cols = [
-            "id",
-            "title",
-            "directory",
-            "time_created",
-            "time_updated",
-            self._col("permission"),
-            "parent_id",
-            self._col("model"),
-            self._col("agent"),
-            self._col("cost"),
-            self._col("tokens_input"),
-            self._col("tokens_output"),
-            self._col("tokens_reasoning"),
-            self._col("tokens_cache_read"),
-            self._col("tokens_cache_write"),
-            self._col("time_compacting"),
-        ]
-        rows = self._rows(f"SELECT {', '.join(cols)} FROM session WHERE id = ?", [session_id])
-        if not rows:
+        r = self._session_row(session_id)
+        if r is None:
             return None
-        r = rows[0]
-        brief = SessionBrief(
-            id=str(r[0]),
-            title=str(r[1] or ""),
-            directory=str(r[2] or ""),
-            created_at=ms_to_s(r[3]) or 0.0,
-            updated_at=ms_to_s(r[4]) or 0.0,
-            interactive=r[5] is None if "permission" in self.session_columns else True,
-            parent_id=str(r[6]) if r[6] else None,
-        )
+        brief = self._brief(r[:7])
         turn, model, agent, last_output = self._turn(session_id)
         if r[15]:
             turn = _with_compaction(turn)
@@ -237,6 +214,29 @@ class Store:
             todos=self.todos(session_id),
             children=children,
         )
+
+    def _session_row(self, session_id: str) -> tuple[object, ...] | None:
+        """The session's own row: who it is, its model and agent, tokens, cost, compaction."""
+        cols = [
+            "id",
+            "title",
+            "directory",
+            "time_created",
+            "time_updated",
+            self._interactive(),
+            "parent_id",
+            self._col("model"),
+            self._col("agent"),
+            self._col("cost"),
+            self._col("tokens_input"),
+            self._col("tokens_output"),
+            self._col("tokens_reasoning"),
+            self._col("tokens_cache_read"),
+            self._col("tokens_cache_write"),
+            self._col("time_compacting"),
+        ]
+        rows = self._rows(f"SELECT {', '.join(cols)} FROM session WHERE id = ?", [session_id])
+        return rows[0] if rows else None
 
     def _turn(self, session_id: str) -> tuple[Turn, str, str, str]:
         """The newest messages (and the newest assistant's parts) of one session, read by

@@ -62,10 +62,22 @@ _VALUED = {
 
 def parse_argv(argv: Sequence[str]) -> tuple[ProcKind | None, str | None, bool, str | None]:
     """(kind, session id, continue flag, project dir) of an argv; kind None: not an agent."""
+    session, cont, positional = _options(argv[1:])
+    if positional:
+        first = positional[0]
+        if first in _KINDS:
+            return _KINDS[first], session, cont, None
+        if first in _OTHER:
+            return None, session, cont, None
+        return ProcKind.TUI, session, cont, first
+    return ProcKind.TUI, session, cont, None
+
+
+def _options(args: Sequence[str]) -> tuple[str | None, bool, list[str]]:
+    """(session id, continue flag, positionals) of the arguments after the program's name."""
     session = None
     cont = False
     positional: list[str] = []
-    args = list(argv[1:])
     i = 0
     while i < len(args):
         a = args[i]
@@ -88,11 +100,4 @@ def parse_argv(argv: Sequence[str]) -> tuple[ProcKind | None, str | None, bool, 
         elif not a.startswith("-"):
             positional.append(a)
         i += 1
-    if positional:
-        first = positional[0]
-        if first in _KINDS:
-            return _KINDS[first], session, cont, None
-        if first in _OTHER:
-            return None, session, cont, None
-        return ProcKind.TUI, session, cont, first
-    return ProcKind.TUI, session, cont, None
+    return session, cont, positional

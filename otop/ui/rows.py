@@ -93,13 +93,17 @@ def cells(row: Row, now: float, widths: dict[str, int]) -> list[Text]:
         "TITLE": (title, last or "-"),
         "STATE": (label, f"round {age(now - round_at)}" if round_at else ""),
         "SESSION": (short_id(s.brief.id if s else None), f"{s.messages} msgs" if s else ""),
-        "UP": (age(now - p.started_at) if p and not child else "",
-               f"{p.pid}" if p and not child else ""),
-        "CPU%": (f"{p.cpu_percent:.1f}" if p and p.cpu_percent is not None and not child else "",
-                 _mb(p.rss_bytes) if p and not child else ""),
+        "UP": (
+            age(now - p.started_at) if p and not child else "",
+            f"{p.pid}" if p and not child else "",
+        ),
+        "CPU%": (
+            f"{p.cpu_percent:.1f}" if p and p.cpu_percent is not None and not child else "",
+            _mb(p.rss_bytes) if p and not child else "",
+        ),
         "TOKENS": (f"{s.tokens.total:,}" if s else "-", f"out {s.tokens.output:,}" if s else ""),
         "MODEL": (_model(s), where),
-    }  # fmt: skip
+    }
     out = []
     for name, width in widths.items():
         top, bottom = content[name]
@@ -117,8 +121,12 @@ def header(agents: Sequence[Agent], extra: str = "", problems: Sequence[str] = (
     problem (an unreachable server, tmux) in red."""
     c = counts(agents)
     t = Text()
-    for group, label in ((Group.WAITING, "waiting"), (Group.WORKING, "working"),
-                         (Group.IDLE, "idle"), (Group.STALE, "stale")):  # fmt: skip
+    for group, label in (
+        (Group.WAITING, "waiting"),
+        (Group.WORKING, "working"),
+        (Group.IDLE, "idle"),
+        (Group.STALE, "stale"),
+    ):
         if t:
             t.append("  ")
         t.append(f"{c[group]} {label}", style=STYLE[group] or None)

@@ -35,29 +35,34 @@ def history_text(entries: list[HistoryEntry], children: tuple[SessionDetail, ...
     if not entries:
         t.append("No messages in this session yet.\n", style="dim")
     for e in entries:
-        when = time.strftime("%H:%M:%S", time.localtime(e.created_at))
-        head = f"── {e.role} {when}"
-        if e.role == "assistant":
-            head += f" · {clean(e.model)} · {e.tokens_output} out"
-        t.append(head + "\n", style="bold cyan" if e.role == "user" else "bold")
-        if e.error:
-            t.append(f"   error: {clean(e.error)}\n", style="red")
-        for p in e.parts:
-            if p.kind == "tool":
-                t.append(f"   ⚙ {clean(p.tool)} [{clean(p.status)}] ", style="yellow")
-                t.append(clean(p.text)[:200] + "\n")
-            elif p.kind == "reasoning":
-                for line in lines(p.text):
-                    t.append(f"   {line}\n", style="dim italic")
-            elif p.kind == "text":
-                for line in lines(p.text):
-                    t.append(f"   {line}\n")
-        t.append("\n")
+        _append_entry(t, e)
     if children:
         t.append("Subagents\n", style="bold")
         for c in children:
             t.append(f"   ↳ {clean(c.brief.title)}  {c.brief.id}\n")
     return t
+
+
+def _append_entry(t: Text, e: HistoryEntry) -> None:
+    """One message: its head (role, time, model), its error, and its parts."""
+    when = time.strftime("%H:%M:%S", time.localtime(e.created_at))
+    head = f"── {e.role} {when}"
+    if e.role == "assistant":
+        head += f" · {clean(e.model)} · {e.tokens_output} out"
+    t.append(head + "\n", style="bold cyan" if e.role == "user" else "bold")
+    if e.error:
+        t.append(f"   error: {clean(e.error)}\n", style="red")
+    for p in e.parts:
+        if p.kind == "tool":
+            t.append(f"   ⚙ {clean(p.tool)} [{clean(p.status)}] ", style="yellow")
+            t.append(clean(p.text)[:200] + "\n")
+        elif p.kind == "reasoning":
+            for line in lines(p.text):
+                t.append(f"   {line}\n", style="dim italic")
+        elif p.kind == "text":
+            for line in lines(p.text):
+                t.append(f"   {line}\n")
+    t.append("\n")
 
 
 def todo_text(session: SessionDetail | None) -> Text:
@@ -195,8 +200,10 @@ class PanelScreen(ModalScreen[None]):
 def help_text(popup: bool) -> Group:
     """Every key, in a two-column grid that wraps its descriptions under themselves."""
     parts: list[Table | Text] = []
-    for heading, keys in (("Table", described(TABLE_KEYS + APP_KEYS)),
-                          ("Detail view", described(DETAIL_KEYS))):  # fmt: skip
+    for heading, keys in (
+        ("Table", described(TABLE_KEYS + APP_KEYS)),
+        ("Detail view", described(DETAIL_KEYS)),
+    ):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True, justify="right")
         grid.add_column()

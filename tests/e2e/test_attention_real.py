@@ -105,8 +105,11 @@ class World:
         """The pane's agent as `otop list --json` prints it (the watcher's marks included)."""
         out = subprocess.run(
             [sys.executable, "-m", "otop", "-L", self.lab.socket, "list", "--json"],
-            capture_output=True, text=True, env=self.lab.env, check=True,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            env=self.lab.env,
+            check=True,
+        )
         doc = json.loads(out.stdout)
         (a,) = [a for a in doc["agents"] if a["pane"] and a["pane"]["id"] == pane]
         return {**a, "generated_at": doc["generated_at"]}
@@ -189,8 +192,11 @@ def newest_prompt(lab: Lab, session_id: str) -> str | None:
 def reply_from_popup(w: World, pane: str, text: str) -> str:
     """Open the app on the lab, select the pane's row, press `i`, type the text, Enter; the
     message the app shows once it is done."""
-    app = OtopApp(LiveBackend(Scanner(Options(socket_name=w.lab.socket), env=w.lab.env)),
-                  popup=True, interval=60)  # fmt: skip
+    app = OtopApp(
+        LiveBackend(Scanner(Options(socket_name=w.lab.socket), env=w.lab.env)),
+        popup=True,
+        interval=60,
+    )
 
     async def run() -> str:
         async with app.run_test(size=(160, 40)) as pilot:
@@ -332,6 +338,47 @@ def test_keys_typed_with_prefix_o_under_load(world: World) -> None:
         assert needle.decode() not in screen, screen
 
 
+def sample_until_idle(
+    w: World, samplers: dict[float, Attention], counts: dict[float, int]
+) -> tuple[list[str], float | None, float]:
+    """Feed each sampler the agent every 0.2 s, counting the `finished` events each tells,
+    until the agent has been idle for 4 s (at most 60 s): the states seen, and when idle was
+    first seen (monotonic and wall clock)."""
+    started = time.monotonic()
+    idle_since: float | None = None
+    idle_wall = 0.0
+    seen: list[str] = []
+    while time.monotonic() - started < 60:
+        a = w.agent(w.work)
+        assert a is not None
+        if not seen or seen[-1] != a.state.value:
+            seen.append(a.state.value)
+        now = time.time()
+        for settle, sampler in samplers.items():
+            told = sampler.update([a], set(), now)
+            counts[settle] += sum(e.kind == FINISHED for e in told)
+        if a.state == State.IDLE and time.monotonic() - started > 3:
+            if idle_since is None:
+                idle_since, idle_wall = time.monotonic(), time.time()
+            if time.monotonic() - idle_since > 4:
+                break
+        else:
+            idle_since = None
+        time.sleep(0.2)
+    return seen, idle_since, idle_wall
+
+
+def wait_for_an_event(w: World, before: int, seen: list[str]) -> None:
+    """Wait for the watcher to tell the work pane's agent one more event; when it does not,
+    fail with the states seen, the events told and the watcher's log."""
+    try:
+        wait_until(lambda: len(w.told(w.work)) > before or None, 30)
+    except TimeoutError:
+        log = Path(f"/tmp/otop-{os.getuid()}/watch.log")
+        tail = log.read_text()[-1500:] if log.exists() else ""
+        raise AssertionError(f"no event; states {seen}; told {w.told(w.work)}; {tail}") from None
+
+
 def test_a_turn_of_several_tool_calls_is_one_finish_and_an_unseen_mark(world: World) -> None:
     """Three tool calls in one turn, the client elsewhere: exactly one `finished` event, the
     unseen mark on the status line and the badge; selecting the window in the client clears
@@ -347,35 +394,8 @@ def test_a_turn_of_several_tool_calls_is_one_finish_and_an_unseen_mark(world: Wo
     for turn in range(2):
         before = len(w.told(w.work))
         w.lab.type(w.work, f"[[sh:echo one]] [[sh:sleep 1]] [[sh:echo three]] turn {turn}")
-        started = time.monotonic()
-        idle_since: float | None = None
-        idle_wall = 0.0
-        seen: list[str] = []
-        while time.monotonic() - started < 60:
-            a = w.agent(w.work)
-            assert a is not None
-            if not seen or seen[-1] != a.state.value:
-                seen.append(a.state.value)
-            now = time.time()
-            for settle, sampler in samplers.items():
-                told = sampler.update([a], set(), now)
-                counts[settle] += sum(e.kind == FINISHED for e in told)
-            if a.state == State.IDLE and time.monotonic() - started > 3:
-                if idle_since is None:
-                    idle_since, idle_wall = time.monotonic(), time.time()
-                if time.monotonic() - idle_since > 4:
-                    break
-            else:
-                idle_since = None
-            time.sleep(0.2)
-        try:
-            wait_until(lambda n=before: len(w.told(w.work)) > n or None, 30)  # type: ignore[misc]
-        except TimeoutError:
-            log = Path(f"/tmp/otop-{os.getuid()}/watch.log")
-            tail = log.read_text()[-1500:] if log.exists() else ""
-            raise AssertionError(
-                f"no event; states {seen}; told {w.told(w.work)}; {tail}"
-            ) from None
+        seen, idle_since, idle_wall = sample_until_idle(w, samplers, counts)
+        wait_for_an_event(w, before, seen)
         time.sleep(2)
         new = w.told(w.work)[before:]
         assert [e["event"] for e in new] == [FINISHED], new

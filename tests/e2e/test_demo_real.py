@@ -24,13 +24,16 @@ def test_real_demo_shows_real_states_and_cleans_up() -> None:
 
     out = subprocess.run(
         [sys.executable, "-m", "devtools.demo", "--real", "--headless", "16"],
-        capture_output=True, text=True, timeout=150,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=150,
+    ).stdout
     assert "Add pagination to the orders API" in out
     for state in ("generating", "tool:bash", "permission"):
         assert state in out, state
-    assert any("⏳1" in line and "⚙2" in line for line in out.splitlines()
-               if line.startswith("status: "))  # fmt: skip
+    assert any(
+        "⏳1" in line and "⚙2" in line for line in out.splitlines() if line.startswith("status: ")
+    )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and mine():
         time.sleep(0.3)

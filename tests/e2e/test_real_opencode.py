@@ -285,8 +285,12 @@ def test_resume_a_run_session(lab: Lab, view: View, panes: dict[str, str]) -> No
     d = lab.project("beta")
     done = subprocess.run(
         [lab.binary, "run", "[[stream:2:0.1]]", "made", "by", "run"],
-        cwd=d, env=lab.env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=d,
+        env=lab.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     con = sqlite3.connect(f"file:{lab.data}/opencode/opencode.db?mode=ro", uri=True)
     (sid,) = con.execute(
@@ -305,8 +309,11 @@ def test_resume_a_run_session(lab: Lab, view: View, panes: dict[str, str]) -> No
     env.pop("TMUX", None)
     out = subprocess.run(
         [sys.executable, "-m", "otop", "-L", lab.socket, "list", "--json"],
-        env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     listed = json.loads(out.stdout)["agents"]
     assert any(x["session_id"] == sid for x in listed), listed
     reached("-s resume of a run session", a)

@@ -39,8 +39,9 @@ class Served:
 
     def call(self, method: str, path: str, body: object = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=10) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
@@ -54,8 +55,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         port = free_port()
         project = lab.project("served")
         pane = lab.window("serve", project)
-        lab.tmux("send-keys", "-t", pane, f"opencode serve --port {port} --hostname 127.0.0.1",
-                 "Enter")  # fmt: skip
+        lab.tmux(
+            "send-keys", "-t", pane, f"opencode serve --port {port} --hostname 127.0.0.1", "Enter"
+        )
         s = Served(lab, port, project)
 
         def up() -> bool | None:
@@ -86,8 +88,11 @@ def test_remote_permission_answered_through_the_api(served: Served) -> None:
     d = served.project
     sid = served.call("POST", f"/session?directory={d}", {})["id"]
     prompt = '[[call:read:{"filePath":"/etc/hostname"}]] read it'
-    served.call("POST", f"/session/{sid}/prompt_async?directory={d}",
-                {"parts": [{"type": "text", "text": prompt}]})  # fmt: skip
+    served.call(
+        "POST",
+        f"/session/{sid}/prompt_async?directory={d}",
+        {"parts": [{"type": "text", "text": prompt}]},
+    )
     t0 = time.monotonic()
     agent = wait_until(lambda: remote(scanner, sid, State.PERMISSION), 40, 0.05)
     print(f"remote permission listed {time.monotonic() - t0:.2f} s after the prompt was sent")
@@ -114,8 +119,13 @@ def test_unreachable_server_never_slows_the_local_scan(served: Served) -> None:
     port = hole.getsockname()[1]
     try:
         base = Scanner(Options(socket_name=served.lab.socket), env=served.lab.env)
-        slow = Scanner(Options(socket_name=served.lab.socket, servers=(
-            ServerConfig("hole", f"http://127.0.0.1:{port}"),)), env=served.lab.env)  # fmt: skip
+        slow = Scanner(
+            Options(
+                socket_name=served.lab.socket,
+                servers=(ServerConfig("hole", f"http://127.0.0.1:{port}"),),
+            ),
+            env=served.lab.env,
+        )
 
         def times(scanner: Scanner) -> list[float]:
             out = []
@@ -126,8 +136,10 @@ def test_unreachable_server_never_slows_the_local_scan(served: Served) -> None:
             return out
 
         t_base, t_slow = statistics.median(times(base)), statistics.median(times(slow))
-        print(f"local scan median: {t_base * 1000:.1f} ms; with an unreachable server: "
-              f"{t_slow * 1000:.1f} ms")  # fmt: skip
+        print(
+            f"local scan median: {t_base * 1000:.1f} ms; with an unreachable server: "
+            f"{t_slow * 1000:.1f} ms"
+        )
         assert t_slow < t_base + 0.02
         problems = wait_until(
             lambda: [p.message for p in slow.scan().problems if p.source == "server"] or None,
@@ -146,8 +158,11 @@ def test_remote_busy_session_says_what_it_does(served: Served) -> None:
     scanner = Scanner(Options(socket_name=served.lab.socket, servers=servers), env=served.lab.env)
     d = served.project
     sid = served.call("POST", f"/session?directory={d}", {})["id"]
-    served.call("POST", f"/session/{sid}/prompt_async?directory={d}",
-                {"parts": [{"type": "text", "text": "[[sh:sleep 6]] run it"}]})  # fmt: skip
+    served.call(
+        "POST",
+        f"/session/{sid}/prompt_async?directory={d}",
+        {"parts": [{"type": "text", "text": "[[sh:sleep 6]] run it"}]},
+    )
     agent = wait_until(lambda: remote(scanner, sid, State.TOOL), 30, 0.2)
     assert agent.tool == "bash" and "bash" in agent.evidence_state.detail
     idle = wait_until(lambda: remote(scanner, sid, State.IDLE), 40, 0.3)
