@@ -81,6 +81,8 @@ def test_scanner_reuses_details_until_the_session_changes(
     """A scan reads a session's rows again only after a write to it (or after the TTL)."""
     data = tmp_path / "data"
     monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    # Only this test's agent, whatever other opencode processes the machine runs.
+    monkeypatch.setenv("OTOP_DB", str(data / "opencode" / "opencode.db"))
     db = OpencodeDB(data / "opencode" / "opencode.db")
     d = tmp_path / "p"
     d.mkdir()
