@@ -271,7 +271,7 @@ def setup(tmux: Tmux, version: tuple[int, int] | None = None, start: bool = True
     version = version or installed_version()
     cfg = read_config(tmux)
     report.messages += cfg.errors
-    _unbind(tmux, keep=())
+    _unbind(tmux)
     warned = _bind_keys(tmux, cfg, version, report)
     if version >= (3, 2) and cfg.key and cfg.key in report.bound:
         _typeahead(tmux, report, cfg.key)
@@ -341,7 +341,7 @@ def uninstall(tmux: Tmux) -> list[str]:
     pid = stop_watcher(tmux)
     if pid:
         done.append(f"stopped watcher {pid}")
-    keys = _unbind(tmux, keep=())
+    keys = _unbind(tmux)
     if keys:
         done.append("unbound prefix+" + ", prefix+".join(keys))
     with contextlib.suppress(TmuxError):
@@ -355,11 +355,11 @@ def uninstall(tmux: Tmux) -> list[str]:
     return done
 
 
-def _unbind(tmux: Tmux, keep: tuple[str, ...]) -> list[str]:
+def _unbind(tmux: Tmux) -> list[str]:
     """Unbind the keys otop bound last time, if they still run otop."""
     removed = []
     for key in tmux.option(BOUND_OPTION).split():
-        if key in keep or not _ours(_binding(tmux, key)):
+        if not _ours(_binding(tmux, key)):
             continue
         try:
             tmux.cmd("unbind-key", "-T", "prefix", key)

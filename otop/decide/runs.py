@@ -1,5 +1,5 @@
 """Pure: which shared-log run each opencode process wrote, where start times and directories
-leave no doubt (1.18's one log for every process; see FACTS.md)."""
+leave no doubt (1.18 writes one log for every process, a run per process, no pid)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,9 @@ class Paths:
         return self.log_dir / "opencode.log"
 
 
-def _xdg(env: Mapping[str, str], name: str, default: str) -> str:
+def xdg_home(env: Mapping[str, str], name: str, default: str) -> str:
+    """An XDG base directory: $NAME when it is absolute (the spec ignores a relative one),
+    else DEFAULT under the home directory."""
     value = env.get(name, "")
     if value and os.path.isabs(value):
         return value
@@ -39,7 +41,7 @@ def _xdg(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def data_dir(env: Mapping[str, str]) -> str:
-    return os.path.join(_xdg(env, "XDG_DATA_HOME", ".local/share"), "opencode")
+    return os.path.join(xdg_home(env, "XDG_DATA_HOME", ".local/share"), "opencode")
 
 
 def db_file(env: Mapping[str, str], db: str | None = None) -> str:
@@ -74,7 +76,7 @@ def _mtime(path: str) -> float:
 
 
 def config_dir(env: Mapping[str, str]) -> str:
-    return os.path.join(_xdg(env, "XDG_CONFIG_HOME", ".config"), "opencode")
+    return os.path.join(xdg_home(env, "XDG_CONFIG_HOME", ".config"), "opencode")
 
 
 def find_paths(env: Mapping[str, str] | None = None, db: str | None = None) -> Paths:

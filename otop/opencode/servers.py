@@ -7,11 +7,12 @@ costs no network module imports when no server is configured.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from otop.opencode.paths import xdg_home
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
@@ -51,8 +52,7 @@ def load_servers(
 ) -> tuple[list[ServerConfig], list[str]]:
     """Servers from `@otop-servers`, `$OTOP_SERVERS` and `$XDG_CONFIG_HOME/otop/servers`."""
     texts = [tmux_option, env.get("OTOP_SERVERS", "")]
-    base = env.get("XDG_CONFIG_HOME") or os.path.join(env.get("HOME", "~"), ".config")
-    path = Path(base) / "otop" / "servers"
+    path = Path(xdg_home(env, "XDG_CONFIG_HOME", ".config")) / "otop" / "servers"
     with contextlib.suppress(OSError):  # no config file is the common case
         texts.append(path.read_text(encoding="utf-8"))
     configs: dict[str, ServerConfig] = {}
