@@ -392,4 +392,3 @@ def serve(server: OtopServer) -> None:
     finally:
         server.hub.stopped.set()
         server.server_close()
-        time.sleep(0)
