@@ -72,7 +72,7 @@ CELLS: dict[str, list[str]] = {
         "tests.e2e.test_attention_real::test_a_permission_is_told_once_and_never_to_the_pane_looked_at",
         "tests.e2e.test_attention_real::test_a_turn_of_several_tool_calls_is_one_finish_and_an_unseen_mark",
     ],
-    "reply": [
+    "reply, answer": [
         "tests.test_reply_tmux::*",
         "tests.e2e.test_attention_real::test_a_question_answered_from_the_popup",
         "tests.e2e.test_attention_real::test_the_next_prompt_sent_from_the_popup",
