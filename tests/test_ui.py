@@ -85,7 +85,7 @@ def test_long_and_wide_titles_are_cut_not_wrapped_at_80x24() -> None:
         wide = table.get_row_at(2)[0]
         assert isinstance(wide, Text)
         top = wide.plain.split("\n")[0]
-        assert top.endswith("…") and cell_width(top) <= app.widths["TITLE"] < 30
+        assert top.endswith("…") and cell_width(top) <= app.table().column_widths["TITLE"] < 30
 
     drive(FixtureBackend(), body, size=(80, 24))
 

@@ -24,6 +24,7 @@ from otop.ui.keyboard import Keyboard
 from otop.ui.keys import APP_KEYS, TABLE_KEYS, bindings
 from otop.ui.rows import SORT_NAMES, Row
 from otop.ui.screens import DetailScreen, PanelScreen, help_text, lines, mcp_text, todo_text
+from otop.ui.table import AgentTable
 
 # Keys of the table (otop/ui/keys.py); they do nothing under the detail view or a panel.
 _TABLE: list[Binding] = bindings(TABLE_KEYS)
@@ -65,8 +66,7 @@ class OtopApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="counts")
-        table: DataTable[object] = DataTable(id="agents", cursor_type="row", zebra_stripes=False)
-        yield table
+        yield AgentTable()
         yield Static(id="preview")
         yield Input(placeholder="filter: title, model, directory, tty, state, session", id="filter")
         yield Input(id="reply")
@@ -74,8 +74,6 @@ class OtopApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.widths: dict[str, int] = {}
-        self.drawn: list[tuple[str, list[Text]]] = []
         self.screen.set_focus(self.table())
         if self.first is not None:
             self.show(self.first)
@@ -109,8 +107,8 @@ class OtopApp(App[None]):
         """A key as Textual itself would deliver it (to a panel or the detail view)."""
         await super().on_event(event)
 
-    def table(self) -> DataTable[object]:
-        return self.query_one(DataTable)
+    def table(self) -> AgentTable:
+        return self.query_one(AgentTable)
 
     def redraw(self) -> None:
         """Rebuild the table from the last scan, keeping the cursor on the same row; rows
@@ -125,8 +123,7 @@ class OtopApp(App[None]):
         )
         widths = tables.layout(self.size.width)
         drawn = [(row.key, tables.cells(row, scan.generated_at, widths)) for row in self.rows]
-        if (widths, drawn) != (self.widths, self.drawn):
-            self._fill(widths, drawn, current.key if current else None)
+        self.table().fill(widths, drawn, current.key if current else None)
         view = tables.View(self.sort, self.flipped, self.needle, len(self.rows))
         self.query_one("#counts", Static).update(
             tables.status_line(scan, agents, view, time.time())
@@ -138,24 +135,6 @@ class OtopApp(App[None]):
             self.say("")
             self.empty_shown = False
         self.update_preview()
-
-    def _fill(
-        self, widths: dict[str, int], drawn: list[tuple[str, list[Text]]], keep: str | None
-    ) -> None:
-        table = self.table()
-        if widths != self.widths:
-            table.clear(columns=True)
-            for name, w in widths.items():
-                table.add_column(name, key=name, width=w)
-        else:
-            table.clear()
-        self.widths, self.drawn = widths, drawn
-        for key, row_cells in drawn:
-            table.add_row(*row_cells, height=2, key=key)
-        for i, (key, _) in enumerate(drawn):
-            if key == keep:
-                table.move_cursor(row=i)
-                break
 
     def say(self, text: str) -> None:
         self.query_one("#message", Static).update(Text(clean(text)))

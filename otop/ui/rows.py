@@ -25,6 +25,22 @@ WIDTHS = {"STATE": 15, "SESSION": 8, "UP": 8, "CPU%": 5, "TOKENS": 9, "MODEL": 1
 NARROW_DROPS = ("UP", "CPU%")  # below 100 columns
 
 
+Drawn = list[tuple[str, list[Text]]]  # (row key, its cells) in table order
+
+
+def changed_cells(
+    columns: Iterable[str], before: Drawn, after: Drawn
+) -> list[tuple[str, str, Text]]:
+    """(row key, column, new cell) for every cell that reads differently, the rows being the
+    same ones in the same order."""
+    return [
+        (key, column, new)
+        for (key, cells), (_, old_cells) in zip(after, before, strict=True)
+        for column, new, old in zip(columns, cells, old_cells, strict=True)
+        if new != old
+    ]
+
+
 def layout(screen_width: int) -> dict[str, int]:
     """Column widths for a screen width: the title gets the rest, narrow screens drop two."""
     cols = {k: v for k, v in WIDTHS.items() if screen_width >= 100 or k not in NARROW_DROPS}
