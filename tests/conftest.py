@@ -114,42 +114,12 @@ class TmuxServer:
 
     def new_window(self, cwd: Path, command: str, name: str = "w") -> str:
         """A window running `command` in `cwd`; returns its pane id."""
+        window = ["-n", name, "-c", str(cwd), "-P", "-F", "#{pane_id}", command]
         if not self.started:
             self.started = True
-            return self(
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "s",
-                "-n",
-                name,
-                "-x",
-                "120",
-                "-y",
-                "30",
-                "-c",
-                str(cwd),
-                "-P",
-                "-F",
-                "#{pane_id}",
-                command,
-            ).strip()
-        return self(
-            "new-window",
-            "-d",
-            "-t",
-            "s:",
-            "-n",
-            name,
-            "-c",
-            str(cwd),
-            "-P",
-            "-F",
-            "#{pane_id}",
-            command,
-        ).strip()
+            first = ["-f", "/dev/null", "new-session", "-d", "-s", "s", "-x", "120", "-y", "30"]
+            return self(*first, *window).strip()
+        return self("new-window", "-d", "-t", "s:", *window).strip()
 
     def kill(self) -> None:
         if self.started:
