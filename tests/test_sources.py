@@ -200,3 +200,47 @@ def test_the_portable_source_finds_a_process_and_its_home(
     finally:
         fake.kill()
         fake.wait()
+
+
+@pytest.mark.parametrize(
+    ("data", "argv"),
+    [
+        (b"opencode\0-s\0ses_a\0", ("opencode", "-s", "ses_a")),
+        (b"opencode\0a b\0", ("opencode", "a b")),
+        (b"node opencode -s ses_b", ("node", "opencode", "-s", "ses_b")),
+        (b"opencode", ("opencode",)),
+        (b"", ()),
+    ],
+    ids=["arguments", "an argument with a space", "a title written over them", "one", "none"],
+)
+def test_cmdline_as_argv(data: bytes, argv: tuple[str, ...]) -> None:
+    """/proc's cmdline splits at NUL; a title a process wrote over its arguments at spaces."""
+    assert procfs.split_cmdline(data) == argv
+
+
+@pytest.mark.skipif(not procfs.available(), reason="no /proc to compare with")
+def test_both_sources_read_a_process_alike(tmp_path: Path) -> None:
+    """Facts, open files, environment and CPU time of one process, from /proc and psutil."""
+    held = tmp_path / "held.db"
+    held.write_text("")
+    code = f"f = open({str(held)!r})\nimport time\ntime.sleep(60)\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "an argument"], cwd=tmp_path, env={"OTOP_MARK": "a b=c"}
+    )
+    try:
+        fs, ps = procfs.ProcFs(), Portable()
+        wait_for(lambda: str(held) in fs.open_files(proc.pid), what="the file held open")
+        a, b = fs.facts(proc.pid), ps.facts(proc.pid)
+        assert a is not None and b is not None
+        assert (a.uid, a.argv, a.cwd) == (b.uid, b.argv, b.cwd)
+        assert a.argv[-1] == "an argument" and a.cwd == str(tmp_path)
+        assert abs(a.started_at - b.started_at) < 0.05
+        assert sorted(fs.open_files(proc.pid)) == sorted(ps.open_files(proc.pid))
+        assert fs.environ(proc.pid) == ps.environ(proc.pid) == {"OTOP_MARK": "a b=c"}
+        assert fs.cpu_seconds(proc.pid) is not None and ps.cpu_seconds(proc.pid) is not None
+    finally:
+        proc.kill()
+        proc.wait()
+    for source in (fs, ps):
+        assert source.facts(proc.pid) is None and source.open_files(proc.pid) == []
+        assert source.environ(proc.pid) is None and source.cpu_seconds(proc.pid) is None

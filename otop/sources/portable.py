@@ -3,9 +3,11 @@ asked with OTOP_PROCESS_SOURCE=psutil, so that this path is run here on every te
 
 from __future__ import annotations
 
+import os
+
 import psutil
 
-from otop.sources.rows import Row
+from otop.sources.rows import Facts, Row
 
 _GONE = (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess)
 
@@ -81,3 +83,39 @@ class Portable:
             return psutil.Process(pid).name()
         except _GONE:
             return ""
+
+    def facts(self, pid: int) -> Facts | None:
+        try:
+            p = psutil.Process(pid)
+            with p.oneshot():
+                uid = p.uids().real
+                if uid != os.getuid():  # another user's argv and directory are not ours to read
+                    return Facts(uid, (), None, p.create_time())
+                argv = tuple(p.cmdline())
+                started = p.create_time()
+                try:
+                    cwd: str | None = p.cwd()
+                except (psutil.AccessDenied, psutil.ZombieProcess, FileNotFoundError):
+                    cwd = None
+        except _GONE:
+            return None
+        return Facts(uid, argv, cwd, started)
+
+    def open_files(self, pid: int) -> list[str]:
+        try:
+            return [f.path for f in psutil.Process(pid).open_files()]
+        except _GONE:
+            return []
+
+    def environ(self, pid: int) -> dict[str, str] | None:
+        try:
+            return dict(psutil.Process(pid).environ())
+        except _GONE:
+            return None
+
+    def cpu_seconds(self, pid: int) -> float | None:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except _GONE:
+            return None
+        return float(times.user + times.system)

@@ -10,8 +10,6 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-import psutil
-
 from otop.model import Home, Proc, ProcKind
 from otop.sources.argv import NAMES, parse_argv
 from otop.sources.homes import home_of, opened
@@ -19,7 +17,6 @@ from otop.sources.rows import Row, Source
 
 SOURCE_ENV = "OTOP_PROCESS_SOURCE"
 SOURCES = ("proc", "psutil")
-_GONE = (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess)
 # A process whose database was only named by its environment is looked at again this often
 # (it opens the database a second or two after it starts).
 HOME_RECHECK = 5.0
@@ -89,7 +86,7 @@ class ProcScanner:
         for pid in self._candidates(table):
             row = table[pid]
             key = (pid, row.start, row.name)
-            info = self._static[key] if key in self._static else _static_info(pid)
+            info = self._static[key] if key in self._static else self._static_info(pid)
             static[key] = info
             if info is None or info.kind is None:
                 continue
@@ -131,10 +128,7 @@ class ProcScanner:
         settled = cached is not None and (opened(cached[1]) or now - cached[0] < HOME_RECHECK)
         if settled and not want_logs:
             return None
-        try:
-            return [f.path for f in psutil.Process(pid).open_files()]
-        except _GONE:
-            return []
+        return self.source.open_files(pid)
 
     def _home(
         self, pid: int, row: Row, held: list[str] | None, now: float
@@ -145,15 +139,22 @@ class ProcScanner:
             return cached[1], cached[2]
         if cached is not None and opened(cached[1]):
             return cached[1], cached[2]
-        env: dict[str, str] | None
-        try:
-            env = psutil.Process(pid).environ()
-        except _GONE:
-            env = None
+        env = self.source.environ(pid)
         fallback = self.default or Home("", "", "", "")
         home, problem = home_of(held or [], env, fallback)
         self._homes[key] = (now, home, problem)
         return home, problem
+
+    def _static_info(self, pid: int) -> _Static | None:
+        """A new opencode process's argv, cwd and start time (once per process); another
+        user's process is no agent of this user's (its argv could name any session id)."""
+        facts = self.source.facts(pid)
+        if facts is None:
+            return None
+        if facts.uid != os.getuid():
+            return _Static((), None, None, False, None, None, 0.0)
+        kind, session, cont, dir_arg = parse_argv(facts.argv or ("opencode",))
+        return _Static(facts.argv, kind, session, cont, dir_arg, facts.cwd, facts.started_at)
 
     def measure(self, procs: Iterable[Proc]) -> dict[int, float | None]:
         """CPU % of processes since this scanner last looked at them (a second sample now)."""
@@ -162,12 +163,10 @@ class ProcScanner:
         for proc in procs:
             key = (proc.pid, proc.started_at)
             prev = self._prev.get(key)
-            try:
-                times = psutil.Process(proc.pid).cpu_times()
-            except _GONE:
+            cpu_s = self.source.cpu_seconds(proc.pid)
+            if cpu_s is None:
                 out[proc.pid] = None
                 continue
-            cpu_s = times.user + times.system
             if prev is not None and now - prev[0] > 0.01:
                 out[proc.pid] = max(0.0, 100.0 * (cpu_s - prev[1]) / (now - prev[0]))
                 self._prev[key] = (now, cpu_s)
@@ -210,26 +209,6 @@ class ProcScanner:
             home=home,
             home_problem=problem,
         )
-
-
-def _static_info(pid: int) -> _Static | None:
-    """A new opencode process's argv, cwd and start time (psutil, once per process); another
-    user's process is no agent of this user's (its argv could name any session id)."""
-    try:
-        p = psutil.Process(pid)
-        with p.oneshot():
-            if p.uids().real != os.getuid():
-                return _Static((), None, None, False, None, None, 0.0)
-            argv = tuple(p.cmdline())
-            started = p.create_time()
-            try:
-                cwd: str | None = p.cwd()
-            except (psutil.AccessDenied, psutil.ZombieProcess, FileNotFoundError):
-                cwd = None
-    except _GONE:
-        return None
-    kind, session, cont, dir_arg = parse_argv(argv or ("opencode",))
-    return _Static(argv, kind, session, cont, dir_arg, cwd, started)
 
 
 def _resolve(dir_arg: str | None, cwd: str | None) -> str | None:

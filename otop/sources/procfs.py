@@ -3,11 +3,14 @@ iterator over every process, and the scan reads every process's stat line each t
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 
-from otop.sources.rows import Row
+from otop.sources.rows import Facts, Row
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+DELETED = " (deleted)"  # how the kernel marks a link to a removed file or directory
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -50,6 +53,7 @@ class ProcFs:
 
     def __init__(self, proc: str = "/proc") -> None:
         self.proc = proc
+        self._boot: float | None = None
 
     def table(self) -> dict[int, Row]:
         """Every process's stat line (a process gone meanwhile is left out)."""
@@ -92,3 +96,83 @@ class ProcFs:
                 return f.read().strip()
         except OSError:
             return ""
+
+    def facts(self, pid: int) -> Facts | None:
+        base = f"{self.proc}/{pid}"
+        try:
+            uid = os.stat(base).st_uid
+            with open(f"{base}/cmdline", "rb") as f:
+                argv = split_cmdline(f.read())
+            with open(f"{base}/stat", "rb") as f:
+                row = parse_stat(f.read())
+        except OSError:
+            return None
+        if row is None:
+            return None
+        try:
+            cwd: str | None = os.readlink(f"{base}/cwd")
+        except OSError:  # another user's, or gone meanwhile
+            cwd = None
+        if cwd is not None and cwd.endswith(DELETED) and not os.path.exists(cwd):
+            cwd = cwd[: -len(DELETED)]  # its directory was removed: the path it had
+        return Facts(uid, argv, cwd, self.boot_time() + row.start / _TICKS)
+
+    def boot_time(self) -> float:
+        """When the machine started (epoch seconds): a start in stat counts from it."""
+        if self._boot is None:
+            self._boot = 0.0
+            with contextlib.suppress(OSError, ValueError), open(f"{self.proc}/stat", "rb") as f:
+                for line in f:
+                    if line.startswith(b"btime "):
+                        self._boot = float(line.split()[1])
+                        break
+        return self._boot
+
+    def open_files(self, pid: int) -> list[str]:
+        fds = f"{self.proc}/{pid}/fd"
+        out = []
+        try:
+            names = os.listdir(fds)
+        except OSError:
+            return []
+        for fd in names:
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"{fds}/{fd}")
+                # Files by the path they have now: not pipes, sockets, devices or removed files.
+                if target.startswith("/") and stat.S_ISREG(os.stat(target).st_mode):
+                    out.append(target)
+        return out
+
+    def environ(self, pid: int) -> dict[str, str] | None:
+        try:
+            with open(f"{self.proc}/{pid}/environ", "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        out = {}
+        for item in data.split(b"\0"):
+            key, eq, value = item.partition(b"=")
+            if eq:
+                out[os.fsdecode(key)] = os.fsdecode(value)
+        return out
+
+    def cpu_seconds(self, pid: int) -> float | None:
+        try:
+            with open(f"{self.proc}/{pid}/stat", "rb") as f:
+                row = parse_stat(f.read())
+        except OSError:
+            return None
+        return row.cpu_seconds if row is not None else None
+
+
+def split_cmdline(data: bytes) -> tuple[str, ...]:
+    """/proc/PID/cmdline as argv: arguments end with NUL; a process that wrote its own title
+    over them (one string, no NUL between words) is split at spaces, as ps shows it."""
+    if data.endswith(b"\0"):
+        data = data[:-1]
+    if not data:
+        return ()
+    args = data.split(b"\0")
+    if len(args) == 1 and b" " in data:
+        args = data.split(b" ")
+    return tuple(os.fsdecode(a) for a in args)

@@ -1,5 +1,5 @@
-"""What a process source says of each process, every scan: the same record from /proc and
-from psutil."""
+"""What a process source says of each process, every scan, and of the opencode processes
+it keeps: the same records from /proc and from psutil."""
 
 from __future__ import annotations
 
@@ -18,6 +18,15 @@ class Row(NamedTuple):
     tty: str | None  # the controlling terminal as tmux names it (/dev/pts/N, /dev/ttysNNN)
 
 
+class Facts(NamedTuple):
+    """What does not change in a process's life: read once for each new opencode process."""
+
+    uid: int  # its real user
+    argv: tuple[str, ...]
+    cwd: str | None  # None: it cannot be read (gone, or another user's)
+    started_at: float  # epoch seconds
+
+
 class Source(Protocol):
     """Where processes are read from: /proc (Linux) or psutil (anywhere)."""
 
@@ -34,3 +43,15 @@ class Source(Protocol):
     def owner(self, pid: int) -> int | None: ...
 
     def command(self, pid: int) -> str: ...
+
+    def facts(self, pid: int) -> Facts | None:
+        """None when the process is gone."""
+
+    def open_files(self, pid: int) -> list[str]:
+        """The paths of the files it holds open ([] when gone or not ours to read)."""
+
+    def environ(self, pid: int) -> dict[str, str] | None:
+        """None when it cannot be read."""
+
+    def cpu_seconds(self, pid: int) -> float | None:
+        """User and system time so far; None when gone."""
