@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
@@ -242,7 +241,7 @@ class Tmux:
         ids = list(pane_ids)
         if not ids:
             return {}
-        token = f"@@otop-{secrets.token_hex(8)}@@"
+        token = f"@@otop-{os.urandom(8).hex()}@@"  # (secrets would load hashlib)
         args: list[str] = []
         for pid in ids:
             if args:
