@@ -9,55 +9,21 @@ import sys
 import time
 from collections.abc import Callable
 
-from otop import actions, picker, snapshot, typeahead
+from otop import actions, listing, picker, snapshot, typeahead
 from otop.changes import Changes
 from otop.console import UsageError, say
 from otop.model import Agent, Scan
 from otop.net import loopback
 from otop.opencode.rows import HistoryEntry
-from otop.opencode.servers import load_servers
 from otop.opencode.store import StoreError
-from otop.render import document, message_text, ordered, table, visible
-from otop.scan import Options, Scanner
-from otop.text import json_text
+from otop.render import document, message_text, ordered, visible
+from otop.scan import Scanner
 from otop.tmux import Target, Tmux, TmuxError
 
 
 def _scanner(args: argparse.Namespace, one_shot: bool = True) -> Scanner:
-    target = Target.from_env(None, args.socket_name, args.socket_path)
-    # `@otop-servers` only when a tmux server runs: one command at start, never per scan.
-    option = (
-        Tmux(target).option("@otop-servers")
-        if target.socket_path or target.socket_name or os.environ.get("TMUX")
-        else ""
-    )
-    servers, errors = load_servers(os.environ, option)
-    for e in errors:
-        say(f"otop: {e}", file=sys.stderr)
-    return Scanner(
-        Options(
-            db=args.db,
-            socket_name=args.socket_name,
-            socket_path=args.socket_path,
-            # CPU is a delta between two looks: a one-shot command waits for it only when
-            # asked (`list --cpu`), so that it answers at once.
-            min_cpu_window=0.25 if one_shot and getattr(args, "cpu", False) else 0.0,
-            servers=tuple(servers),
-        )
-    )
-
-
-def _scan_once(scanner: Scanner) -> Scan:
-    """A one-shot scan: opencode servers get a moment (their timeout at most) to answer; with
-    the watcher's unseen marks."""
-    scanner.wait_for_servers()
-    return snapshot.marked(scanner.scan(), _socket(scanner))
-
-
-def _socket(scanner: Scanner) -> str:
-    """The tmux socket file a scanner talks to (where the watcher's files are named after)."""
-    o = scanner.options
-    return snapshot.socket_of(o.socket_name, o.socket_path, dict(os.environ))
+    cpu = bool(getattr(args, "cpu", False))
+    return listing.scanner(args.socket_name, args.socket_path, args.db, cpu=cpu, one_shot=one_shot)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -81,7 +47,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     scanner = _scanner(args, one_shot=False)
 
     def marked(scan: Scan) -> Scan:
-        return snapshot.marked(scan, _socket(scanner))
+        return snapshot.marked(scan, listing.socket_of(scanner))
 
     backend = LiveBackend(scanner, marked, lambda: _published_scan(scanner, snapshot.FRESH))
     client = picker.enter(backend.tmux) if args.own_session else args.client
@@ -106,51 +72,19 @@ def _published_scan(scanner: Scanner, fresh: float) -> Scan | None:
 
     db = str(scanner.paths.db)
     try:
-        doc = snapshot.read(_socket(scanner), db, fresh=fresh)
+        doc = snapshot.read(listing.socket_of(scanner), db, fresh=fresh)
     except RuntimeDirError:
         return None
     return scan_from(doc, db) if doc is not None else None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    scanner = _scanner(args)
-    scan = _scan_once(scanner)
-    agents = ordered(a for a in scan.agents if visible(a, args.all))
-    fatal = [p for p in scan.problems if p.source == "database"]
-    if args.json:
-        print(json_text(document(scan, agents)))
-    else:
-        local = [a for a in agents if a.server is None]
-        if local or not agents:
-            say(table(local, scan.generated_at, _width()) if local else _empty(scan))
-        for name in sorted({a.server for a in agents if a.server}):
-            say(f"\nserver {name}:")
-            say(table([a for a in agents if a.server == name], scan.generated_at, _width()))
-    for p in scan.problems:
-        if args.json or agents or scanner.only or p.source != "database":
-            say(f"otop: {p.message}", file=sys.stderr)
-    # A missing database with live agents, or one asked for by name, is a problem; without
-    # either, it is just a quiet machine.
-    return 1 if fatal and (agents or scanner.only) else 0
-
-
-def _empty(scan: Scan) -> str:
-    for p in scan.problems:
-        if p.source == "database":
-            return f"No opencode agents found. {p.message[:1].upper()}{p.message[1:]}."
-    return "No opencode agents running."
-
-
-def _width() -> int:
-    try:
-        return os.get_terminal_size().columns
-    except OSError:
-        return 120
+    return listing.run(_scanner(args), args.json, args.all)
 
 
 def _find(scanner: Scanner, target: str) -> Agent:
     try:
-        return actions.find(_scan_once(scanner), target)
+        return actions.find(listing.scan_once(scanner), target)
     except actions.ActionError as exc:
         raise UsageError(str(exc)) from None
 
@@ -161,7 +95,7 @@ def cmd_jump(args: argparse.Namespace) -> int:
     scanner = _scanner(args, one_shot=False)
     assert scanner.tmux is not None
     try:
-        scan = _scan_once(scanner)
+        scan = listing.scan_once(scanner)
         if args.next:
             agent = actions.next_one(scan.agents, scan.generated_at)
         else:
@@ -263,7 +197,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.interval < 0.2:
         raise UsageError("--interval must be at least 0.2 seconds")
     scanner = _scanner(args, one_shot=False)
-    sock, changes = _socket(scanner), Changes(scanner)
+    sock, changes = listing.socket_of(scanner), Changes(scanner)
     hub = serve.Hub(
         lambda: snapshot.marked(scanner.scan(), sock),
         _history(scanner),
@@ -300,7 +234,7 @@ def cmd_bar(args: argparse.Namespace) -> int:
     if args.source:
         doc = _fetch(args.source, args.token or os.environ.get("OTOP_TOKEN"))
     else:
-        scan = _scan_once(_scanner(args))
+        scan = listing.scan_once(_scanner(args))
         agents = ordered(a for a in scan.agents if visible(a, False))
         doc = document(scan, agents)
         doc["problems"] = [p.message for p in scan.problems if p.source == "database" and agents]

@@ -1,7 +1,8 @@
 """The `otop` command. `otop list --json` is answered here, from the running watcher's
 published scan, before anything else loads: Python's own start is then most of its time.
-`otop popup` shows the watcher's first frame here, as early. Every other command line (and
-these, when there is no fresh scan) goes to otop/cli.py. Imports only `os`, `sys`, `termios`
+Without a fresh scan, `list --json` scans here with otop/listing.py alone. `otop popup`
+shows the watcher's first frame here, as early. Every other command line goes to
+otop/cli.py. Imports only `os`, `sys`, `termios`
 and the light otop.snapshot, otop.runtime and otop.opencode.paths."""
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ OPTIONS = {"-L": "socket_name", "-S": "socket_path", "--db": "db"}
 
 def main() -> int:
     asked = list_json(sys.argv[1:])
-    if asked is not None and published(*asked):
-        return 0
+    if asked is not None:
+        return 0 if published(*asked) else scanned(*asked)
     target = popup(sys.argv[1:])
     if target is not None:
         first_frame(*target)
@@ -104,6 +105,23 @@ def first_frame(socket_name: str | None, socket_path: str | None) -> None:
             frame = frame[os.write(1, frame) :]
     except (OSError, RuntimeDirError):
         return
+
+
+def scanned(
+    socket_name: str | None, socket_path: str | None, db: str | None, show_all: bool
+) -> int:
+    """`list --json` from a scan of its own (no watcher's is fresh): only the scan is loaded,
+    not the other commands or their parser."""
+    from otop import listing
+    from otop.console import UsageError, say
+
+    try:
+        return listing.run(listing.scanner(socket_name, socket_path, db), True, show_all)
+    except UsageError as exc:
+        say(f"otop: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def published(

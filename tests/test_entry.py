@@ -211,3 +211,39 @@ def test_list_json_loads_nothing_heavy(world: Published) -> None:
     }
     assert loaded & heavy == set(), loaded
     assert "otop.entry" in loaded  # the import list was read after the answer
+
+
+def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> None:
+    """With no watcher's scan, `list --json` scans by itself and prints what `otop list`'s
+    parser would: without argparse, the other commands, or psutil where /proc is read."""
+    from devtools.store import OpencodeDB
+
+    db = tmp_path / "opencode.db"
+    OpencodeDB(db).close()
+    argv = ["-L", f"otop-none-{os.getpid()}", "--db", str(db), "list", "--json"]
+    code = (
+        "import sys\n"
+        f"sys.argv = ['otop', *{argv!r}]\n"
+        "from otop.entry import main\n"
+        "rc = main()\n"
+        "sys.stderr.write(' '.join(sorted(sys.modules)))\n"
+        "raise SystemExit(rc)\n"
+    )
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "run")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, timeout=30)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["version"] == 1 and doc["agents"] == [] and "snapshot" not in doc
+    loaded = set(out.stderr.decode().splitlines()[-1].split())
+    assert {"otop.scan", "otop.listing"} <= loaded
+    heavy = {"argparse", "otop.cli", "otop.commands", "otop.actions", "libtmux"}
+    if os.path.exists("/proc/self/stat"):
+        heavy.add("psutil")
+    assert loaded & heavy == set(), loaded & heavy
+    parsed = subprocess.run(
+        [sys.executable, "-m", "otop", *argv[:4], "list", "--json", "--cpu"],
+        capture_output=True,
+        env=env,
+        timeout=30,
+    )
+    assert parsed.returncode == 0 and json.loads(parsed.stdout)["agents"] == []
