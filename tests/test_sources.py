@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from otop.model import Home, Proc
@@ -244,3 +245,23 @@ def test_both_sources_read_a_process_alike(tmp_path: Path) -> None:
     for source in (fs, ps):
         assert source.facts(proc.pid) is None and source.open_files(proc.pid) == []
         assert source.environ(proc.pid) is None and source.cpu_seconds(proc.pid) is None
+
+
+def test_a_zombie_is_no_process(tmp_path: Path) -> None:
+    """An opencode that exited and was not reaped yet (a parent that never waits, or an init
+    that does not reap) is gone for every source and never becomes an agent."""
+    exe = tmp_path / "opencode"  # its kernel name (comm) then says opencode, as a real one's
+    exe.symlink_to(sys.executable)
+    proc = subprocess.Popen([str(exe), "-c", "pass"])
+    try:
+        sources = [Portable(), *([procfs.ProcFs()] if procfs.available() else [])]
+        wait_for(
+            lambda: psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE,
+            what="the zombie",
+        )
+        for source in sources:
+            assert source.facts(proc.pid) is None, source.name
+            pids = [p.pid for p in ProcScanner(source).scan()[0]]
+            assert proc.pid not in pids, source.name
+    finally:
+        proc.wait()

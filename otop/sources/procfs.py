@@ -104,11 +104,12 @@ class ProcFs:
             with open(f"{base}/cmdline", "rb") as f:
                 argv = split_cmdline(f.read())
             with open(f"{base}/stat", "rb") as f:
-                row = parse_stat(f.read())
+                stat = f.read()
         except OSError:
             return None
-        if row is None:
-            return None
+        row = parse_stat(stat)
+        if row is None or stat[stat.rfind(b")") + 2 :].startswith(b"Z"):
+            return None  # a zombie has no argv or directory left: it is gone
         try:
             cwd: str | None = os.readlink(f"{base}/cwd")
         except OSError:  # another user's, or gone meanwhile
