@@ -9,7 +9,7 @@ watcher that starts (or restarts) replays nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from otop.model import GROUP_OF, Agent, Group, Scan
@@ -166,10 +166,10 @@ def apply(scan: Scan, view: Mapping[str, tuple[float | None, float | None]]) -> 
     if not view:
         return scan
     agents = tuple(
-        replace(a, unseen_since=view[a.key][0], seen_at=view[a.key][1]) if a.key in view else a
+        a._replace(unseen_since=view[a.key][0], seen_at=view[a.key][1]) if a.key in view else a
         for a in scan.agents
     )
-    return replace(scan, agents=agents)
+    return scan._replace(agents=agents)
 
 
 def next_for_you(agents: Iterable[Agent], now: float) -> Agent | None:

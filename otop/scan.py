@@ -173,7 +173,7 @@ class Scanner:
         for db, detail in found.orphans:
             pane = orphan_pane(detail.brief.title, free, taken)
             agent = orphan_agent(detail, pane, found.servers, now)
-            found.agents.append(replace(agent, database=db.path))
+            found.agents.append(agent._replace(database=db.path))
         self._forget()
         self._add_remote(found.agents, problems, now)
         return Scan(
@@ -266,7 +266,7 @@ class Scanner:
         if db_ok:
             screens = self._screens(bindings, details)
             agents = [
-                replace(process_agent(b, details, screens, cpu, now), database=db.path)
+                process_agent(b, details, screens, cpu, now)._replace(database=db.path)
                 for b in bindings
             ]
         else:  # its rows cannot be read: its session and state cannot be told, and it says so

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -64,15 +63,12 @@ def test_no_dialog_no_keys(tmux: TmuxServer, tmp_path: Path) -> None:
     marker = tmp_path / "pressed"
     pane = tmux.new_window(tmp_path, f"bash --norc -c 'read x; touch {marker}; sleep 60'")
     info = tmux("display", "-p", "-t", pane, "#{pane_tty} #{pane_pid}").split()
-    agent = replace(
-        AGENTS[1],
-        pane=replace(AGENTS[1].pane, id=pane),  # type: ignore[type-var]
-        proc=replace(  # type: ignore[type-var]
-            AGENTS[1].proc,
-            tty=info[0],
-            pid=int(info[1]),
-            started_at=psutil.Process(int(info[1])).create_time(),
-        ),
+    base, proc = AGENTS[1], AGENTS[1].proc
+    assert base.pane is not None and proc is not None
+    started = psutil.Process(int(info[1])).create_time()
+    agent = base._replace(
+        pane=base.pane._replace(id=pane),
+        proc=proc._replace(tty=info[0], pid=int(info[1]), started_at=started),
     )
     assert agent.state == State.PERMISSION
     with pytest.raises(AnswerError, match="does not show opencode's permission dialog"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 
@@ -16,7 +15,7 @@ A = AGENTS[0]  # an agent in pane %1
 
 
 def at(state: State, agent: Agent = A) -> list[Agent]:
-    return [replace(agent, state=state, unseen_since=None)]
+    return [agent._replace(state=state, unseen_since=None)]
 
 
 def beats(
@@ -130,9 +129,9 @@ def test_prefix_n_prefers_waiting_then_the_longest_unseen() -> None:
     """prefix+N goes to the longest waiting agent; with none waiting, to the oldest unseen."""
     assert next_for_you(AGENTS, NOW) == AGENTS[1]
     calm = [a for a in AGENTS if a.state != State.PERMISSION]
-    older = replace(AGENTS[5], unseen_since=NOW - 100)
+    older = AGENTS[5]._replace(unseen_since=NOW - 100)
     assert next_for_you([*calm, older], NOW) == older
-    assert next_for_you([replace(a, unseen_since=None) for a in calm], NOW) is None
+    assert next_for_you([a._replace(unseen_since=None) for a in calm], NOW) is None
 
 
 def test_marks_reach_the_json_document() -> None:
@@ -140,5 +139,5 @@ def test_marks_reach_the_json_document() -> None:
     scan = apply(Scan(NOW, AGENTS, None), {AGENTS[2].key: (NOW - 3, NOW - 60)})
     doc = agent_json(scan.agents[2], NOW)
     assert doc["unseen"] is True and doc["seen_at"] == int((NOW - 60) * 1000)
-    plain = agent_json(replace(AGENTS[3], unseen_since=None), NOW)
+    plain = agent_json(AGENTS[3]._replace(unseen_since=None), NOW)
     assert plain["unseen"] is False and plain["seen_at"] is None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from otop.model import Group, State
 from otop.render import DEFAULT_COLOURS, StatusStyle, status_text, window_badges
 from tests.ui_world import AGENTS, NOW
@@ -16,7 +14,7 @@ def test_counts_in_the_default_style() -> None:
         "#[fg=colour208]⏳1#[fg=default] #[fg=colour39]●1#[fg=default] #[fg=colour2]⚙3#[fg=default]"
         " ·2 #[fg=colour244]✗1#[fg=default]"
     )
-    seen = [replace(a, unseen_since=None) for a in AGENTS]
+    seen = [a._replace(unseen_since=None) for a in AGENTS]
     assert "●" not in status_text(seen)
     assert status_text(()) == ""
 
@@ -41,10 +39,10 @@ def test_badges_most_urgent_wait_time_and_guess_mark() -> None:
     assert badges["@6"] == " ·?"
     assert badges["@7"] == " #[fg=colour244]✗#[fg=default]"
     # Two agents in one window: the waiting one wins; the unseen idle one adds its mark.
-    both = (AGENTS[0], replace(AGENTS[1], pane=AGENTS[0].pane))
+    both = (AGENTS[0], AGENTS[1]._replace(pane=AGENTS[0].pane))
     assert window_badges(both, NOW) == {
         "@1": " #[fg=colour208]⏳1m#[fg=default]#[fg=colour39]●#[fg=default]"
     }
-    assert window_badges((replace(AGENTS[0], unseen_since=None),), NOW) == {"@1": " ·"}
+    assert window_badges((AGENTS[0]._replace(unseen_since=None),), NOW) == {"@1": " ·"}
     assert DEFAULT_COLOURS[Group.IDLE] == "default"
     assert AGENTS[1].state == State.PERMISSION

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -76,7 +75,7 @@ def test_mcp_names_from_a_project(tmp_path: Path) -> None:
 
 def test_yank_message_in_the_app() -> None:
     """The app's message line shows a message carrying escapes as plain text."""
-    backend = FixtureBackend(agents=(replace(AGENTS[0]),))
+    backend = FixtureBackend(agents=(AGENTS[0],))
     backend.yank = lambda text: f"copied {HOSTILE}"  # type: ignore[method-assign]
     app = OtopApp(backend, popup=False, interval=60)
 

@@ -11,7 +11,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ STATES = itertools.cycle([State.GENERATING, State.TOOL, State.THINKING])
 def churning() -> Scan:
     """A scan in which every agent changes state each time: a steady stream of events."""
     state = next(STATES)
-    return Scan(NOW, tuple(replace(a, state=state) for a in AGENTS), None)
+    return Scan(NOW, tuple(a._replace(state=state) for a in AGENTS), None)
 
 
 class Server:

@@ -16,6 +16,7 @@ from otop.sources import procfs
 from otop.sources.homes import held_databases, home_of
 from otop.sources.portable import Portable
 from otop.sources.processes import ProcScanner, SourceError, make_source
+from otop.sources.rows import Source
 from tests.conftest import spawn_fake, wait_for
 
 FALLBACK = Home("/own/opencode.db", "/own", "/own-config/opencode", "")
@@ -254,7 +255,9 @@ def test_a_zombie_is_no_process(tmp_path: Path) -> None:
     exe.symlink_to(sys.executable)
     proc = subprocess.Popen([str(exe), "-c", "pass"])
     try:
-        sources = [Portable(), *([procfs.ProcFs()] if procfs.available() else [])]
+        sources: list[Source] = [Portable()]
+        if procfs.available():
+            sources.append(procfs.ProcFs())
         wait_for(
             lambda: psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE,
             what="the zombie",

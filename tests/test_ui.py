@@ -365,9 +365,8 @@ def test_1_2_3_answer_a_permission_and_a_question_jumps() -> None:
 
 def test_server_agents_have_their_own_section() -> None:
     """Agents of an opencode server come after this machine's, marked with the server name."""
-    from dataclasses import replace
 
-    remote = replace(AGENTS[1], key="lab:ses_x", proc=None, pane=None, server="lab")
+    remote = AGENTS[1]._replace(key="lab:ses_x", proc=None, pane=None, server="lab")
     backend = FixtureBackend((*AGENTS, remote))
 
     async def body(app: OtopApp, pilot: object) -> None:

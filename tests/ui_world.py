@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from otop.model import (
@@ -45,7 +44,7 @@ def detail(n: int, title: str, *, interactive: bool = True, **kw: object) -> Ses
         f"last words of {n}",
         Turn(round_started_at=NOW - 30 * n),
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return base._replace(**kw)  # type: ignore[arg-type]
 
 
 def agent(

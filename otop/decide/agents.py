@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 from otop.decide.status import Signals, Verdict, infer
@@ -75,7 +74,7 @@ def process_agent(
 
 def _with_cpu(p: Proc, cpu: Mapping[int, float | None]) -> Proc:
     """The process with this scan's CPU figure (the same record when it already has it)."""
-    return p if cpu.get(p.pid) == p.cpu_percent else replace(p, cpu_percent=cpu.get(p.pid))
+    return p if cpu.get(p.pid) == p.cpu_percent else p._replace(cpu_percent=cpu.get(p.pid))
 
 
 def unknown_data_agent(b: Binding, cpu: Mapping[int, float | None], why: str) -> Agent:

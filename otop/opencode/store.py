@@ -373,9 +373,8 @@ class Store:
 
 
 def _with_compaction(turn: Turn) -> Turn:
-    from dataclasses import replace
 
-    return replace(turn, completed=False)
+    return turn._replace(completed=False)
 
 
 def _explain(exc: sqlite3.DatabaseError, path: Path, timeout: float) -> str:
