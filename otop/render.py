@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from otop.decide.status import child_state
 from otop.model import GROUP_RANK, Agent, Group, ProcKind, Scan, SessionDetail, State
@@ -221,8 +221,7 @@ UNSEEN_ICON = "●"
 UNSEEN_COLOUR = "colour39"
 
 
-@dataclass(frozen=True)
-class StatusStyle:
+class StatusStyle(NamedTuple):
     """How counts and badges look in tmux: a glyph and a colour per group (and for unseen
     agents), and a template."""
 

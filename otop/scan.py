@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from otop.database import Database
 from otop.decide.agents import orphan_agent, process_agent, recent_in_dir, unknown_data_agent
@@ -45,8 +44,7 @@ if TYPE_CHECKING:
 ORPHAN_WINDOW = 30 * 60.0
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """How a Scanner looks."""
 
     db: str | None = None  # only this database's agents (--db, $OTOP_DB)
@@ -58,13 +56,11 @@ class Options:
     servers: tuple[ServerConfig, ...] = ()
 
 
-@dataclass
-class _Found:
+class _Found(NamedTuple):
     """What one database's part of a scan found."""
 
     agents: list[Agent]
     orphans: list[tuple[Database, SessionDetail]]
-    servers: list[Proc]
 
 
 class Scanner:
@@ -155,30 +151,32 @@ class Scanner:
         panes = self._panes(problems)
         now = time.time() if now is None else now
         groups, unknown = self._group(procs)
-        found = _Found([], [], [p for p in procs if p.kind == ProcKind.SERVE])
+        servers = [p for p in procs if p.kind == ProcKind.SERVE]
+        agents: list[Agent] = []
+        orphans: list[tuple[Database, SessionDetail]] = []
         self._sessions_in = {}
         cpu = self._cpu(procs, t0)
         for db, members in groups:
             part = self._scan_database(db, members, panes, open_logs, cpu, now, problems)
-            found.agents += part.agents
-            found.orphans += part.orphans
+            agents += part.agents
+            orphans += part.orphans
         if unknown:
             world = World(unknown, panes, [], {}, {}, False, now)
-            found.agents += [
+            agents += [
                 unknown_data_agent(b, cpu, f"cannot tell which database: {b.proc.home_problem}")
                 for b in correlate(world)
             ]
-        taken = {a.pane.id for a in found.agents if a.pane is not None}
+        taken = {a.pane.id for a in agents if a.pane is not None}
         free = [p for p in panes if not _runs_opencode(p)]
-        for db, detail in found.orphans:
+        for db, detail in orphans:
             pane = orphan_pane(detail.brief.title, free, taken)
-            agent = orphan_agent(detail, pane, found.servers, now)
-            found.agents.append(agent._replace(database=db.path))
+            agent = orphan_agent(detail, pane, servers, now)
+            agents.append(agent._replace(database=db.path))
         self._forget()
-        self._add_remote(found.agents, problems, now)
+        self._add_remote(agents, problems, now)
         return Scan(
             generated_at=now,
-            agents=tuple(found.agents),
+            agents=tuple(agents),
             db_path=self.default.path,
             problems=tuple(problems),
             tmux_socket=self.tmux.target.describe() if self.tmux else None,
@@ -283,7 +281,7 @@ class Scanner:
             problems += mine
         else:  # another database's trouble is its agents', not the whole view's
             problems += [Problem("data", f"{db.path}: {p.message}") for p in mine]
-        return _Found(agents, [(db, d) for d in orphans], [])
+        return _Found(agents, [(db, d) for d in orphans])
 
     # -- tmux -------------------------------------------------------------------------------
 
@@ -311,7 +309,7 @@ class Scanner:
         except (TmuxError, StoreError) as exc:
             problems.append(Problem("screen", f"cannot read panes to tell sessions apart: {exc}"))
             return bindings
-        return correlate(replace(world, screens=screens, prompts=prompts))
+        return correlate(world._replace(screens=screens, prompts=prompts))
 
     def _screens(
         self, bindings: list[Binding], details: Mapping[str, SessionDetail]

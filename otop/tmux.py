@@ -7,7 +7,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from otop.model import Pane
 
@@ -95,8 +95,7 @@ class TmuxError(Exception):
     """A tmux command failed; the message says why in plain words."""
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """Which tmux server to talk to."""
 
     socket_name: str | None = None

@@ -207,6 +207,8 @@ def test_the_users_command_gets_the_event_on_stdin(tmp_path: Path) -> None:
     wait_for(lambda: notified(out), what="the command's output")
     (got,) = notified(out)
     assert got["event"] == "finished" and got["title"] == "Idle one" and got["pid"] == 4001
+    ((done, _),) = n.children
+    done.wait(timeout=30)  # it wrote its line; on a busy machine it may not have left yet
     n.run([sys.executable, "-c", "import time; time.sleep(60)"], b"")
     slow = n.children[-1][0]
     n.children[-1] = (slow, time.monotonic() - 1)

@@ -12,7 +12,7 @@ answer is "cannot tell" rather than a swap. The processes of one directory are d
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from otop.decide.runs import match_runs, proc_dir
 from otop.decide.screen import title_matches, title_session
@@ -79,8 +79,7 @@ def correlate(world: World) -> list[Binding]:
     return bindings
 
 
-@dataclass
-class _Own:
+class _Own(NamedTuple):
     """Own evidence of one process: the sessions it allows (None: it says nothing)."""
 
     allowed: frozenset[str] | None
@@ -129,7 +128,7 @@ def _decide_directory(group: list[Binding], ctx: Context) -> None:
             }
             left = mine.allowed - taken
             if left and left != mine.allowed:
-                mine.allowed, changed = left, True
+                own[id(b)], changed = mine._replace(allowed=left), True
     claimed: set[str] = set()
     for b in group:
         _settle(b, own[id(b)], tier_log(b, ctx), claimed)

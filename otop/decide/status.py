@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from otop.model import Confidence, Evidence, SessionDetail, State, ToolRun, Turn
 
@@ -13,8 +13,7 @@ STUCK_AFTER = 15 * 60.0
 IDLE_CPU = 1.0
 
 
-@dataclass(frozen=True)
-class Signals:
+class Signals(NamedTuple):
     """What is known outside the session's rows when its state is decided."""
 
     alive: bool = True  # a live process shows this session
@@ -25,8 +24,7 @@ class Signals:
     log_ask_at: float | None = None
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     """A state with the tool it concerns, the evidence, and since when the agent waits."""
 
     state: State

@@ -5,8 +5,9 @@ that evidence allows, and whether it is the process's own or shared with others.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import NamedTuple
 
 from otop.decide.runs import proc_dir
 from otop.decide.screen import HOME_TITLE, shows_prompt, shows_tui, title_matches, title_session
@@ -20,8 +21,7 @@ C, L, G, U = Confidence.CERTAIN, Confidence.LIKELY, Confidence.GUESS, Confidence
 C, L, G, U = Confidence.CERTAIN, Confidence.LIKELY, Confidence.GUESS, Confidence.UNKNOWN
 
 
-@dataclass(frozen=True)
-class Clue:
+class Clue(NamedTuple):
     """What one tier says about the session a process shows."""
 
     tier: str
@@ -32,27 +32,42 @@ class Clue:
     cap: Confidence = L  # the most this evidence can earn alone
 
 
-@dataclass
 class Binding:
-    """What correlation concluded for one process."""
+    """What correlation concluded for one process (the tiers fill it in as they go)."""
 
-    proc: Proc
-    pane: Pane | None
-    pane_evidence: Evidence
-    run: LogRun | None = None  # the process's own log run, when it is known to be its own
-    run_confidence: Confidence = U
-    session_id: str | None = None
-    session_evidence: Evidence = field(
-        default_factory=lambda: Evidence("none", U, "no evidence for a session")
+    __slots__ = (
+        "ambiguous",
+        "candidates",
+        "notes",
+        "pane",
+        "pane_evidence",
+        "proc",
+        "run",
+        "run_confidence",
+        "session_evidence",
+        "session_id",
+        "wants_screen",
     )
-    notes: list[str] = field(default_factory=list)
-    ambiguous: bool = False  # cannot tell which session: no state either
-    candidates: tuple[str, ...] = ()  # sessions still in question when ambiguous
-    wants_screen: bool = False  # the pane's screen would tell more (the scan may capture it)
+
+    def __init__(self, proc: Proc, pane: Pane | None, pane_evidence: Evidence) -> None:
+        self.proc = proc
+        self.pane = pane
+        self.pane_evidence = pane_evidence
+        self.run: LogRun | None = None  # the process's own log run, when known to be its own
+        self.run_confidence = U
+        self.session_id: str | None = None
+        self.session_evidence = Evidence("none", U, "no evidence for a session")
+        self.notes: list[str] = []
+        self.ambiguous = False  # cannot tell which session: no state either
+        self.candidates: tuple[str, ...] = ()  # sessions still in question when ambiguous
+        self.wants_screen = False  # the pane's screen would tell more (the scan may capture it)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"Binding({fields})"
 
 
-@dataclass(frozen=True)
-class World:
+class World(NamedTuple):
     """The inputs of correlation, as plain data."""
 
     procs: Sequence[Proc]
@@ -62,8 +77,8 @@ class World:
     sessions: Mapping[str, SessionBrief]  # every session the scan knows of, by id
     log_available: bool = True
     now: float = 0.0
-    screens: Mapping[str, str] = field(default_factory=dict)  # pane id -> visible text
-    prompts: Mapping[str, str] = field(default_factory=dict)  # session id -> newest prompt
+    screens: Mapping[str, str] = MappingProxyType({})  # pane id -> visible text
+    prompts: Mapping[str, str] = MappingProxyType({})  # session id -> newest prompt
 
 
 def in_dir(s: SessionBrief, p: Proc) -> bool:
@@ -85,8 +100,7 @@ def root_of(sid: str, sessions: Mapping[str, SessionBrief]) -> str:
 # -- the tiers, strongest first ------------------------------------------------------------
 
 
-@dataclass
-class Context:
+class Context(NamedTuple):
     """What the tiers share: the world, pane bindings and the runs known to be one's own."""
 
     world: World

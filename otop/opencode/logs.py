@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -50,17 +49,19 @@ def parse_pairs(line: str) -> dict[str, str]:
     return out
 
 
-@dataclass
 class _RunBuilder:
-    run_id: str
-    started_at: float
-    directory: str | None = None
-    sessions: dict[str, float] = field(default_factory=dict)
-    created: list[str] = field(default_factory=list)
-    last_line_at: float = 0.0
-    pending_ask: str | None = None
-    pending_ask_at: float | None = None
-    source: str = "opencode.log"
+    """One run's lines folded so far (frozen into a LogRun at the end)."""
+
+    def __init__(self, run_id: str, started_at: float, source: str = "opencode.log") -> None:
+        self.run_id = run_id
+        self.started_at = started_at
+        self.source = source
+        self.directory: str | None = None
+        self.sessions: dict[str, float] = {}
+        self.created: list[str] = []
+        self.last_line_at = 0.0
+        self.pending_ask: str | None = None
+        self.pending_ask_at: float | None = None
 
     def see_session(self, sid: str, ts: float) -> None:
         self.sessions.pop(sid, None)

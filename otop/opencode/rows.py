@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from otop.decide.turn import assistant_error, model_label, ms_to_s
 from otop.text import clean
@@ -30,8 +30,7 @@ def last_line(text: str) -> str:
     return ""
 
 
-@dataclass(frozen=True)
-class HistoryPart:
+class HistoryPart(NamedTuple):
     """One part of a message, reduced to what the detail view shows."""
 
     kind: str
@@ -40,8 +39,7 @@ class HistoryPart:
     status: str = ""
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
+class HistoryEntry(NamedTuple):
     """One message of a session's history, for the detail view."""
 
     id: str
