@@ -172,7 +172,7 @@ class Scanner:
             pane = orphan_pane(detail.brief.title, free, taken)
             agent = orphan_agent(detail, pane, servers, now)
             agents.append(agent._replace(database=db.path))
-        self._forget()
+        self._forget({db.path for db, members in groups if members})
         self._add_remote(agents, problems, now)
         return Scan(
             generated_at=now,
@@ -215,13 +215,21 @@ class Scanner:
         ]
         return out, unknown
 
-    def _forget(self) -> None:
-        """Close the databases no process has used for the orphan window."""
+    def _forget(self, in_use: set[str]) -> None:
+        """Close the databases no process has used for the orphan window, and at once those no
+        process uses whose file was removed or replaced (a throwaway data directory's: held
+        open, its space and descriptors would stay taken for the whole window). otop's own
+        starts again on the new file."""
         cutoff = time.monotonic() - self.options.orphan_window
         for path, db in list(self.databases.items()):
-            if db is not self.default and db.used < cutoff:
+            if path in in_use:
+                continue
+            replaced = db.store.replaced()
+            if replaced or (db is not self.default and db.used < cutoff):
                 db.close()
                 del self.databases[path]
+            if replaced and db is self.default:
+                self.default = self.databases[path] = Database(self.paths)
 
     def _wants_process_logs(self) -> bool:
         """Per-process logs (opencode 1.14) are read when a database has no shared log."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -37,6 +38,7 @@ class Store:
         self.queries = 0
         self.rows_read = 0
         self._sums: dict[tuple[str, float, int], tuple[Tokens, float]] = {}
+        self._file: tuple[int, int] | None = None  # device and inode of the file opened
 
     # -- connection -------------------------------------------------------------------------
 
@@ -44,8 +46,12 @@ class Store:
         """Open the database read-only and learn its schema; raise StoreError if unusable."""
         if self._con is not None:
             return
-        if not self.path.exists():
-            raise StoreError(f"no opencode database at {self.path} (has opencode run here?)")
+        try:
+            self._file = _identity(self.path)
+        except OSError:
+            raise StoreError(
+                f"no opencode database at {self.path} (has opencode run here?)"
+            ) from None
         uri = f"file:{quote(str(self.path))}?mode=ro"
         try:
             con = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, check_same_thread=False)
@@ -67,6 +73,15 @@ class Store:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+    def replaced(self) -> bool:
+        """Whether the file open here was removed, or another put in its place, since."""
+        if self._con is None:
+            return False
+        try:
+            return _identity(self.path) != self._file
+        except OSError:
+            return True
 
     def _rows(self, sql: str, params: Sequence[object] = ()) -> list[tuple[object, ...]]:
         if self._con is None:
@@ -386,3 +401,8 @@ def _explain(exc: sqlite3.DatabaseError, path: Path, timeout: float) -> str:
     if "unable to open" in text:
         return f"cannot open {path} read-only ({text})"
     return f"cannot read {path}: {text}"
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
