@@ -4,11 +4,13 @@ with and without a tmux server, the full-screen app's CPU and first rows, and th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import statistics
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -103,6 +105,7 @@ class Sample:
     rss: float
     fds: int
     cpu: float
+    held: Counter[str] = field(default_factory=Counter)  # what the fds are (Linux)
 
 
 @dataclass
@@ -114,7 +117,7 @@ class Soak:
     def sample(self, name: str, p: psutil.Process, at: float, window: float) -> None:
         cpu = cpu_percent(p, window)
         rss = p.memory_info().rss / 1e6
-        self.samples.setdefault(name, []).append(Sample(at, rss, p.num_fds(), cpu))
+        self.samples.setdefault(name, []).append(Sample(at, rss, p.num_fds(), cpu, held(p.pid)))
 
     def report(self, warm: float) -> list[str]:
         lines = [
@@ -130,7 +133,27 @@ class Soak:
                 f" {end.rss - after.rss:+.1f} MB | {after.fds} / {end.fds} |"
                 f" {cpu:.2f} % |"
             )
+        for name, xs in self.samples.items():
+            after = next((s for s in xs if s.at >= warm), xs[0])
+            grown = xs[-1].held - after.held
+            if grown:
+                kinds = ", ".join(f"{n} x {what}" for what, n in grown.most_common(5))
+                lines.append(f"\n{name}: files held at the end and not after the warm-up: {kinds}")
         return lines
+
+
+def held(pid: int) -> Counter[str]:
+    """What a process's open file descriptors are (a file's name, or pipe, socket...), from
+    /proc where there is one: a soak that finds fds growing says what grows."""
+    out: Counter[str] = Counter()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                out[
+                    os.path.basename(target) if target.startswith("/") else target.split(":")[0]
+                ] += 1
+    return out
 
 
 def soak(
