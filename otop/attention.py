@@ -9,8 +9,7 @@ watcher that starts (or restarts) replays nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from otop.model import GROUP_OF, Agent, Group, Scan
 
@@ -30,22 +29,38 @@ _WAITING_STATES = frozenset(s.value for s, g in GROUP_OF.items() if g == Group.W
 _WORKING, _IDLE = Group.WORKING.value, Group.IDLE.value
 
 
-@dataclass
 class Mark:
-    """What the watcher knows of one agent's attention."""
+    """What the watcher knows of one agent's attention (changed in place, beat by beat)."""
 
-    phase: str
-    pending: str | None = None  # a phase seen but not yet held for `settle`
-    pending_since: float = 0.0
-    unseen_since: float | None = None  # set by an event nobody looked at
-    unseen_reason: str | None = None
-    seen_at: float | None = None  # when a client last looked at its pane
-    looking: bool = False
-    worked: bool = False  # seen working since the phase last settled
+    __slots__ = (
+        "looking",
+        "pending",
+        "pending_since",
+        "phase",
+        "seen_at",
+        "unseen_reason",
+        "unseen_since",
+        "worked",
+    )
+
+    def __init__(
+        self,
+        phase: str,
+        unseen_since: float | None = None,
+        unseen_reason: str | None = None,
+        seen_at: float | None = None,
+    ) -> None:
+        self.phase = phase
+        self.pending: str | None = None  # a phase seen but not yet held for `settle`
+        self.pending_since = 0.0
+        self.unseen_since = unseen_since  # set by an event nobody looked at
+        self.unseen_reason = unseen_reason
+        self.seen_at = seen_at  # when a client last looked at its pane
+        self.looking = False
+        self.worked = False  # seen working since the phase last settled
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     """One thing to tell: an agent started waiting, or finished its turn."""
 
     kind: str
@@ -53,12 +68,12 @@ class Event:
     at: float
 
 
-@dataclass
 class Attention:
     """Settled phases, unseen marks and seen times of every agent, keyed by agent key."""
 
-    settle: float = DEFAULT_SETTLE
-    marks: dict[str, Mark] = field(default_factory=dict)
+    def __init__(self, settle: float = DEFAULT_SETTLE) -> None:
+        self.settle = settle
+        self.marks: dict[str, Mark] = {}
 
     def update(self, agents: Iterable[Agent], looked: set[str], now: float) -> list[Event]:
         """One beat: settle phases, set and clear marks; the events nobody is looking at."""

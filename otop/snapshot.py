@@ -241,9 +241,12 @@ def read_marks(socket_path: str, watching: bool = True) -> object:
 
 def marked(scan: Scan, socket_path: str) -> Scan:
     """A scan with the running watcher's unseen marks and seen times (none without one)."""
+    marks = read_marks(socket_path)
+    if marks is None:  # no watcher: nothing to mark (and otop.attention need not load)
+        return scan
     from otop.attention import apply, read_view
 
-    return apply(scan, read_view(read_marks(socket_path)))
+    return apply(scan, read_view(marks))
 
 
 def marks_stamp(socket_path: str) -> float:
