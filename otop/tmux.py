@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
@@ -132,8 +131,6 @@ class Tmux:
 
     def __init__(self, target: Target | None = None) -> None:
         self.target = target or Target.from_env()
-        self.binary = shutil.which("tmux")
-        self.available = self.binary is not None
         self.commands = 0
         # The attached clients and the pane each one shows, as of the last panes() or clients(),
         # and their sizes (columns, lines).
@@ -147,13 +144,13 @@ class Tmux:
         decoded here (bytes that are not UTF-8 become `\\xNN`, which `records` reads back).
         `-u` makes tmux print UTF-8 whatever the locale of the watcher's environment: without
         it, a client that is not UTF-8 gets every non-ASCII character of a title as `_`."""
-        if self.binary is None:
-            raise TmuxError("tmux is not installed (not on PATH)")
         self.commands += 1
-        try:
+        try:  # found on PATH as the shell would (shutil.which would load archive modules)
             done = subprocess.run(
-                [self.binary, "-u", *self.target.args(), *args], capture_output=True, check=False
+                ["tmux", "-u", *self.target.args(), *args], capture_output=True, check=False
             )
+        except FileNotFoundError:
+            raise TmuxError("tmux is not installed (not on PATH)") from None
         except OSError as exc:
             raise TmuxError(f"cannot run tmux: {exc.strerror}") from None
         if done.returncode != 0:

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from otop.tmux import FIELD_END, RECORD_END, Target, Tmux, field, parse_pane, record, records
+from otop.tmux import (
+    FIELD_END,
+    RECORD_END,
+    Target,
+    Tmux,
+    TmuxError,
+    field,
+    parse_pane,
+    record,
+    records,
+)
 from tests.conftest import Client, TmuxServer, wait_for
 
 # (case, output lines as the command printed them, records expected)
@@ -172,3 +182,10 @@ def test_parse_pane_needs_its_kind_and_fields() -> None:
     assert parse_pane(["C", *fields]) is None
     assert parse_pane(["P", *fields[:-1]]) is None
     assert parse_pane(["P", *fields[:2], "x", *fields[3:]]) is None
+
+
+def test_no_tmux_on_path_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without tmux on PATH every command fails in those words."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(TmuxError, match=r"^tmux is not installed \(not on PATH\)$"):
+        Tmux(Target(socket_name="otop-none")).cmd("list-panes")
