@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 
 from otop.sources.rows import Facts, Row
 
@@ -139,8 +138,7 @@ class ProcFs:
         for fd in names:
             with contextlib.suppress(OSError):
                 target = os.readlink(f"{fds}/{fd}")
-                # Files by the path they have now: not pipes, sockets, devices or removed files.
-                if target.startswith("/") and stat.S_ISREG(os.stat(target).st_mode):
+                if target.startswith("/"):  # not a pipe, socket or anonymous inode
                     out.append(target)
         return out
 

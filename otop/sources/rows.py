@@ -48,7 +48,9 @@ class Source(Protocol):
         """None when the process is gone."""
 
     def open_files(self, pid: int) -> list[str]:
-        """The paths of the files it holds open ([] when gone or not ours to read)."""
+        """The paths of the files it holds open ([] when gone or not ours to read). Devices
+        and removed files (` (deleted)` after the path) may be among them: what reads this
+        looks for databases and logs by name."""
 
     def environ(self, pid: int) -> dict[str, str] | None:
         """None when it cannot be read."""
