@@ -41,7 +41,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
     interval = getattr(args, "interval", 2.0)
     if interval < 0.2:
         raise UsageError("--interval must be at least 0.2 seconds")
-    from otop.ui.app import OtopApp
     from otop.ui.backend import LiveBackend
 
     scanner = _scanner(args, one_shot=False)
@@ -56,13 +55,49 @@ def cmd_ui(args: argparse.Namespace) -> int:
         os.environ[actions.CLIENT_ENV] = args.client
         typed = typeahead.take(backend.tmux, args.client)
     first = _published_scan(scanner, snapshot.FIRST_FRAME_FRESH)
-    app = OtopApp(backend, popup=popup, interval=interval, first=first, typed=typed)
+    drawn = False
+    if first is None:  # no watcher's scan: the app's own first one, drawn before Textual loads
+        first = backend.scan()
+        drawn = _first_frame(first, raw=not popup)
+    try:
+        from otop.ui.app import OtopApp
+
+        app = OtopApp(backend, popup=popup, interval=interval, first=first, typed=typed)
+    except BaseException:
+        if drawn:
+            os.write(1, LEAVE_FRAME)
+        raise
     try:
         app.run()
     finally:
         if args.own_session:
             picker.leave(backend.tmux, client)
     return 0
+
+
+# The first frame is drawn in the terminal's alternate screen, where the app draws: quitting
+# gives the shell its screen back as it was.
+ENTER_FRAME = b"\x1b[?1049h\x1b[?25l"
+LEAVE_FRAME = b"\x1b[?25h\x1b[?1049l"
+
+
+def _first_frame(scan: Scan, raw: bool) -> bool:
+    """The rows of a first scan as plain text (otop/preframe.py, as the watcher draws the
+    popup's), while Python loads Textual: on a busy machine that takes a second or more.
+    With `raw`, the terminal is put in raw mode first, as the app will (keys typed meanwhile
+    wait for it instead of being echoed over the rows). False when there is no terminal."""
+    from otop import preframe
+    from otop.entry import raw_terminal
+
+    if not os.isatty(1) or (raw and not raw_terminal()):
+        return False
+    size = os.get_terminal_size(1)
+    agents = ordered(a for a in scan.agents if visible(a, False))
+    frame = preframe.draw(document(scan, agents), size.columns, size.lines)
+    data = memoryview(ENTER_FRAME + frame.encode())
+    while data:
+        data = data[os.write(1, data) :]
+    return True
 
 
 def _published_scan(scanner: Scanner, fresh: float) -> Scan | None:

@@ -77,23 +77,8 @@ def first_frame(socket_name: str | None, socket_path: str | None) -> None:
     """The popup's terminal raw at once (keys typed from here on reach the app as typed; the
     terminal is put back when otop leaves), then the watcher's first frame of the popup: rows
     before Python has loaded anything else."""
-    import termios
-
-    if not os.isatty(0):
+    if not raw_terminal():
         return
-    try:
-        saved = termios.tcgetattr(0)
-        raw = termios.tcgetattr(0)
-    except termios.error:
-        return
-    raw[0] &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
-    raw[1] &= ~termios.OPOST
-    raw[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)
-    raw[6][termios.VMIN], raw[6][termios.VTIME] = 1, 0
-    import atexit
-
-    atexit.register(termios.tcsetattr, 0, termios.TCSADRAIN, saved)
-    termios.tcsetattr(0, termios.TCSANOW, raw)
     from otop import snapshot
     from otop.runtime import RuntimeDirError
 
@@ -122,6 +107,30 @@ def scanned(
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def raw_terminal() -> bool:
+    """The terminal raw from here on, as the app will set it (a key typed while otop loads is
+    kept for the app, not echoed over the first frame); put back when otop leaves. False when
+    there is no terminal."""
+    import termios
+
+    if not os.isatty(0):
+        return False
+    try:
+        saved = termios.tcgetattr(0)
+        raw = termios.tcgetattr(0)
+    except termios.error:
+        return False
+    raw[0] &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
+    raw[1] &= ~termios.OPOST
+    raw[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)
+    raw[6][termios.VMIN], raw[6][termios.VTIME] = 1, 0
+    import atexit
+
+    atexit.register(termios.tcsetattr, 0, termios.TCSADRAIN, saved)
+    termios.tcsetattr(0, termios.TCSANOW, raw)
+    return True
 
 
 def published(
