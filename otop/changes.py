@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from otop.model import Group, Scan
-from otop.opencode.store import StoreError
+from otop.opencode.connection import StoreError
 from otop.scan import Scanner
 from otop.sources.processes import PidProbe
 

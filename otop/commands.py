@@ -14,8 +14,8 @@ from otop.changes import Changes
 from otop.console import UsageError, say
 from otop.model import Agent, Scan
 from otop.net import loopback
+from otop.opencode.connection import StoreError
 from otop.opencode.rows import HistoryEntry
-from otop.opencode.store import StoreError
 from otop.render import document, message_text, ordered, visible
 from otop.scan import Scanner
 from otop.tmux import Target, Tmux, TmuxError

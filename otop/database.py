@@ -11,10 +11,11 @@ from pathlib import Path
 from otop.decide.runs import proc_dir
 from otop.details import Details
 from otop.model import Home, LogRun, Problem, Proc, SessionBrief
+from otop.opencode.connection import StoreError
 from otop.opencode.index import RootIndex
 from otop.opencode.logs import SharedLog, read_process_log
 from otop.opencode.paths import Paths
-from otop.opencode.store import Store, StoreError
+from otop.opencode.store import Store
 
 
 class Database:

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 
 from otop.decide.tiers import Binding
 from otop.model import Problem, SessionBrief, SessionDetail
-from otop.opencode.store import Store, StoreError
+from otop.opencode.connection import StoreError
+from otop.opencode.store import Store
 
 _Cached = tuple[tuple[object, ...], SessionDetail, float]
 # A cached session detail is read again after this long even if its events stand still.

@@ -10,7 +10,7 @@ from importlib import metadata
 
 from otop import __version__
 from otop.model import Agent, Confidence
-from otop.opencode.store import StoreError
+from otop.opencode.connection import StoreError
 from otop.plugin import BADGE, BOUND_OPTION, INTERPOLATED, PLACEHOLDER, installed_version
 from otop.runtime import RuntimeDirError, holder, lock_path, log_path
 from otop.scan import Scanner

@@ -29,10 +29,11 @@ from otop.model import (
     SessionBrief,
     SessionDetail,
 )
+from otop.opencode.connection import StoreError
 from otop.opencode.paths import Paths, find_paths
 from otop.opencode.rows import HistoryEntry
 from otop.opencode.servers import ServerConfig
-from otop.opencode.store import Store, StoreError
+from otop.opencode.store import Store
 from otop.sources.processes import ProcScanner
 from otop.tmux import Target, Tmux, TmuxError
 

@@ -12,8 +12,9 @@ import pytest
 from devtools.store import OpencodeDB, now_ms
 from otop.decide.status import Signals, infer
 from otop.model import State
+from otop.opencode.connection import StoreError
 from otop.opencode.paths import find_paths
-from otop.opencode.store import Store, StoreError
+from otop.opencode.store import Store
 
 
 def test_detail_fields(db: OpencodeDB, store: Store) -> None:

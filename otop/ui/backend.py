@@ -13,8 +13,8 @@ from otop import actions
 from otop.changes import Changes
 from otop.model import Agent, McpServer, Pane, Scan
 from otop.opencode.config import mcp_servers
+from otop.opencode.connection import StoreError
 from otop.opencode.rows import HistoryEntry
-from otop.opencode.store import StoreError
 from otop.render import directory_of
 from otop.scan import Scanner
 from otop.tmux import Tmux
