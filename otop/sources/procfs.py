@@ -58,14 +58,22 @@ class ProcFs:
         """Every process's stat line (a process gone meanwhile is left out)."""
         out: dict[int, Row] = {}
         for pid in self.pids():
-            try:
-                with open(f"{self.proc}/{pid}/stat", "rb") as f:
-                    row = parse_stat(f.read())
-            except OSError:
-                continue
+            row = self._row(pid)
             if row is not None:
                 out[pid] = row
         return out
+
+    def _stat(self, pid: int) -> bytes | None:
+        """A process's stat line; None when it is gone."""
+        try:
+            with open(f"{self.proc}/{pid}/stat", "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def _row(self, pid: int) -> Row | None:
+        stat = self._stat(pid)
+        return parse_stat(stat) if stat is not None else None
 
     def complete(self, pid: int, row: Row) -> Row:
         return row  # the stat line already holds CPU, memory and the terminal
@@ -102,12 +110,11 @@ class ProcFs:
             uid = os.stat(base).st_uid
             with open(f"{base}/cmdline", "rb") as f:
                 argv = split_cmdline(f.read())
-            with open(f"{base}/stat", "rb") as f:
-                stat = f.read()
         except OSError:
             return None
-        row = parse_stat(stat)
-        if row is None or stat[stat.rfind(b")") + 2 :].startswith(b"Z"):
+        stat = self._stat(pid)
+        row = parse_stat(stat) if stat is not None else None
+        if stat is None or row is None or stat[stat.rfind(b")") + 2 :].startswith(b"Z"):
             return None  # a zombie has no argv or directory left: it is gone
         try:
             cwd: str | None = os.readlink(f"{base}/cwd")
@@ -156,11 +163,7 @@ class ProcFs:
         return out
 
     def cpu_seconds(self, pid: int) -> float | None:
-        try:
-            with open(f"{self.proc}/{pid}/stat", "rb") as f:
-                row = parse_stat(f.read())
-        except OSError:
-            return None
+        row = self._row(pid)
         return row.cpu_seconds if row is not None else None
 
 
