@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 from rich.text import Text
 from textual.widgets import DataTable, Input, Static
 
-from otop.model import Problem
+from otop.model import Problem, Scan
 from otop.text import cell_width
 from otop.ui.app import OtopApp
 from otop.ui.screens import DetailScreen, PanelScreen
@@ -389,3 +391,31 @@ def test_problems_show_in_the_header() -> None:
         assert "! server nope (http://127.0.0.1:9): unreachable: refused" in text
 
     drive(FixtureBackend(problems=(problem,)), body)
+
+
+def test_a_scan_that_changes_nothing_shown_lays_nothing_out() -> None:
+    """The same agents scanned again (a fresh scan each time) leave the screen's layout alone:
+    no widget's text changed, so Textual neither lays the screen out nor draws the table's
+    rows again (a layout pass at every scan drew every row: most of the app's CPU)."""
+    backend = FixtureBackend()
+
+    async def body(app: OtopApp, pilot: object) -> None:
+        layouts: list[float] = []
+        screen = app.screen
+        lay_out = screen._refresh_layout
+
+        def counted(*args: Any, **kwargs: Any) -> None:
+            layouts.append(time.time())
+            lay_out(*args, **kwargs)
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        for _ in range(3):
+            app.show(Scan(time.time(), backend.agents, "/data/opencode.db"))
+            await pilot.pause()  # type: ignore[attr-defined]
+        assert "Needs you" in str(app.query_one(DataTable).get_row_at(0)[0])
+        assert layouts == []
+        app.say("a message")
+        await pilot.pause()  # type: ignore[attr-defined]
+        assert message(app) == "a message" and layouts == []
+
+    drive(backend, body)

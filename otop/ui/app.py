@@ -60,6 +60,7 @@ class OtopApp(App[None]):
         self.scan: Scan | None = None
         self.rows: list[Row] = []
         self.empty_shown = False
+        self.shown_lines: dict[str, Text] = {}  # what put() last put in each widget
         self.replying: Agent | None = None
         # Keys typed before the popup was open (otop/typeahead.py) come first.
         self.keyboard = Keyboard(self, self.BINDINGS, typed)
@@ -125,9 +126,7 @@ class OtopApp(App[None]):
         drawn = [(row.key, tables.cells(row, scan.generated_at, widths)) for row in self.rows]
         self.table().fill(widths, drawn, current.key if current else None)
         view = tables.View(self.sort, self.flipped, self.needle, len(self.rows))
-        self.query_one("#counts", Static).update(
-            tables.status_line(scan, agents, view, time.time())
-        )
+        self.put("#counts", tables.status_line(scan, agents, view, time.time()))
         if not self.rows:
             self.say(tables.empty_text(scan, bool(agents)))
             self.empty_shown = True
@@ -137,7 +136,15 @@ class OtopApp(App[None]):
         self.update_preview()
 
     def say(self, text: str) -> None:
-        self.query_one("#message", Static).update(Text(clean(text)))
+        self.put("#message", Text(clean(text)))
+
+    def put(self, selector: str, text: Text) -> None:
+        """New text in a widget of fixed height (otop.tcss). Only a change is drawn, and
+        without a layout pass: Static.update lays the whole screen out again, which drew every
+        row of the table at each scan."""
+        if self.shown_lines.get(selector) != text:
+            self.shown_lines[selector] = text
+            self.query_one(selector, Static).update(text, layout=False)
 
     def selected(self) -> Row | None:
         table = self.query_one(DataTable)
@@ -357,7 +364,7 @@ class OtopApp(App[None]):
             return
         row = self.selected()
         if row is None or row.agent.pane is None:
-            panel.update(Text("(no pane to preview)", style="dim"))
+            self.put("#preview", Text("(no pane to preview)", style="dim"))
             return
         self.load_preview(row)
 
@@ -371,8 +378,7 @@ class OtopApp(App[None]):
         shown = lines(text)
         while shown and not shown[-1].strip():
             shown.pop()
-        panel = self.query_one("#preview", Static)
-        panel.update(Text("\n".join(shown[-12:]), no_wrap=True, overflow="ellipsis"))
+        self.put("#preview", Text("\n".join(shown[-12:]), no_wrap=True, overflow="ellipsis"))
 
     def action_help(self) -> None:
         self.push_screen(PanelScreen("otop keys", help_text(self.popup), "help"))
