@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -87,6 +88,14 @@ class World:
             if a.pane is not None and a.session is not None
         }
 
+    def sessions(self) -> dict[str, str]:
+        """Each TUI's session id, by pane."""
+        return {
+            a.pane.id: a.session.brief.id
+            for a in self.scanner.scan().agents
+            if a.pane is not None and a.session is not None
+        }
+
     def idle_count(self) -> int:
         return sum(s == "idle" for s in self.states().values())
 
@@ -152,8 +161,10 @@ def until(term: Terminal, check: Callable[[str], bool], timeout: float) -> None:
         term.pump(0.01)
 
 
-def sse_times(w: World, panes: list[str], runs: int) -> list[float]:
-    """Enter in an idle TUI to the `/events` event saying its agent works."""
+def sse_times(w: World, panes: list[str], runs: int) -> tuple[list[float], list[float]]:
+    """Enter in an idle TUI to the `/events` event saying its agent works, and to opencode's
+    own first record of the prompt (its message row): no monitor of the database can tell
+    the turn before that row, so the event's time less the row's is otop's own part."""
     port = free_port()
     serve = subprocess.Popen(
         [sys.executable, "-m", "otop", "-L", w.lab.socket, "serve", "--port", str(port)],
@@ -168,24 +179,53 @@ def sse_times(w: World, panes: list[str], runs: int) -> list[float]:
         con.request("GET", "/events")
         resp = con.getresponse()
         threading.Thread(target=read_events, args=(resp, seen), daemon=True).start()
-        out = []
+        told_after: list[float] = []
+        written_after: list[float] = []
+        sessions = w.sessions()
         for i in range(runs):
             p = panes[i % len(panes)]
             w.lab.tmux("send-keys", "-t", p, "-l", "[[stream:20:0.1]] a short one")
             time.sleep(0.3)
             seen.pop(p, None)
+            rows = Rows(w.lab.env, sessions[p])
             t0 = time.time()
             w.lab.tmux("send-keys", "-t", p, "Enter")
-            told = wait_for_key(seen, p, 15)
-            out.append(told - t0)
+            written = rows.wait_for_more(15)
+            told_after.append(wait_for_key(seen, p, 15) - t0)
+            written_after.append(written - t0)
             deadline = time.monotonic() + 60
             while w.states().get(p) != "idle" and time.monotonic() < deadline:
                 time.sleep(0.5)
         con.close()
-        return out
+        return told_after, written_after
     finally:
         serve.terminate()
         serve.wait(5)
+
+
+class Rows:
+    """A session's message rows in opencode's database, counted read-only."""
+
+    def __init__(self, env: dict[str, str], session_id: str) -> None:
+        self.con = sqlite3.connect(f"file:{db_file(env)}?mode=ro", uri=True)
+        self.session_id = session_id
+        self.before = self.count()
+
+    def count(self) -> int:
+        query = "SELECT count(*) FROM message WHERE session_id = ?"
+        return int(self.con.execute(query, (self.session_id,)).fetchone()[0])
+
+    def wait_for_more(self, timeout: float) -> float:
+        """When the session had a row more than at the start (polled every 10 ms)."""
+        end = time.monotonic() + timeout
+        try:
+            while self.count() == self.before:
+                if time.monotonic() > end:
+                    raise TimeoutError(f"no new message in {self.session_id}")
+                time.sleep(0.01)
+            return time.time()
+        finally:
+            self.con.close()
 
 
 def wait_for_key(seen: dict[str, float], key: str, timeout: float) -> float:
@@ -271,7 +311,8 @@ def measure(w: World, args: argparse.Namespace) -> tuple[steady.Times, dict[str,
 
     t["peer"] = peers()
     t["popup"], t["keys"], t["frame"] = popup_times(w, args.runs)
-    t["sse"] = sse_times(w, w.panes[args.working :], args.runs)
+    t["sse"], t["sse db"] = sse_times(w, w.panes[args.working :], args.runs)
+    t["sse otop"] = [told - wrote for told, wrote in zip(t["sse"], t["sse db"], strict=True)]
     one["first with"], one["cpu with"] = app_figures(w)
     steady.stop_watcher(w.lab)
     t["cold"], t["outside"] = steady.no_watcher_list(w.lab, args.runs)

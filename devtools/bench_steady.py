@@ -191,6 +191,8 @@ TIMED = [
     ("prefix+O to tmux drawing the popup's frame", "frame", ""),
     ("prefix+O to the app taking keys (its footer)", "keys", ""),
     ("Enter in a TUI to its /events working event", "sse", "p95 under 1 s"),
+    ("Enter in a TUI to opencode's row of the prompt", "sse db", ""),
+    ("that row to the /events event (otop's own part)", "sse otop", ""),
 ]
 RATIOS = [
     ("otop/agent-ps, from the watcher", "snap", "peer", "<= 0.35"),
