@@ -52,3 +52,14 @@ class Changes:
                 except OSError:
                     continue
         return (self.pids.pids(), tuple(versions), tuple(logs))
+
+    def turns(self) -> tuple[int, ...]:
+        """Each database's newest message row: cheap enough to look at many times a second,
+        and it moves when a prompt is sent (-1 for a database that cannot be read)."""
+        newest = []
+        for db in self.scanner.databases.values():
+            try:
+                newest.append(db.store.newest_message())
+            except StoreError:
+                newest.append(-1)
+        return tuple(newest)

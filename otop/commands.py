@@ -213,6 +213,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from otop import serve
+    from otop.hub import Hub
 
     token = args.token or os.environ.get("OTOP_TOKEN") or None
     if args.token_file:
@@ -233,11 +234,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError("--interval must be at least 0.2 seconds")
     scanner = _scanner(args, one_shot=False)
     sock, changes = listing.socket_of(scanner), Changes(scanner)
-    hub = serve.Hub(
+    hub = Hub(
         lambda: snapshot.marked(scanner.scan(), sock),
         _history(scanner),
         args.interval,
         lambda: (*changes.signature(), snapshot.marks_stamp(sock)),
+        turns=changes.turns,
     )
     try:
         server = serve.OtopServer(

@@ -14,22 +14,16 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from otop import __version__
-from otop.model import Group, Scan
+from otop.hub import Hub
 from otop.net import host_name, is_ip
-from otop.opencode.rows import HistoryEntry
-from otop.render import agent_json, document, ordered, visible
-from otop.text import clean
 
 SESSION_ID = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")
 KEEPALIVE = 15.0
-# A client that stops reading its event stream is dropped once this many events wait for it.
-QUEUE_LIMIT = 100
 # Every connection's socket gives up after this long without progress.
 SOCKET_TIMEOUT = 10.0
 MAX_CONNECTIONS = 32
@@ -40,143 +34,6 @@ BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
     b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY)
 )
-
-
-class Subscriber:
-    """One event-stream client: a bounded queue, and a flag once it fell too far behind."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=QUEUE_LIMIT)
-        self.dropped = threading.Event()
-
-
-class Hub:
-    """Scans on a beat in one thread; keeps the latest document; fans out state changes."""
-
-    def __init__(
-        self,
-        scan: Callable[[], Scan],
-        history: Callable[[str], list[HistoryEntry]],
-        interval: float = 2.0,
-        changes: Callable[[], object] | None = None,
-        beat: float = 0.25,
-    ) -> None:
-        self._scan = scan
-        self.history = history
-        self.interval = interval
-        # With `changes` (the watcher's cheap probes), a change is scanned within one beat
-        # instead of waiting for the interval, which stays as the floor for what no probe
-        # sees (screens, CPU).
-        self.changes = changes
-        self.beat = beat
-        self.scans = 0
-        self.lock = threading.Lock()
-        self.scan: Scan | None = None
-        self.doc: dict[str, Any] = {
-            "version": 1,
-            "generated_at": None,
-            "agents": [],
-            "problems": [],
-        }
-        self.states: dict[str, tuple[str, str | None]] = {}
-        self.subscribers: list[Subscriber] = []
-        self.stopped = threading.Event()
-        self.ready = threading.Event()
-
-    def run(self) -> None:
-        last_sig: object = None
-        last_scan = 0.0
-        while not self.stopped.is_set():
-            sig = self.changes() if self.changes is not None else None
-            now = time.monotonic()
-            if sig != last_sig or now - last_scan >= self.interval or self._working():
-                last_sig, last_scan = sig, now
-                self.step()
-            self.stopped.wait(self.beat if self.changes is not None else self.interval)
-
-    def _working(self) -> bool:
-        """Working agents change without notice to the probes (a tool's output, a screen)."""
-        with self.lock:
-            scan = self.scan
-        return scan is not None and any(a.group == Group.WORKING for a in scan.agents)
-
-    def step(self) -> None:
-        self.scans += 1
-        try:
-            scan = self._scan()
-        except Exception as exc:  # a scan must never take the server down
-            with self.lock:
-                self.doc = {**self.doc, "problems": [f"scan failed: {exc}"]}
-            self.ready.set()
-            return
-        agents = ordered(a for a in scan.agents if visible(a, False))
-        doc = document(scan, agents)
-        doc["problems"] = [p.message for p in scan.problems]
-        events = []
-        now_states: dict[str, tuple[str, str | None]] = {}
-        for a, js in zip(agents, doc["agents"], strict=True):  # type: ignore[call-overload]
-            key = a.session_id or a.key
-            now_states[key] = (a.state.value, a.tool)
-            before = self.states.get(key)
-            if before != now_states[key]:
-                events.append(
-                    {"type": "state", "previous": before[0] if before else None, "agent": js}
-                )
-        for key, (state, _) in self.states.items():
-            if key not in now_states:
-                events.append({"type": "gone", "previous": state, "key": key})
-        with self.lock:
-            self.scan, self.doc, self.states = scan, doc, now_states
-            subscribers = list(self.subscribers)
-        for sub in subscribers:
-            for e in events:
-                try:
-                    sub.queue.put_nowait(e)
-                except queue.Full:
-                    # Never wait for a slow reader: it would stall every other client.
-                    sub.dropped.set()
-                    self.unsubscribe(sub)
-                    break
-        self.ready.set()
-
-    def subscribe(self) -> Subscriber:
-        sub = Subscriber()
-        with self.lock:
-            self.subscribers.append(sub)
-        return sub
-
-    def unsubscribe(self, sub: Subscriber) -> None:
-        with self.lock:
-            if sub in self.subscribers:
-                self.subscribers.remove(sub)
-
-    def agent(self, session_id: str) -> dict[str, Any] | None:
-        """One agent with its todos and last messages, or None when no agent shows it."""
-        with self.lock:
-            scan = self.scan
-        if scan is None:
-            return None
-        for a in scan.agents:
-            if a.session_id == session_id:
-                out = agent_json(a, scan.generated_at)
-                out["last_messages"] = [_message(e) for e in self.history(session_id)[-20:]]
-                return out
-        return None
-
-
-def _message(e: HistoryEntry) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "role": e.role,
-        "created_at": int(e.created_at * 1000),
-        "model": clean(e.model) or None,
-        "output_tokens": e.tokens_output,
-        "error": clean(e.error) or None,
-        "parts": [
-            {"type": p.kind, "text": p.text, "tool": p.tool or None, "status": p.status or None}
-            for p in e.parts
-        ],
-    }
 
 
 class Handler(BaseHTTPRequestHandler):

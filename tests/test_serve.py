@@ -15,8 +15,10 @@ import pytest
 from otop import bar
 from otop.changes import Changes
 from otop.cli import main
+from otop.hub import Hub
+from otop.model import Scan
 from otop.scan import Options, Scanner
-from otop.serve import Hub, OtopServer, serve
+from otop.serve import OtopServer, serve
 from tests.conftest import PERMISSION_SCREEN, World, agent_cmd, pid_in, wait_for
 
 
@@ -273,3 +275,31 @@ def test_bar_local(
     """`otop bar` scans locally by default."""
     assert main(["-L", world.server.socket, "bar", "--format", "waybar"]) == 0
     assert json.loads(capsys.readouterr().out)["text"] == "⏳1 ⚙1"
+
+
+def test_a_prompt_sent_ends_the_wait_between_beats() -> None:
+    """Between two beats the hub glances at the `turns` probe: when it moves (a prompt was
+    written), the hub scans at once instead of at the next beat; while it stays, no scan."""
+    scans: list[float] = []
+    newest = [1]
+
+    def scan() -> Scan:
+        scans.append(time.monotonic())
+        return Scan(time.time(), (), "/data/opencode.db")
+
+    hub = Hub(scan, lambda s: [], 30.0, lambda: "unchanged", beat=5.0, turns=lambda: newest[0])
+    thread = threading.Thread(target=hub.run, daemon=True)
+    thread.start()
+    try:
+        assert hub.ready.wait(5)
+        time.sleep(0.5)
+        assert len(scans) == 1, "scanned again although nothing moved"
+        t0 = time.monotonic()
+        newest[0] = 2
+        deadline = t0 + 2.0
+        while len(scans) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(scans) == 2 and scans[1] - t0 < 0.5, scans
+    finally:
+        hub.stopped.set()
+        thread.join(6)

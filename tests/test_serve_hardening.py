@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from otop.cli import main
+from otop.hub import Hub
 from otop.model import Scan, State
-from otop.serve import Hub, OtopServer, serve
+from otop.serve import OtopServer, serve
 from tests.conftest import wait_for
 from tests.ui_world import AGENTS, NOW
 

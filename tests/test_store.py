@@ -212,6 +212,23 @@ def test_data_version_moves_on_write(db: OpencodeDB, store: Store) -> None:
     assert store.data_version() != v1
 
 
+def test_newest_message_moves_on_a_prompt_not_on_a_streamed_part(
+    db: OpencodeDB, store: Store
+) -> None:
+    """The newest message row moves when a prompt (or a step) is written, not when a part
+    streams: a probe cheap enough to glance at many times a second for turns starting."""
+    sid = db.session("/p", "t")
+    before = store.newest_message()
+    db.user(sid, "hello")
+    prompted = store.newest_message()
+    assert prompted > before
+    mid = db.assistant(sid)
+    assert store.newest_message() > prompted
+    stepped = store.newest_message()
+    db.part(mid, sid, {"type": "text", "text": "a streamed word"})
+    assert store.newest_message() == stepped
+
+
 def test_paths_follow_xdg_and_opencode_db(tmp_path: Path) -> None:
     """The DB is found under XDG_DATA_HOME, OPENCODE_DB overrides it, channel DBs are found."""
     env = {"HOME": str(tmp_path / "h"), "XDG_DATA_HOME": str(tmp_path / "x")}

@@ -91,6 +91,12 @@ class Connection:
         count, version = rows[0] if rows else (0, None)
         return int(str(count or 0)), str(version) if version else None
 
+    def newest_message(self) -> int:
+        """The message table's highest rowid. It moves when a turn starts (the prompt's row)
+        or a step begins: rarely, where data_version moves at every streamed word."""
+        row = self._rows("SELECT max(rowid) FROM message")
+        return int(row[0][0] or 0) if row else 0  # type: ignore[call-overload]
+
     def data_version(self) -> int:
         """A number that changes whenever another connection commits: a cheap change probe."""
         row = self._rows("PRAGMA data_version")
