@@ -17,7 +17,7 @@ from pathlib import Path
 from devtools import ROOT
 from devtools.lab import kill_tmux_server
 from devtools.store import OpencodeDB, now_ms
-from otop.scan import Options, Scanner
+from otop.scan.scanner import Options, Scanner
 
 CACHE = ROOT / ".cache" / "bench"
 
@@ -68,13 +68,15 @@ def add_history(db: OpencodeDB, sessions: int, messages: int = 10) -> None:
     db.con.execute("COMMIT")
 
 
-# What each command imports before its work (otop/commands.py imports the rest lazily).
+# What each command imports before its work (otop/cli/commands.py imports the rest lazily).
 COMMAND_IMPORTS = {
-    "list --json (watcher's scan)": "otop.entry, otop.snapshot, otop.opencode.paths",
-    "list, jump, answer (scan)": "otop.cli, otop.commands",
-    "popup, ui": "otop.cli, otop.commands, otop.ui.app, otop.ui.backend",
-    "watch": "otop.cli, otop.commands, otop.watch, otop.plugin",
-    "serve": "otop.cli, otop.commands, otop.serve",
+    "list --json (watcher's scan)": (
+        "otop.cli.entry, otop.watcher.snapshot, otop.sources.opencode.paths"
+    ),
+    "list, jump, answer (scan)": "otop.cli.parser, otop.cli.commands",
+    "popup, ui": "otop.cli.parser, otop.cli.commands, otop.ui.app, otop.ui.backend",
+    "watch": "otop.cli.parser, otop.cli.commands, otop.watcher.watch, otop.plugin.wiring",
+    "serve": "otop.cli.parser, otop.cli.commands, otop.serve.server",
 }
 
 

@@ -29,8 +29,8 @@ from devtools.bench_live import agent_ps, peer_times
 from devtools.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
 from devtools.store import OpencodeDB
 from devtools.terminal import Terminal
-from otop.opencode.paths import db_file
-from otop.scan import Options, Scanner
+from otop.scan.scanner import Options, Scanner
+from otop.sources.opencode.paths import db_file
 
 LONG = "[[stream:400:0.25]] tell me a long story"  # 100 s of streaming
 

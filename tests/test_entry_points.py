@@ -46,8 +46,8 @@ def test_the_first_rows_come_before_textual(world: World) -> None:
     add_agents(world)
     code = (
         "import sys, time\n"
-        "from otop.commands import _first_frame\n"
-        "from otop.scan import Scanner, Options\n"
+        "from otop.cli.commands import _first_frame\n"
+        "from otop.scan.scanner import Scanner, Options\n"
         f"scan = Scanner(Options(socket_name={world.server.socket!r})).scan()\n"
         "assert _first_frame(scan, raw=True)\n"
         f"open({str(world.tmp / 'loaded')!r}, 'w').write(' '.join(sys.modules))\n"

@@ -154,7 +154,7 @@ def test_help_and_readme_name_every_key() -> None:
 def test_the_decide_layer_imports_only_records_and_itself() -> None:
     """otop/decide/ imports nothing of otop but the records (model), the pure text helpers and
     itself: no adapter, no clock-reading or I/O module."""
-    allowed = ("otop.model", "otop.text", "otop.decide")
+    allowed = ("otop.core.model", "otop.core.text", "otop.decide")
     found = []
     for p in sorted((ROOT / "otop" / "decide").glob("*.py")):
         for node in ast.walk(ast.parse(p.read_text())):

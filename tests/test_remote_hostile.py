@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from otop.opencode.remote import Client, Remotes, agents, fetch
-from otop.opencode.servers import ServerConfig
-from otop.scan import Options, Scanner
+from otop.scan.scanner import Options, Scanner
+from otop.sources.opencode.remote import Client, Remotes, agents, fetch
+from otop.sources.opencode.servers import ServerConfig
 
 GOOD_LIST = b'[{"id":"ses_abc","title":"ok","time":{"updated":1}}]'
 

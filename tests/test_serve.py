@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from otop import bar
-from otop.changes import Changes
-from otop.cli import main
-from otop.scan import Options, Scanner
-from otop.serve import Hub, OtopServer, serve
+from otop.cli.parser import main
+from otop.outputs import bar
+from otop.scan.changes import Changes
+from otop.scan.scanner import Options, Scanner
+from otop.serve.server import Hub, OtopServer, serve
 from tests.conftest import PERMISSION_SCREEN, World, agent_cmd, pid_in, wait_for
 
 

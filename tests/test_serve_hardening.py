@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from otop.cli import main
-from otop.model import Scan, State
-from otop.serve import Hub, OtopServer, serve
+from otop.cli.parser import main
+from otop.core.model import Scan, State
+from otop.serve.server import Hub, OtopServer, serve
 from tests.conftest import wait_for
 from tests.ui_world import AGENTS, NOW
 

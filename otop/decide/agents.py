@@ -8,9 +8,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otop.decide.status import Signals, Verdict, infer
-from otop.decide.tiers import Binding, World, in_dir
-from otop.model import (
+from otop.core.model import (
     Agent,
     Confidence,
     Evidence,
@@ -23,7 +21,9 @@ from otop.model import (
     Tokens,
     Turn,
 )
-from otop.text import clean
+from otop.core.text import clean
+from otop.decide.status import Signals, Verdict, infer
+from otop.decide.tiers import Binding, World, in_dir
 
 UNKNOWN_STATE = "session unknown, so its state is too"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from otop.model import Confidence, Evidence, SessionDetail, State, ToolRun, Turn
+from otop.core.model import Confidence, Evidence, SessionDetail, State, ToolRun, Turn
 
 ABORTED = "MessageAbortedError"
 # A live process whose unfinished turn wrote nothing for this long, with no CPU and no tool

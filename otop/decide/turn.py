@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from otop.model import MessageRow, PartRow, State, Tokens, ToolRun, Turn
-from otop.text import clean
+from otop.core.model import MessageRow, PartRow, State, Tokens, ToolRun, Turn
+from otop.core.text import clean
 
 
 def ms_to_s(value: object) -> float | None:

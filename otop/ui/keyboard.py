@@ -41,7 +41,7 @@ def key_map(bindings: Iterable[BindingType]) -> dict[str, str]:
     return out
 
 
-# tmux key names (otop/typeahead.py) as Textual keys: (key, character).
+# tmux key names (otop/plugin/typeahead.py) as Textual keys: (key, character).
 _TMUX_KEYS = {
     "Enter": ("enter", "\r"),
     "C-j": ("ctrl+j", "\n"),

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
+from otop.core.model import GROUP_RANK, Agent, Group, Scan, SessionDetail, State
+from otop.core.text import clean, cut
 from otop.decide.status import child_state
-from otop.model import GROUP_RANK, Agent, Group, Scan, SessionDetail, State
-from otop.render import age, counts, directory_of, short_id, state_label, title_of, urgency
-from otop.text import clean, cut
+from otop.outputs.render import age, counts, directory_of, short_id, state_label, title_of, urgency
 
 STYLE = {
     Group.WORKING: "green",
