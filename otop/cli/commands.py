@@ -89,7 +89,7 @@ def _first_frame(scan: Scan, raw: bool) -> bool:
     popup's), while Python loads Textual: on a busy machine that takes a second or more.
     With `raw`, the terminal is put in raw mode first, as the app will (keys typed meanwhile
     wait for it instead of being echoed over the rows). False when there is no terminal."""
-    from otop.cli.entry import raw_terminal
+    from otop.cli.terminal import raw_terminal
     from otop.outputs import preframe
 
     if not os.isatty(1) or (raw and not raw_terminal()):

@@ -1,9 +1,10 @@
 """The `otop` command. `otop list --json` is answered here, from the running watcher's
-published scan, before anything else loads: Python's own start is then most of its time.
-Without a fresh scan, `list --json` scans here with otop/cli/listing.py alone. `otop popup`
-shows the watcher's first frame here, as early. Every other command line goes to
-otop/cli/parser.py. Imports only `os`, `sys`, `termios`
-and the light otop.watcher.snapshot, otop.watcher.runtime and otop.sources.opencode.paths."""
+published scan (otop/watcher/snapshot.py prints it), before anything else loads: Python's own
+start is then most of its time. Without a fresh scan, `list --json` scans here with
+otop/cli/listing.py alone. `otop popup` shows the watcher's first frame here, as early, in a
+raw terminal (otop/cli/terminal.py). Every other command line goes to otop/cli/parser.py.
+Imports only `os` and `sys`, and the light otop.watcher.snapshot, otop.watcher.runtime and
+otop.sources.opencode.paths."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ OPTIONS = {"-L": "socket_name", "-S": "socket_path", "--db": "db"}
 def main() -> int:
     asked = list_json(sys.argv[1:])
     if asked is not None:
-        return 0 if published(*asked) else scanned(*asked)
+        from otop.watcher.snapshot import print_listing
+
+        return 0 if print_listing(*asked) else scanned(*asked)
     target = popup(sys.argv[1:])
     if target is not None:
         first_frame(*target)
@@ -77,6 +80,8 @@ def first_frame(socket_name: str | None, socket_path: str | None) -> None:
     """The popup's terminal raw at once (keys typed from here on reach the app as typed; the
     terminal is put back when otop leaves), then the watcher's first frame of the popup: rows
     before Python has loaded anything else."""
+    from otop.cli.terminal import raw_terminal
+
     if not raw_terminal():
         return
     from otop.watcher import snapshot
@@ -107,51 +112,3 @@ def scanned(
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-def raw_terminal() -> bool:
-    """The terminal raw from here on, as the app will set it (a key typed while otop loads is
-    kept for the app, not echoed over the first frame); put back when otop leaves. False when
-    there is no terminal."""
-    import termios
-
-    if not os.isatty(0):
-        return False
-    try:
-        saved = termios.tcgetattr(0)
-        raw = termios.tcgetattr(0)
-    except termios.error:
-        return False
-    raw[0] &= ~(termios.BRKINT | termios.ICRNL | termios.INPCK | termios.ISTRIP | termios.IXON)
-    raw[1] &= ~termios.OPOST
-    raw[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN | termios.ISIG)
-    raw[6][termios.VMIN], raw[6][termios.VTIME] = 1, 0
-    import atexit
-
-    atexit.register(termios.tcsetattr, 0, termios.TCSADRAIN, saved)
-    termios.tcsetattr(0, termios.TCSANOW, raw)
-    return True
-
-
-def published(
-    socket_name: str | None, socket_path: str | None, db: str | None, show_all: bool
-) -> bool:
-    """Print `list --json` from the watcher's scan; False (nothing printed) without a fresh
-    one for this tmux server and database."""
-    from otop.sources.opencode.paths import db_file
-    from otop.watcher import snapshot
-
-    sock = snapshot.socket_of(socket_name, socket_path, dict(os.environ))
-    found = snapshot.listing(sock, db_file(os.environ, db), show_all)
-    if found is None:
-        return False
-    text, problems = found
-    for p in problems:
-        sys.stderr.write(f"otop: {p}\n")
-    try:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(text + b"\n")
-        sys.stdout.buffer.flush()
-    except BrokenPipeError:  # `| head`: nothing more to say, and no traceback on the way out
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return True

@@ -162,6 +162,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _published(args: argparse.Namespace) -> bool:
     """`list --json` from the running watcher's latest scan (otop/watcher/snapshot.py); False when
     there is no fresh one for this tmux server and database."""
-    from otop.cli.entry import published
+    from otop.watcher.snapshot import print_listing
 
-    return published(args.socket_name, args.socket_path, args.db, args.all)
+    return print_listing(args.socket_name, args.socket_path, args.db, args.all)

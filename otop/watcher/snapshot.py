@@ -8,12 +8,14 @@ watcher holds its lock and has touched it within FRESH seconds.
 Its layout lets `list --json` answer without a JSON parser (whose import alone costs more than
 the answer): a line of numbers, the database path, one line per problem, then the `list --json
 --all` document (plus its problems) as bytes, with where each agent starts and ends and whether
-the default listing shows it. This module imports only `os`, `time` and otop.watcher.runtime.
+the default listing shows it; `print_listing` prints that answer. This module imports only `os`,
+`sys`, `time`, otop.watcher.runtime and (to answer) otop.sources.opencode.paths.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 
 from otop.watcher.runtime import (
@@ -255,3 +257,26 @@ def marks_stamp(socket_path: str) -> float:
         return os.stat(marks_path(socket_path)).st_mtime
     except (OSError, RuntimeDirError):
         return 0.0
+
+
+def print_listing(
+    socket_name: str | None, socket_path: str | None, db: str | None, show_all: bool
+) -> bool:
+    """Print `list --json` from the watcher's scan; False (nothing printed) without a fresh
+    one for this tmux server and database."""
+    from otop.sources.opencode.paths import db_file
+
+    sock = socket_of(socket_name, socket_path, dict(os.environ))
+    found = listing(sock, db_file(os.environ, db), show_all)
+    if found is None:
+        return False
+    text, problems = found
+    for p in problems:
+        sys.stderr.write(f"otop: {p}\n")
+    try:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text + b"\n")
+        sys.stdout.buffer.flush()
+    except BrokenPipeError:  # `| head`: nothing more to say, and no traceback on the way out
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return True
