@@ -75,7 +75,7 @@ COMMAND_IMPORTS = {
     ),
     "list, jump, answer (scan)": "otop.cli.parser, otop.cli.commands",
     "popup, ui": "otop.cli.parser, otop.cli.commands, otop.ui.app, otop.ui.backend",
-    "watch": "otop.cli.parser, otop.cli.commands, otop.watcher.watch, otop.plugin.wiring",
+    "watch": "otop.cli.parser, otop.cli.commands, otop.watcher.watch, otop.plugin.options",
     "serve": "otop.cli.parser, otop.cli.commands, otop.serve.server",
 }
 

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from otop.outputs.render import tmux_escape
-from otop.plugin import wiring
+from otop.plugin import options, wiring
 from otop.sources.tmux import literal
 from otop.watcher import snapshot as published
 from otop.watcher.runtime import holder, lock_path
@@ -291,7 +291,7 @@ def test_badges_off(world: World) -> None:
 def test_old_tmux_gets_a_session_of_its_own_instead_of_a_popup() -> None:
     """Before tmux 3.2 (no display-popup) the key opens the picker in a session of its own,
     named by the client (formats there are expanded in the name, never in the command)."""
-    cfg = wiring.parse_config({})
+    cfg = options.parse_config({})
     args = wiring.popup_binding(cfg, (3, 1))
     assert args[0] == "new-session" and "display-popup" not in args
     assert args[args.index("-s") + 1] == "otop-picker-#{client_pid}"
@@ -319,10 +319,10 @@ def test_old_tmux_gets_a_session_of_its_own_instead_of_a_popup() -> None:
 )
 def test_bad_option_values(raw: dict[str, str], error: str) -> None:
     """Each bad option value is named in the errors and replaced by its default."""
-    cfg = wiring.parse_config(raw)
+    cfg = options.parse_config(raw)
     assert any(e.startswith(error) for e in cfg.errors)
     assert cfg.popup_width == "80%" and cfg.watch_interval == 1.0 and cfg.badges
-    assert cfg.style.template == wiring.DEFAULTS["status-format"]
+    assert cfg.style.template == options.DEFAULTS["status-format"]
 
 
 def test_next_key_jumps_to_the_agent_waiting(world: World) -> None:

@@ -185,7 +185,7 @@ def cmd_reply(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from otop.plugin import wiring
+    from otop.plugin.options import read_config
     from otop.watcher import runtime, watch
 
     scanner = _scanner(args, one_shot=False)
@@ -211,7 +211,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         def counted(beats: int, scans: int, pushes: int) -> None:
             runtime.write_beats(lock, beats, scans, pushes)
 
-        watcher = watch.Watcher(scanner, tmux, lambda: wiring.read_config(tmux), sock, counted)
+        watcher = watch.Watcher(scanner, tmux, lambda: read_config(tmux), sock, counted)
         return watcher.run()
 
 

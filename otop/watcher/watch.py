@@ -27,7 +27,7 @@ from otop.watcher.notify import Notifier
 from otop.watcher.runtime import RuntimeDirError, server_alive
 
 if TYPE_CHECKING:
-    from otop.plugin.wiring import Config
+    from otop.plugin.options import Config
 
 STATUS_OPTION = "@otop_status"
 BADGE_OPTION = "@otop_badge"
