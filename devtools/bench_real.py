@@ -24,8 +24,9 @@ import psutil
 
 from devtools import ROOT
 from devtools import bench_steady as steady
-from devtools.bench import add_history, import_times, otop_exe
+from devtools.bench import import_times
 from devtools.bench_live import agent_ps, peer_times
+from devtools.bench_world import add_history, otop_exe
 from devtools.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
 from devtools.store import OpencodeDB
 from devtools.terminal import Terminal
