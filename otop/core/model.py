@@ -270,6 +270,20 @@ class SessionDetail(NamedTuple):
     children: tuple[SessionDetail, ...] = ()
 
 
+class ServerSession(NamedTuple):
+    """One root session as an opencode server lists it (`/session`, `/session/status`,
+    `/permission`, `/question`, and a busy one's newest messages), read into plain fields."""
+
+    detail: SessionDetail  # its turn names the session only: decide says whether it is done
+    updated: float  # epoch seconds of its last update (0 when the server did not say)
+    status: object = "idle"  # what /session/status says of it: idle, busy, retry
+    permission: bool = False  # /permission lists a request of it
+    question: bool = False  # /question lists a request of it
+    request_id: str | None = None  # that request's id (the permission's first), if well formed
+    permission_tool: str | None = None
+    turn: Turn | None = None  # its newest messages as a Turn, when it is busy and they were read
+
+
 class LogRun(NamedTuple):
     """One opencode process's lines in the log: its run id, start, directory and sessions."""
 

@@ -24,7 +24,13 @@ from otop.core.model import (
     SessionBrief,
     SessionDetail,
 )
-from otop.decide.agents import orphan_agent, process_agent, recent_in_dir, unknown_data_agent
+from otop.decide.agents import (
+    orphan_agent,
+    process_agent,
+    recent_in_dir,
+    server_agents,
+    unknown_data_agent,
+)
 from otop.decide.correlate import correlate, orphan_pane
 from otop.decide.screen import shows_permission
 from otop.decide.tiers import Binding, World
@@ -351,7 +357,7 @@ class Scanner:
         (its process seen here, its sessions in this machine's database) give way to it."""
         if self._remotes is None and not self.options.servers:
             return
-        from otop.sources.opencode.remote import agents as remote_agents
+        from otop.sources.opencode.served import sessions
 
         self.remotes.start()
         remote: list[Agent] = []
@@ -361,7 +367,7 @@ class Scanner:
             if view.error:
                 problems.append(Problem("server", f"{where}: {view.error}"))
             try:
-                remote += remote_agents(view, now)
+                remote += server_agents(view.config.name, view.config.url, sessions(view), now)
             except (TypeError, ValueError, AttributeError, OverflowError) as exc:
                 # Whatever a server sends, the local view goes on.
                 problems.append(Problem("server", f"{where}: unusable answer ({exc})"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import math
 import re
 import threading
 import time
@@ -19,17 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from otop.core.model import (
-    Agent,
-    MessageRow,
-    PartRow,
-    State,
-)
 from otop.core.net import loopback
 from otop.core.text import clean
-from otop.decide import turn as turn_rules
-from otop.decide.agents import server_agents
-from otop.sources.opencode.rows import last_line
 from otop.sources.opencode.servers import ServerConfig
 
 
@@ -222,62 +212,6 @@ def fetch(client: Client) -> View:
         permissions=rows(permissions),
         questions=rows(questions),
         recent=recent,
-    )
-
-
-def _doing(messages: tuple[Mapping[str, Any], ...]) -> tuple[State, str | None, str]:
-    """A busy session's state from its newest messages ({info, parts}, oldest first), read
-    as the database's rows are (otop.decide.turn)."""
-    recent: list[MessageRow] = []
-    parts: dict[str, list[PartRow]] = {}
-    for m in reversed(messages):
-        info, raw_parts = m.get("info"), m.get("parts")
-        if not isinstance(info, Mapping):
-            continue
-        times = info.get("time") if isinstance(info.get("time"), Mapping) else {}
-        assert isinstance(times, Mapping)
-        mid = str(info.get("id") or "")
-        at = _s(times.get("created"))
-        recent.append(MessageRow(mid, at, at, dict(info)))
-        rows = raw_parts if isinstance(raw_parts, list) else []
-        parts[mid] = [PartRow(str(p.get("id", "")), at, p) for p in rows if isinstance(p, dict)]
-    newest = turn_rules.newest_assistant(recent)
-    turn, _, _ = turn_rules.build(recent, parts.get(newest.id, []) if newest else [])
-    return turn_rules.busy_state(turn)
-
-
-def _last_words(messages: tuple[Mapping[str, Any], ...]) -> str:
-    for m in reversed(messages):
-        info, parts = m.get("info"), m.get("parts")
-        if not isinstance(info, Mapping) or not isinstance(parts, list):
-            continue
-        if info.get("role") == "assistant":
-            for p in reversed(parts):
-                if isinstance(p, Mapping) and p.get("type") == "text" and p.get("text"):
-                    return last_line(str(p["text"]))
-    return ""
-
-
-def _s(ms: object) -> float:
-    return float(ms) / 1000.0 if isinstance(ms, (int, float)) and math.isfinite(ms) else 0.0
-
-
-def agents(view: View, now: float) -> list[Agent]:
-    """The server's root sessions that are live or recent, as agents with exact states."""
-    if view.error is not None:
-        return []
-    doing = {sid: _doing(m) for sid, m in view.recent.items()}
-    words = {sid: _last_words(m) for sid, m in view.recent.items()}
-    return server_agents(
-        view.config.name,
-        view.config.url,
-        view.sessions,
-        view.status,
-        view.permissions,
-        view.questions,
-        doing,
-        words,
-        now,
     )
 
 

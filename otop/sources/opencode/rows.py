@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from otop.core.text import clean
-from otop.decide.turn import assistant_error, model_label, ms_to_s
+from otop.sources.opencode.turn import assistant_error, model_label, ms_to_s
 
 
 def load_json(raw: object) -> dict[str, object] | None:

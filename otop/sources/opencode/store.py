@@ -6,10 +6,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from otop.core.model import MessageRow, PartRow, SessionBrief, SessionDetail, Todo, Tokens, Turn
-from otop.decide import turn as turn_rules
-from otop.decide.turn import model_label, ms_to_s
+from otop.sources.opencode import turn as turn_rules
 from otop.sources.opencode.connection import Connection
 from otop.sources.opencode.rows import HistoryEntry, last_line, load_json, read_history
+from otop.sources.opencode.turn import model_label, ms_to_s
 
 # Messages read per session to find the newest turn; a user message further back is found
 # by walking the same index lazily, never by reading the whole history.
@@ -173,7 +173,7 @@ class Store(Connection):
 
     def _turn(self, session_id: str) -> tuple[Turn, str, str, str]:
         """The newest messages (and the newest assistant's parts) of one session, read by
-        otop.decide.turn; with the model, the agent and the model's last words."""
+        otop.sources.opencode.turn; with the model, the agent and the model's last words."""
         recent = [
             MessageRow(str(mid), ms_to_s(c) or 0.0, ms_to_s(u) or 0.0, load_json(raw))
             for mid, c, u, raw in self._rows(

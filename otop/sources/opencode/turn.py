@@ -1,11 +1,12 @@
-"""Pure: a session's newest message and part records as a Turn, whether they come from the
-SQLite store or from a server's JSON (`/session/{id}/message`): one reading of a turn."""
+"""opencode's message and part JSON read as a Turn, whether the rows come from the SQLite
+store or from a server's `/session/{id}/message`: one reading of a turn (pure; the decide
+layer then turns a Turn into a state)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from otop.core.model import MessageRow, PartRow, State, Tokens, ToolRun, Turn
+from otop.core.model import MessageRow, PartRow, Tokens, ToolRun, Turn
 from otop.core.text import clean
 
 
@@ -183,20 +184,6 @@ def _assistant_turn(base: Turn, msg: MessageRow, parts: Sequence[PartRow]) -> tu
     )
     agent = str(data.get("agent") or data.get("mode") or "")
     return turn, model_label(data), agent
-
-
-def busy_state(turn: Turn) -> tuple[State, str | None, str]:
-    """What a session its server calls busy is doing, from its turn: a subagent, a tool, a
-    reasoning stream, or text."""
-    for run in turn.running_tools:
-        if run.tool == "task":
-            return State.SUBAGENT, "task", f"task {run.part_id} running"
-        return State.TOOL, run.tool, f"{run.tool} {run.part_id} running"
-    if turn.reasoning_open:
-        return State.THINKING, None, "reasoning open"
-    if turn.assistant_id is None:
-        return State.GENERATING, None, "not fetched"
-    return State.GENERATING, None, "no tool running"
 
 
 def totals(messages: Iterable[dict[str, object] | None]) -> tuple[Tokens, float]:
