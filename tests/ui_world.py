@@ -21,6 +21,7 @@ from otop.core.model import (
     Tokens,
     Turn,
 )
+from otop.decide.agents import subagents
 from otop.outputs.render import directory_of
 from otop.sources.opencode.config import mcp_servers
 from otop.sources.opencode.rows import HistoryEntry, HistoryPart
@@ -80,6 +81,7 @@ def agent(
         EV,
         waiting,
         unseen_since=unseen,
+        subagents=subagents(session, True, NOW),  # as the decide layer gives them
     )
 
 

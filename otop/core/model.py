@@ -303,6 +303,15 @@ class LogRun(NamedTuple):
         return self.sessions[-1] if self.sessions else None
 
 
+class Subagent(NamedTuple):
+    """A subagent session of an agent's current round, with the state the decide layer gave
+    it (shown under its parent: one reading for the JSON, the table and the detail)."""
+
+    session: SessionDetail
+    state: State
+    tool: str | None
+
+
 class Agent(NamedTuple):
     """One opencode process (and its pane) joined to the session it shows."""
 
@@ -321,6 +330,7 @@ class Agent(NamedTuple):
     unseen_since: float | None = None  # it finished or began waiting while nobody looked
     seen_at: float | None = None  # when a client last looked at its pane (the watcher saw)
     database: str | None = None  # the opencode database its session is read from
+    subagents: tuple[Subagent, ...] = ()  # its session's children, decided
 
     @property
     def group(self) -> Group:

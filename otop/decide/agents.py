@@ -15,8 +15,9 @@ from otop.core.model import (
     ServerSession,
     SessionDetail,
     State,
+    Subagent,
 )
-from otop.decide.status import Signals, Verdict, busy_state, infer
+from otop.decide.status import Signals, Verdict, busy_state, child_state, infer
 from otop.decide.tiers import Binding, World, in_dir
 
 UNKNOWN_STATE = "session unknown, so its state is too"
@@ -63,7 +64,18 @@ def process_agent(
         evidence_session=b.session_evidence,
         evidence_state=verdict.evidence,
         waiting_since=verdict.waiting_since,
+        subagents=subagents(detail, True, now),
     )
+
+
+def subagents(detail: SessionDetail | None, alive: bool, now: float) -> tuple[Subagent, ...]:
+    """The subagent sessions of a session, each with its own state (alive: the agent has a
+    live process)."""
+    out = []
+    for child in detail.children if detail else ():
+        v = child_state(child, alive, now)
+        out.append(Subagent(child, v.state, v.tool))
+    return tuple(out)
 
 
 def _with_cpu(p: Proc, cpu: Mapping[int, float | None]) -> Proc:
@@ -120,6 +132,7 @@ def orphan_agent(
                 f"no TUI shows {detail.brief.id}; opencode serve (pid {server.pid}) may drive it",
             ),
             evidence_state=verdict.evidence,
+            subagents=subagents(detail, True, now),
         )
     verdict = infer(detail, Signals(alive=False), now)
     pane_ev = (
@@ -139,6 +152,7 @@ def orphan_agent(
             "db", Confidence.CERTAIN, f"{detail.brief.id} has an unfinished turn and no process"
         ),
         evidence_state=verdict.evidence,
+        subagents=subagents(detail, False, now),
     )
 
 

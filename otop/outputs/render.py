@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from otop.core.model import GROUP_RANK, Agent, Group, ProcKind, Scan, SessionDetail, State
+from otop.core.model import GROUP_RANK, Agent, Group, ProcKind, Scan, State
 from otop.core.text import cell_width, clean, cut
-from otop.decide.status import child_state
 
 JSON_VERSION = 1
 
@@ -67,22 +66,17 @@ def directory_of(agent: Agent) -> str:
     return ""
 
 
-def _children(detail: SessionDetail | None, alive: bool, now: float) -> list[dict[str, object]]:
-    if detail is None:
-        return []
-    out: list[dict[str, object]] = []
-    for child in detail.children:
-        v = child_state(child, alive, now)
-        out.append(
-            {
-                "session_id": child.brief.id,
-                "title": clean(child.brief.title),
-                "state": v.state.value,
-                "group": v.state.group.value,
-                "tool": v.tool,
-            }
-        )
-    return out
+def _children(agent: Agent) -> list[dict[str, object]]:
+    return [
+        {
+            "session_id": c.session.brief.id,
+            "title": clean(c.session.brief.title),
+            "state": c.state.value,
+            "group": c.state.group.value,
+            "tool": c.tool,
+        }
+        for c in agent.subagents
+    ]
 
 
 def agent_json(agent: Agent, now: float) -> dict[str, object]:
@@ -118,7 +112,7 @@ def agent_json(agent: Agent, now: float) -> dict[str, object]:
         "pane": agent.pane.to_json() if agent.pane else None,
         "server": agent.server,
         "database": clean(agent.database) if agent.database else None,
-        "children": _children(s, p is not None, now),
+        "children": _children(agent),
         "todos": [
             {"content": clean(t.content), "status": t.status, "priority": t.priority}
             for t in (s.todos if s else ())
