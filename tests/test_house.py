@@ -273,3 +273,33 @@ def test_the_decide_layer_reads_no_clock_and_does_no_io() -> None:
                 else ([a.name for a in node.names] if isinstance(node, ast.Import) else [])
             )
             assert not any(n in ("time", "os", "subprocess", "sqlite3") for n in names), p
+
+
+def test_the_readme_layout_names_every_folder_and_module() -> None:
+    """README's layout has an entry for every package of otop/ and none that is gone, and each
+    entry names every module of its package."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    entries: dict[str, str] = {}
+    for line in block.splitlines():
+        if line.startswith("otop/"):
+            name, _, text = line.partition(" ")
+            entries[name] = text
+            current = name
+        elif line.startswith(" ") and entries:
+            entries[current] += " " + line.strip()
+    packages = {
+        str(p.parent.relative_to(ROOT)) + "/"
+        for p in (ROOT / "otop").rglob("__init__.py")
+        if p.parent != ROOT / "otop"
+    }
+    assert set(entries) == packages
+    missing = [
+        f"{package}{p.stem}"
+        for package in packages
+        for p in (ROOT / package).iterdir()
+        if p.suffix in (".py", ".tcss", ".txt")
+        and p.stem != "__init__"
+        and not re.search(rf"\b{re.escape(p.stem)}\b", entries[package])
+    ]
+    assert missing == []
