@@ -3,85 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from devtools import ROOT
-from devtools.lab import kill_tmux_server
-from devtools.store import OpencodeDB, now_ms
-from otop.scan import Options, Scanner
+from devtools.bench_live import run as run_live
+from devtools.bench_world import Bench, history_db
+from otop.scan.scanner import Options, Scanner
 
-CACHE = ROOT / ".cache" / "bench"
-
-
-def build_history(path: Path, sessions: int, messages: int = 10) -> None:
-    """A database with `sessions` finished sessions, each with messages and parts, in bulk."""
-    tmp = path.with_suffix(".tmp")
-    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-        p.unlink(missing_ok=True)
-    db = OpencodeDB(tmp, seed=7)
-    add_history(db, sessions, messages)
-    db.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-    tmp.rename(path)
-
-
-def add_history(db: OpencodeDB, sessions: int, messages: int = 10) -> None:
-    """`sessions` finished sessions, older than a day, each with messages and parts, in one
-    transaction (the real-opencode bench adds them to a live TUIs' database)."""
-    start = now_ms() - sessions * 60_000 - 86_400_000
-    filler = "lorem ipsum dolor sit amet " * 40
-    db.con.execute("BEGIN")
-    for i in range(sessions):
-        at = start + i * 60_000
-        sid = db.session(f"/home/user/old-project-{i % 50}", f"Old session {i}", at=at)
-        for j in range(messages):
-            t = at + j * 1000
-            role = "user" if j % 2 == 0 else "assistant"
-            mid = db.ids.make("msg", t)
-            data = {
-                "role": role,
-                "time": {"created": t, "completed": t + 500},
-                "finish": "stop",
-                "modelID": "m",
-                "providerID": "p",
-                "tokens": {"input": 10, "output": 10},
-            }
-            db.con.execute(
-                "INSERT INTO message VALUES (?, ?, ?, ?, ?)", [mid, sid, t, t, json.dumps(data)]
-            )
-            for k in range(2):
-                pid = db.ids.make("prt", t + k)
-                part = {"type": "text", "text": filler, "time": {"start": t, "end": t + 400}}
-                db.con.execute(
-                    "INSERT INTO part VALUES (?, ?, ?, ?, ?, ?)",
-                    [pid, mid, sid, t + k, t + k, json.dumps(part)],
-                )
-    db.con.execute("COMMIT")
-
-
-# What each command imports before its work (otop/commands.py imports the rest lazily).
+# What each command imports before its work (otop/cli/commands.py imports the rest lazily).
 COMMAND_IMPORTS = {
-    "list --json (watcher's scan)": "otop.entry, otop.snapshot, otop.opencode.paths",
-    "list, jump, answer (scan)": "otop.cli, otop.commands",
-    "popup, ui": "otop.cli, otop.commands, otop.ui.app, otop.ui.backend",
-    "watch": "otop.cli, otop.commands, otop.watch, otop.plugin",
-    "serve": "otop.cli, otop.commands, otop.serve",
+    "list --json (watcher's scan)": (
+        "otop.cli.entry, otop.watcher.snapshot, otop.sources.opencode.paths"
+    ),
+    "list, jump, answer (scan)": "otop.cli.parser, otop.cli.commands",
+    "popup, ui": "otop.cli.parser, otop.cli.commands, otop.ui.app, otop.ui.backend",
+    "watch": "otop.cli.parser, otop.cli.commands, otop.watcher.watch, otop.plugin.options",
+    "serve": "otop.cli.parser, otop.cli.commands, otop.serve.server",
 }
-
-
-def otop_exe() -> str:
-    """The `otop` command of this venv, as a user runs it (not `python -m otop`, which adds
-    runpy's start)."""
-    return str(Path(sys.executable).with_name("otop"))
 
 
 def import_times(runs: int = 7) -> dict[str, float]:
@@ -98,82 +39,6 @@ def import_times(runs: int = 7) -> dict[str, float]:
         ]
         out[name] = statistics.median(times)
     return out
-
-
-def history_db(sessions: int) -> Path:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"history-v2-{sessions}.db"
-    if not path.exists():
-        t0 = time.monotonic()
-        build_history(path, sessions)
-        size = path.stat().st_size / 1e6
-        print(f"built {path.name}: {size:.0f} MB in {time.monotonic() - t0:.0f} s", file=sys.stderr)
-    return path
-
-
-def agent_command(agent: str) -> str:
-    """Run a Python command under argv[0] `opencode`. Python finds its packages from argv[0],
-    which no longer names it, so the project root goes on PYTHONPATH."""
-    root = ROOT
-    return f"PYTHONPATH={shlex.quote(str(root))} exec -a opencode {agent}"
-
-
-class Bench:
-    """N live fake agents in a private tmux server, over a copy of a history database."""
-
-    def __init__(self, history: Path, agents: int, busy_every: int = 3) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="otop-bench-"))
-        self.data = self.root / "data" / "opencode"
-        self.data.mkdir(parents=True)
-        (self.data / "log").mkdir()
-        self.db_path = self.data / "opencode.db"
-        subprocess.run(["cp", "--reflink=auto", str(history), str(self.db_path)], check=True)
-        self.socket = f"otop-bench-{uuid.uuid4().hex[:8]}"
-        self.env = {**os.environ, "XDG_DATA_HOME": str(self.root / "data")}
-        self.env.pop("TMUX", None)
-        db = OpencodeDB(self.db_path)
-        self.sessions: list[str] = []
-        log = self.data / "log" / "opencode.log"
-        for i in range(agents):
-            d = self.root / f"proj-{i}"
-            d.mkdir()
-            sid = db.session(str(d), f"Live agent {i}")
-            db.finished_turn(sid, "go", f"answer {i}")
-            self.sessions.append(sid)
-            if busy_every and i % busy_every == 0:  # some of them mid-turn, running a tool
-                db.user(sid, "more")
-                mid = db.assistant(sid)
-                db.tool_part(mid, sid, "bash", inp={"command": "make"})
-            agent = shlex.join(
-                [
-                    sys.executable,
-                    "-m",
-                    "devtools.agent",
-                    "-s",
-                    sid,
-                    "--log",
-                    str(log),
-                    "--title",
-                    f"OC | Live agent {i}",
-                ]
-            )
-            cmd = f"bash --norc --noprofile -c {shlex.quote(agent_command(agent))}"
-            if i == 0:
-                self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "b", "-c", str(d), cmd)
-            else:
-                self.tmux("new-window", "-d", "-t", "b:", "-c", str(d), cmd)
-        db.close()
-        self.agents = agents
-
-    def tmux(self, *args: str) -> str:
-        out = subprocess.run(
-            ["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True
-        )
-        return out.stdout
-
-    def close(self) -> None:
-        kill_tmux_server(self.socket, self.env)
-        subprocess.run(["rm", "-rf", str(self.root)], check=False)
 
 
 def measure(history: Path, agents: int, scans: int) -> dict[str, float]:
@@ -249,9 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     if args.live > 0:
-        from devtools.bench_live import run
-
-        r = run(history_db(args.live_size), args.live_agents, args.live, args.load)
+        r = run_live(history_db(args.live_size), args.live_agents, args.live, args.load)
         print(
             f"\nwatcher, {args.live_agents} agents, {args.live_size} sessions,"
             f" {args.load} busy loops beside them:"

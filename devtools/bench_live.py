@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 
-from devtools.bench import CACHE, Bench, otop_exe
+from devtools.bench_world import CACHE, Bench, otop_exe
 from devtools.lab import wait_until
 from devtools.store import OpencodeDB
 

@@ -25,13 +25,14 @@ import psutil
 
 from devtools import ROOT
 from devtools import bench_steady as steady
-from devtools.bench import add_history, import_times, otop_exe
+from devtools.bench import import_times
 from devtools.bench_live import agent_ps, peer_times
+from devtools.bench_world import add_history, otop_exe
 from devtools.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
 from devtools.store import OpencodeDB
 from devtools.terminal import Terminal
-from otop.opencode.paths import db_file
-from otop.scan import Options, Scanner
+from otop.scan.scanner import Options, Scanner
+from otop.sources.opencode.paths import db_file
 
 LONG = "[[stream:400:0.25]] tell me a long story"  # 100 s of streaming
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from devtools.bench import otop_exe
+from devtools.bench_world import otop_exe
 from devtools.lab import Lab, wait_until
 
 LOOK = 30.0  # seconds of CPU measured in one window

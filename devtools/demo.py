@@ -268,7 +268,7 @@ def _wait_watcher(socket_path: str) -> None:
     """The plugin's watcher leaves once its server is gone; make sure before returning."""
     # Imported here: the simulated agents run this module under argv[0] `opencode`, where
     # Python cannot see the virtualenv's packages (psutil).
-    from otop.runtime import holder, is_watcher, lock_path
+    from otop.watcher.runtime import holder, is_watcher, lock_path
 
     lock = lock_path(socket_path)
     deadline = time.monotonic() + 5

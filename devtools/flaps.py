@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from devtools.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
-from otop.attention import FINISHED, Attention
-from otop.model import Agent
-from otop.scan import Options, Scanner
+from otop.core.model import Agent
+from otop.decide.attention import FINISHED, Attention
+from otop.scan.scanner import Options, Scanner
 
 QUESTION = (
     '{"questions":[{"question":"Pick one?","header":"Pick","options":'

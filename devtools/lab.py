@@ -17,10 +17,10 @@ from typing import TypeVar
 
 from devtools import ROOT
 from devtools.fake_llm import Server
-from otop.versions import opencode_versions
+from otop.core.versions import opencode_versions
 
 T = TypeVar("T")
-# Every version the end-to-end tests run against, the pinned one first (otop/versions.txt;
+# Every version the end-to-end tests run against, the pinned one first (otop/core/versions.txt;
 # scripts/install-opencode installs each); $OTOP_OPENCODE_VERSIONS (comma-separated) narrows
 # a lane of scripts/test to some of them.
 OPENCODE_VERSION = opencode_versions()[0]

@@ -1,5 +1,5 @@
 """Run otop as `python -m otop`."""
 
-from otop.entry import main
+from otop.cli.entry import main
 
 raise SystemExit(main())

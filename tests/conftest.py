@@ -21,9 +21,9 @@ import pytest
 from devtools.lab import kill_tmux_server
 from devtools.store import OpencodeDB
 from devtools.terminal import attach
-from otop.opencode.store import Store
-from otop.runtime import beats, holder, lock_path
-from otop.tmux import Target, Tmux
+from otop.sources.opencode.store import Store
+from otop.sources.tmux import Target, Tmux
+from otop.watcher.runtime import beats, holder, lock_path
 
 # Times in views are local: tests see them in one zone, whatever the machine's.
 os.environ["TZ"] = "UTC"
@@ -73,7 +73,7 @@ TMUX_VERSION = [""]  # `tmux -V` of the binary under test, e.g. "tmux 3.5a"
 
 def tmux_version() -> tuple[int, int]:
     """The tmux under test as (major, minor)."""
-    from otop.plugin import tmux_version as parse
+    from otop.plugin.wiring import tmux_version as parse
 
     return parse(TMUX_VERSION[0])
 

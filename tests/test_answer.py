@@ -8,10 +8,10 @@ from pathlib import Path
 import psutil
 import pytest
 
-from otop.answer import AnswerError, in_pane
-from otop.model import State
-from otop.opencode.dialog import moves, request, selected
-from otop.tmux import Target, Tmux
+from otop.actions.answer import AnswerError, in_pane
+from otop.core.model import State
+from otop.sources.opencode.dialog import moves, request, selected
+from otop.sources.tmux import Target, Tmux
 from tests.conftest import TmuxServer
 from tests.ui_world import AGENTS
 

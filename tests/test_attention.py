@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from otop.attention import FINISHED, WAITING, Attention, apply, next_for_you, read_view
-from otop.model import Agent, Scan, State
-from otop.render import agent_json
+from otop.core.model import Agent, Scan, State
+from otop.decide.attention import FINISHED, WAITING, Attention, apply, next_for_you, read_view
+from otop.outputs.render import agent_json
 from tests.ui_world import AGENTS, NOW
 
 A = AGENTS[0]  # an agent in pane %1

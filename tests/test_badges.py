@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from otop.model import Group, State
-from otop.render import DEFAULT_COLOURS, StatusStyle, status_text, window_badges
+from otop.core.model import Group, State
+from otop.outputs.render import DEFAULT_COLOURS, StatusStyle, status_text, window_badges
 from tests.ui_world import AGENTS, NOW
 
 

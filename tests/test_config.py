@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from otop.actions import yank
-from otop.opencode.config import mcp_servers, strip_jsonc
-from otop.tmux import Target, Tmux
+from otop.actions.act import yank
+from otop.sources.opencode.config import mcp_servers, strip_jsonc
+from otop.sources.tmux import Target, Tmux
 from tests.conftest import TmuxServer
 
 
@@ -82,7 +82,7 @@ def test_yank_falls_back_to_the_tmux_buffer(
 def test_servers_from_option_env_and_file(tmp_path: Path) -> None:
     """Servers come from @otop-servers, $OTOP_SERVERS and a config file; bad entries are named;
     passwords come from the environment only."""
-    from otop.opencode.servers import load_servers
+    from otop.sources.opencode.servers import load_servers
 
     cfg = tmp_path / "otop"
     cfg.mkdir()

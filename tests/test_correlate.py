@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from otop.core.model import Confidence, LogRun, Pane, Proc, ProcKind, SessionBrief
 from otop.decide.correlate import correlate
 from otop.decide.tiers import Binding, World
-from otop.model import Confidence, LogRun, Pane, Proc, ProcKind, SessionBrief
 
 NOW = 1_800_000_000.0
 

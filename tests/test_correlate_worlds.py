@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from otop.core.model import Confidence, LogRun, Pane, Proc, ProcKind, SessionBrief
 from otop.decide.correlate import correlate
 from otop.decide.tiers import World
-from otop.model import Confidence, LogRun, Pane, Proc, ProcKind, SessionBrief
 
 NOW = 1_800_000_000.0
 TITLES = (

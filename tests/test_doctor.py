@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otop.cli import main
+from otop.cli.parser import main
 from tests.conftest import World, agent_cmd, pid_in, wait_for
 
 
@@ -64,9 +64,9 @@ def test_corrupt_database_fails(
 
 def test_dead_watcher_fails(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     """Plugin bindings present but no watcher: counts would be frozen, so FAIL."""
-    from otop import plugin
+    from otop.plugin import wiring
 
-    plugin.setup(world.tmux, start=False)
+    wiring.setup(world.tmux, start=False)
     status, out = doctor(capsys, "-L", world.server.socket)
     assert status == 1
     assert "FAIL  watcher   not running" in out

@@ -1,4 +1,4 @@
-"""`otop list --json` answered by otop/entry.py from the watcher's packed scan, before the rest
+"""`otop list --json` answered by otop/cli/entry.py from the watcher's packed scan, before the rest
 of otop loads: the same bytes the scan would print, the command line read as argparse reads
 it, a file that is not what otop wrote never trusted, and nothing heavy imported."""
 
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from otop import runtime, snapshot
-from otop.cli import build_parser
-from otop.entry import list_json
-from otop.model import Scan
-from otop.render import document, ordered, visible
+from otop.cli.entry import list_json
+from otop.cli.parser import build_parser
+from otop.core.model import Scan
+from otop.core.text import json_text
+from otop.outputs.render import document, ordered, visible
 from otop.sources.processes import make_source
-from otop.text import json_text
+from otop.watcher import runtime, snapshot
 from tests.ui_world import AGENTS, NOW
 
 DB = "/data/opencode/opencode.db"
@@ -179,7 +179,7 @@ def test_list_json_loads_nothing_heavy(world: Published) -> None:
         "import sys\n"
         "before = set(sys.modules)\n"
         f"sys.argv = ['otop', '-S', {world.sock!r}, '--db', {DB!r}, 'list', '--json']\n"
-        "from otop.entry import main\n"
+        "from otop.cli.entry import main\n"
         "rc = main()\n"
         "sys.stderr.write(' '.join(sorted(set(sys.modules) - before)))\n"
         "raise SystemExit(rc)\n"
@@ -204,14 +204,14 @@ def test_list_json_loads_nothing_heavy(world: Published) -> None:
         "socket",
         "enum",
         "dataclasses",
-        "otop.cli",
-        "otop.model",
-        "otop.text",
+        "otop.cli.parser",
+        "otop.core.model",
+        "otop.core.text",
         "psutil",
         "libtmux",
     }
     assert loaded & heavy == set(), loaded
-    assert "otop.entry" in loaded  # the import list was read after the answer
+    assert "otop.cli.entry" in loaded  # the import list was read after the answer
 
 
 def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> None:
@@ -225,7 +225,7 @@ def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> Non
     code = (
         "import sys\n"
         f"sys.argv = ['otop', *{argv!r}]\n"
-        "from otop.entry import main\n"
+        "from otop.cli.entry import main\n"
         "rc = main()\n"
         "sys.stderr.write(' '.join(sorted(sys.modules)))\n"
         "raise SystemExit(rc)\n"
@@ -236,8 +236,8 @@ def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> Non
     doc = json.loads(out.stdout)
     assert doc["version"] == 1 and doc["agents"] == [] and "snapshot" not in doc
     loaded = set(out.stderr.decode().splitlines()[-1].split())
-    assert {"otop.scan", "otop.listing"} <= loaded
-    heavy = {"argparse", "otop.cli", "otop.commands", "otop.actions", "libtmux"}
+    assert {"otop.scan.scanner", "otop.cli.listing"} <= loaded
+    heavy = {"argparse", "otop.cli.parser", "otop.cli.commands", "otop.actions.act", "libtmux"}
     if make_source().name == "proc":  # not in the psutil lane, nor on macOS
         heavy.add("psutil")
     assert loaded & heavy == set(), loaded & heavy

@@ -1,15 +1,21 @@
 """Every way a person starts otop still starts it: the `otop` command full screen (no
-subcommand), `python -m otop`, and `otop ui`, each in a real tmux pane over fake agents."""
+subcommand), `python -m otop`, and `otop ui`, each in a real tmux pane over fake agents; the
+plugin through `@otop-command 'python3 -m otop'`; and every script of scripts/ that runs a
+tool of devtools/ (the demo's own run is tests/test_demo.py's, the first-load install
+tests/test_plugin.py's)."""
 
 from __future__ import annotations
 
 import shlex
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, World, wait_for
-from tests.test_plugin import add_agents
+from otop.watcher.runtime import holder, lock_path
+from tests.conftest import BIN, ROOT, World, wait_for
+from tests.test_plugin import add_agents, copy_plugin, server_without_otop
 
 COMMANDS = {
     "otop": f"{BIN}/otop",
@@ -46,8 +52,8 @@ def test_the_first_rows_come_before_textual(world: World) -> None:
     add_agents(world)
     code = (
         "import sys, time\n"
-        "from otop.commands import _first_frame\n"
-        "from otop.scan import Scanner, Options\n"
+        "from otop.cli.commands import _first_frame\n"
+        "from otop.scan.scanner import Scanner, Options\n"
         f"scan = Scanner(Options(socket_name={world.server.socket!r})).scan()\n"
         "assert _first_frame(scan, raw=True)\n"
         f"open({str(world.tmp / 'loaded')!r}, 'w').write(' '.join(sys.modules))\n"
@@ -66,3 +72,48 @@ def test_the_first_rows_come_before_textual(world: World) -> None:
     wait_for(lambda: (world.tmp / "loaded").exists(), 10, what="its modules")
     assert "textual" not in (world.tmp / "loaded").read_text().split(), "Textual loaded for it"
     assert world.server("display", "-p", "-t", pane, "#{alternate_on}").strip() == "1"
+
+
+@pytest.mark.tmux
+def test_the_plugin_runs_the_command_its_option_names(tmp_path: Path) -> None:
+    """With no otop on PATH and `@otop-command` set to `python -m otop`, loading the plugin
+    runs that command's setup (prefix+O bound, the watcher started) and installs nothing."""
+    plugin_dir = copy_plugin(tmp_path)
+    server = server_without_otop(tmp_path)
+    try:
+        server("set-option", "-g", "@otop-command", f"{sys.executable} -m otop")
+        server("run-shell", shlex.quote(str(plugin_dir / "otop.tmux")))
+        wait_for(
+            lambda: server("list-keys", "-T", "prefix", "O", check=False),
+            timeout=30,
+            what="prefix+O bound",
+        )
+        wait_for(
+            lambda: server("show-options", "-gqv", "@otop_watcher_pid").strip(),
+            timeout=30,
+            what="the watcher",
+        )
+        assert not (plugin_dir / ".venv").exists()
+        assert not (plugin_dir / ".venv-installing").exists()
+    finally:
+        sock = server("display", "-p", "#{socket_path}", check=False).strip()
+        server.kill()
+        if sock:
+            wait_for(lambda: holder(lock_path(sock)) is None, timeout=5, what="watcher exit")
+
+
+SCRIPTS = {
+    "bench": ["scripts/bench", "--help"],
+    "bench --real": ["scripts/bench", "--real", "--help"],
+    "bench --flaps": ["scripts/bench", "--flaps", "--help"],
+    "demo": ["scripts/demo", "--help"],
+    "screenshots": ["scripts/screenshots", "--help"],
+}
+
+
+@pytest.mark.parametrize("argv", list(SCRIPTS.values()), ids=list(SCRIPTS))
+def test_every_script_starts_its_tool(argv: list[str]) -> None:
+    """Each script of scripts/ finds its devtools module and the module parses its command
+    line (`--help` exits 0 with its usage)."""
+    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("usage: "), out.stderr[-2000:]

@@ -1,7 +1,8 @@
 """The house rules, checked: the core without Textual, an installed package without test-only
-packages, small modules, no repeated code, one key table everywhere. How big a function may
-grow is not counted in lines here: ruff's complexity rule (C901 at 10, in pyproject.toml)
-measures it, and a function is split when it does two things."""
+packages, small modules, no repeated code, one key table everywhere, the layers' arrows
+pointing one way and no import circle. How big a function may grow is not counted in lines
+here: ruff's complexity rule (C901 at 10, in pyproject.toml) measures it, and a function is
+split when it does two things."""
 
 from __future__ import annotations
 
@@ -151,11 +152,119 @@ def test_help_and_readme_name_every_key() -> None:
     assert all(k.help in " ".join(text.split()) for k in TABLE_KEYS + DETAIL_KEYS if k.help)
 
 
-def test_the_decide_layer_imports_only_records_and_itself() -> None:
-    """otop/decide/ imports nothing of otop but the records (model), the pure text helpers and
-    itself: no adapter, no clock-reading or I/O module."""
-    allowed = ("otop.model", "otop.text", "otop.decide")
-    found = []
+def module_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_of(p): p for p in SOURCES}
+
+
+def imports_of(path: Path) -> set[str]:
+    """Every module of otop/ or devtools/ a file imports, wherever the import stands: at the
+    top, inside a function, or under `if TYPE_CHECKING:` (`from pkg import mod` names mod)."""
+    here = module_of(path)
+    package = here if path.name == "__init__.py" else here.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, base] if base else up)
+            names = [f"{base}.{a.name}" for a in node.names] + [base]
+        else:
+            continue
+        for name in names:
+            while name and name not in MODULES:
+                name = name.rpartition(".")[0]
+            if name and name != here:
+                found.add(name)
+                break
+    return found
+
+
+GRAPH = {m: imports_of(p) for m, p in MODULES.items()}
+LAYERS = (
+    "core",
+    "sources",
+    "decide",
+    "scan",
+    "outputs",
+    "actions",
+    "watcher",
+    "serve",
+    "plugin",
+    "cli",
+    "ui",
+)
+# Which layers each layer may import, beside itself (the arrows of STYLE.md's shape).
+MAY_IMPORT = {
+    "core": (),
+    "sources": ("core",),
+    "decide": ("core",),
+    "outputs": ("core",),
+}
+# Imports that break an arrow on purpose, each with the reason: none today.
+EXCEPTIONS: set[tuple[str, str]] = set()
+
+
+def layer(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "otop" and len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def test_the_arrows_point_one_way() -> None:
+    """`core` imports nothing of otop; `sources` import only `core` (never `decide`, `scan`,
+    the outputs, actions, long-running processes or entry points); `decide` and `outputs`
+    import only `core` and themselves. Function-local and type-only imports count."""
+    wrong = [
+        f"{m} imports {n}"
+        for m, found in GRAPH.items()
+        if (mine := layer(m)) in MAY_IMPORT
+        for n in sorted(found)
+        if n.startswith("otop")
+        and layer(n) not in (mine, *MAY_IMPORT[mine])
+        and (m, n) not in EXCEPTIONS
+    ]
+    assert wrong == []
+    assert {layer(m) for m in MODULES} >= set(LAYERS)  # every layer is there to be checked
+
+
+def reached(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph.get(start, ()))
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo += graph.get(n, ())
+    return seen
+
+
+def cycles(graph: dict[str, set[str]]) -> list[tuple[str, ...]]:
+    """The import circles of a graph: each set of modules that reach one another."""
+    reach = {m: reached(graph, m) for m in graph}
+    return sorted(
+        {
+            tuple(sorted(n for n in reach[m] if m in reach.get(n, ())))
+            for m in graph
+            if m in reach[m]
+        }
+    )
+
+
+def test_no_import_circle() -> None:
+    """No module of otop/ or devtools/ reaches itself through imports, function-local and
+    type-only ones included (a circle says a name lives in the wrong module)."""
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [("a", "b", "c")]
+    assert cycles(GRAPH) == []
+
+
+def test_the_decide_layer_reads_no_clock_and_does_no_io() -> None:
+    """otop/decide/ imports no clock-reading or I/O module (time, os, subprocess, sqlite3)."""
     for p in sorted((ROOT / "otop" / "decide").glob("*.py")):
         for node in ast.walk(ast.parse(p.read_text())):
             names = (
@@ -163,11 +272,34 @@ def test_the_decide_layer_imports_only_records_and_itself() -> None:
                 if isinstance(node, ast.ImportFrom)
                 else ([a.name for a in node.names] if isinstance(node, ast.Import) else [])
             )
-            found += [
-                f"{p.name}: {n}"
-                for n in names
-                if n.startswith("otop") and not n.startswith(allowed)
-            ]
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                assert not any(n in ("time", "os", "subprocess", "sqlite3") for n in names), p
-    assert found == []
+            assert not any(n in ("time", "os", "subprocess", "sqlite3") for n in names), p
+
+
+def test_the_readme_layout_names_every_folder_and_module() -> None:
+    """README's layout has an entry for every package of otop/ and none that is gone, and each
+    entry names every module of its package."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    entries: dict[str, str] = {}
+    for line in block.splitlines():
+        if line.startswith("otop/"):
+            name, _, text = line.partition(" ")
+            entries[name] = text
+            current = name
+        elif line.startswith(" ") and entries:
+            entries[current] += " " + line.strip()
+    packages = {
+        str(p.parent.relative_to(ROOT)) + "/"
+        for p in (ROOT / "otop").rglob("__init__.py")
+        if p.parent != ROOT / "otop"
+    }
+    assert set(entries) == packages
+    missing = [
+        f"{package}{p.stem}"
+        for package in packages
+        for p in (ROOT / package).iterdir()
+        if p.suffix in (".py", ".tcss", ".txt")
+        and p.stem != "__init__"
+        and not re.search(rf"\b{re.escape(p.stem)}\b", entries[package])
+    ]
+    assert missing == []

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from devtools.store import OpencodeDB, now_ms
-from otop import details as details_module
-from otop.opencode.index import RootIndex
-from otop.opencode.store import Store
-from otop.scan import Options, Scanner
+from otop.scan import details as details_module
+from otop.scan.scanner import Options, Scanner
+from otop.sources.opencode.index import RootIndex
+from otop.sources.opencode.store import Store
 from tests.conftest import spawn_fake
 
 HOUR = 3_600_000

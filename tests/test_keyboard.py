@@ -13,7 +13,7 @@ from textual import events
 from textual.widgets import Input
 from textual.worker import WorkerCancelled
 
-from otop.model import Scan
+from otop.core.model import Scan
 from otop.ui.app import OtopApp
 from otop.ui.screens import DetailScreen, PanelScreen
 from tests.ui_world import AGENTS, FixtureBackend, settled

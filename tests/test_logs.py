@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from otop.opencode.logs import SharedLog, parse_pairs, parse_time, read_process_log
+from otop.sources.opencode.logs import SharedLog, parse_pairs, parse_time, read_process_log
 
 T0 = "2026-11-25T14:29:3"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from otop.attention import FINISHED, Event
-from otop.notify import OSASCRIPT, Notifier, NotifySettings, desktop, message
+from otop.decide.attention import FINISHED, Event
+from otop.watcher.notify import OSASCRIPT, Notifier, NotifySettings, desktop, message
 from tests.conftest import BIN, Client, World, agent_cmd, pid_in, wait_for
 from tests.ui_world import AGENTS, NOW
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from otop.cli import main
+from otop.cli.parser import main
 from tests.conftest import Client, World, tmux_version, wait_for
 from tests.test_plugin import add_agents
 

@@ -14,11 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from otop import plugin
-from otop import snapshot as published
-from otop.render import tmux_escape
-from otop.runtime import holder, lock_path
-from otop.tmux import literal
+from otop.outputs.render import tmux_escape
+from otop.plugin import options, wiring
+from otop.sources.tmux import literal
+from otop.watcher import snapshot as published
+from otop.watcher.runtime import holder, lock_path
 from tests.conftest import (
     BIN,
     PERMISSION_SCREEN,
@@ -75,7 +75,7 @@ def test_tpm_load_binds_keys_and_wires_status_once(world: World) -> None:
         assert "new-session" in popup and "otop popup" in popup and "--own-session" in popup
     assert "jump --next --notify" in world.server("list-keys", "-T", "prefix", "N")
     assert world.option("status-right") == "[#{@otop_status}] %H:%M"
-    for name in plugin.FORMAT_OPTIONS:
+    for name in wiring.FORMAT_OPTIONS:
         assert world.option(name).count("#{@otop_badge}") == 1
         assert world.option(name).endswith("#{@otop_badge}")
     wait_for(world.watcher, what="the watcher")
@@ -254,8 +254,8 @@ def test_uninstall_leaves_tmux_as_it_was(world: World) -> None:
 def test_user_key_is_kept_and_reported_once(world: World) -> None:
     """A key the user bound is not overwritten; setup says so the first time only."""
     world.server("bind-key", "-T", "prefix", "O", "display-message", "mine")
-    first = plugin.setup(world.tmux, start=False)
-    second = plugin.setup(world.tmux, start=False)
+    first = wiring.setup(world.tmux, start=False)
+    second = wiring.setup(world.tmux, start=False)
     assert "mine" in world.server("list-keys", "-T", "prefix", "O")
     assert first.bound == ["N"] and second.bound == ["N"]
     assert any("prefix+O is already bound" in m for m in first.messages)
@@ -268,7 +268,7 @@ def test_options_change_keys_and_bad_values_are_reported(world: World) -> None:
     world.server("set-option", "-g", "@otop-next-key", "")
     world.server("set-option", "-g", "@otop-interval", "soon")
     world.server("set-option", "-g", "@otop-popup-width", "90%")
-    report = plugin.setup(world.tmux, start=False)
+    report = wiring.setup(world.tmux, start=False)
     assert report.bound == ["P"]
     binding = world.server("list-keys", "-T", "prefix", "P")
     sized = "-w 90%" in binding if tmux_version() >= (3, 2) else "-w" not in binding
@@ -276,7 +276,7 @@ def test_options_change_keys_and_bad_values_are_reported(world: World) -> None:
     assert any("@otop-interval 'soon'" in m for m in report.messages)
     assert world.server("list-keys", "-T", "prefix", "N", check=False) == ""
     world.server("set-option", "-g", "@otop-key", "off")
-    assert plugin.setup(world.tmux, start=False).bound == []
+    assert wiring.setup(world.tmux, start=False).bound == []
     assert world.server("list-keys", "-T", "prefix", "P", check=False) == ""
 
 
@@ -284,27 +284,27 @@ def test_badges_off(world: World) -> None:
     """@otop-badges off keeps window formats untouched."""
     before = world.option("window-status-format")
     world.server("set-option", "-g", "@otop-badges", "off")
-    plugin.setup(world.tmux, start=False)
+    wiring.setup(world.tmux, start=False)
     assert world.option("window-status-format") == before
 
 
 def test_old_tmux_gets_a_session_of_its_own_instead_of_a_popup() -> None:
     """Before tmux 3.2 (no display-popup) the key opens the picker in a session of its own,
     named by the client (formats there are expanded in the name, never in the command)."""
-    cfg = plugin.parse_config({})
-    args = plugin.popup_binding(cfg, (3, 1))
+    cfg = options.parse_config({})
+    args = wiring.popup_binding(cfg, (3, 1))
     assert args[0] == "new-session" and "display-popup" not in args
     assert args[args.index("-s") + 1] == "otop-picker-#{client_pid}"
     assert "--own-session" in args[-1] and "#{" not in args[-1]
     # No shell between the key and tmux: the pane's directory is tmux's own -c / -d argument.
     assert "run-shell" not in args and args[args.index("-c") + 1] == "#{pane_current_path}"
-    popup = plugin.popup_binding(cfg, (3, 2))
+    popup = wiring.popup_binding(cfg, (3, 2))
     assert popup[popup.index("run-shell") + 2].startswith("tmux display-popup ")
     # The directory is display-popup's own format, left unexpanded by run-shell (`##`).
     assert "-d '##{pane_current_path}'" in popup[-1]
-    assert plugin.tmux_version("tmux 3.3a") == (3, 3)
-    assert plugin.tmux_version("tmux 2.9") == (2, 9)
-    assert plugin.tmux_version("tmux next-3.5") == (99, 0)
+    assert wiring.tmux_version("tmux 3.3a") == (3, 3)
+    assert wiring.tmux_version("tmux 2.9") == (2, 9)
+    assert wiring.tmux_version("tmux next-3.5") == (99, 0)
 
 
 @pytest.mark.parametrize(
@@ -319,10 +319,10 @@ def test_old_tmux_gets_a_session_of_its_own_instead_of_a_popup() -> None:
 )
 def test_bad_option_values(raw: dict[str, str], error: str) -> None:
     """Each bad option value is named in the errors and replaced by its default."""
-    cfg = plugin.parse_config(raw)
+    cfg = options.parse_config(raw)
     assert any(e.startswith(error) for e in cfg.errors)
     assert cfg.popup_width == "80%" and cfg.watch_interval == 1.0 and cfg.badges
-    assert cfg.style.template == plugin.DEFAULTS["status-format"]
+    assert cfg.style.template == options.DEFAULTS["status-format"]
 
 
 def test_next_key_jumps_to_the_agent_waiting(world: World) -> None:
@@ -537,7 +537,7 @@ def test_popup_outside_tmux_says_so(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`otop popup` outside tmux explains that it needs tmux and exits non-zero."""
-    from otop.cli import main
+    from otop.cli.parser import main
 
     monkeypatch.delenv("TMUX", raising=False)
     assert main(["popup"]) == 2
@@ -561,7 +561,7 @@ def test_list_answers_from_the_watchers_snapshot(
 ) -> None:
     """With the watcher running, `otop list --json` answers from its published scan (saying
     how old it is, CPU included), the same agents a scan finds; without it, it scans itself."""
-    from otop.cli import main
+    from otop.cli.parser import main
 
     panes = add_agents(world)
     world.load()

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from otop.model import ProcKind
+from otop.core.model import ProcKind
 from otop.sources.argv import parse_argv
 from otop.sources.processes import PidProbe, ProcScanner
-from otop.tmux import Target, Tmux, parse_pane, records
+from otop.sources.tmux import Target, Tmux, parse_pane, records
 from tests.conftest import TmuxServer, fake_opencode_in_bash, spawn_fake, wait_for
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from otop.opencode import prompt
+from otop.sources.opencode import prompt
 
 SCREENS = Path(__file__).parent / "screens"
 

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from otop.opencode.remote import Client, Remotes, agents, fetch
-from otop.opencode.servers import ServerConfig
-from otop.scan import Options, Scanner
+from otop.core.model import Agent
+from otop.decide.agents import server_agents
+from otop.scan.scanner import Options, Scanner
+from otop.sources.opencode.remote import Client, Remotes, View, fetch
+from otop.sources.opencode.served import sessions
+from otop.sources.opencode.servers import ServerConfig
 
 GOOD_LIST = b'[{"id":"ses_abc","title":"ok","time":{"updated":1}}]'
 
@@ -86,6 +89,11 @@ class _Handler(socketserver.BaseRequestHandler):
         else:
             self.request.sendall(ANSWERS[mode])
         self.request.shutdown(socket.SHUT_WR)
+
+
+def agents(view: View, now: float) -> list[Agent]:
+    """The server's agents as a scan makes them: its JSON read, then decided."""
+    return server_agents(view.config.name, view.config.url, sessions(view), now)
 
 
 @pytest.fixture

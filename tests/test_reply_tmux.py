@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from otop.cli import main
+from otop.cli.parser import main
 from tests.conftest import ROOT, World, pid_in, wait_for
 
 FAKE_TUI = ROOT / "tests" / "fake_tui.py"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import re
 
-from otop.model import Scan
-from otop.preframe import draw
-from otop.render import document
-from otop.restore import scan_from
-from otop.text import cell_width
+from otop.core.model import Scan
+from otop.core.text import cell_width
+from otop.outputs.preframe import draw
+from otop.outputs.render import document
 from otop.ui.rows import Row, cells, layout
+from otop.watcher.restore import scan_from
 from tests.ui_world import AGENTS, NOW
 
 

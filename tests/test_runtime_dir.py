@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from otop import runtime as rundir
-from otop.runtime import stop_watcher
-from otop.tmux import Target, Tmux
+from otop.sources.tmux import Target, Tmux
+from otop.watcher import runtime as rundir
+from otop.watcher.runtime import stop_watcher
 from tests.conftest import TmuxServer, wait_for
 
 NOBODY = 65534

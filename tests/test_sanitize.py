@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from otop.cli import main
-from otop.opencode.config import mcp_servers
-from otop.text import clean_lines, json_text
+from otop.cli.parser import main
+from otop.core.text import clean_lines, json_text
+from otop.sources.opencode.config import mcp_servers
 from otop.ui.app import OtopApp
 from tests.conftest import World, agent_cmd, pid_in
 from tests.ui_world import AGENTS, FixtureBackend, settled

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devtools.store import OpencodeDB, now_ms
-from otop.cli import main
+from otop.cli.parser import main
 from tests.conftest import PERMISSION_SCREEN, TmuxServer, agent_cmd, pid_in
 
 
@@ -205,7 +205,7 @@ def test_bad_db_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_hostile_title_in_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Escape sequences in a title never reach the terminal through the table."""
-    from otop.model import (
+    from otop.core.model import (
         Agent,
         Confidence,
         Evidence,
@@ -215,7 +215,7 @@ def test_hostile_title_in_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         Tokens,
         Turn,
     )
-    from otop.render import table
+    from otop.outputs.render import table
 
     ev = Evidence("x", Confidence.CERTAIN, "x")
     brief = SessionBrief(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from devtools.store import OpencodeDB
-from otop.scan import Options, Scanner
+from otop.scan.scanner import Options, Scanner
 from tests.conftest import spawn_fake, wait_for
 
 

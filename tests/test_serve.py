@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from otop import bar
-from otop.changes import Changes
-from otop.cli import main
-from otop.hub import Hub
-from otop.model import Scan
-from otop.scan import Options, Scanner
-from otop.serve import OtopServer, serve
+from otop.cli.parser import main
+from otop.core.model import Scan
+from otop.outputs import bar
+from otop.scan.changes import Changes
+from otop.scan.scanner import Options, Scanner
+from otop.serve.hub import Hub
+from otop.serve.server import OtopServer, serve
 from tests.conftest import PERMISSION_SCREEN, World, agent_cmd, pid_in, wait_for
 
 

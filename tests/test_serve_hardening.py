@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from otop.cli import main
-from otop.hub import Hub
-from otop.model import Scan, State
-from otop.serve import OtopServer, serve
+from otop.cli.parser import main
+from otop.core.model import Scan, State
+from otop.serve.hub import Hub
+from otop.serve.server import OtopServer, serve
 from tests.conftest import wait_for
 from tests.ui_world import AGENTS, NOW
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
-from otop.model import Agent, McpServer
+from otop.core.model import Agent, McpServer
 from otop.ui.app import OtopApp
 from tests.ui_world import FixtureBackend, settled
 

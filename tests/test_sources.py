@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from otop.model import Home, Proc
+from otop.core.model import Home, Proc
 from otop.sources import procfs
 from otop.sources.homes import held_databases, home_of
 from otop.sources.portable import Portable

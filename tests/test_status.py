@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from devtools.store import OpencodeDB, now_ms
+from otop.core.model import State
 from otop.decide.status import STUCK_AFTER, Signals, infer
-from otop.model import State
-from otop.opencode.store import Store
+from otop.sources.opencode.store import Store
 
 ABORT: dict[str, Any] = {
     "name": "MessageAbortedError",

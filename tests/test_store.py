@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from devtools.store import OpencodeDB, now_ms
+from otop.core.model import State
 from otop.decide.status import Signals, infer
-from otop.model import State
-from otop.opencode.connection import StoreError
-from otop.opencode.paths import find_paths
-from otop.opencode.store import Store
+from otop.sources.opencode.connection import StoreError
+from otop.sources.opencode.paths import find_paths
+from otop.sources.opencode.store import Store
 
 
 def test_detail_fields(db: OpencodeDB, store: Store) -> None:

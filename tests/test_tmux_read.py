@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from otop.tmux import (
+from otop.sources.tmux import (
     FIELD_END,
     RECORD_END,
     Target,
@@ -134,7 +134,7 @@ def test_utf8_without_a_utf8_locale(tmux: TmuxServer, tmp_path: Path) -> None:
     would print them as `_` to such a client)."""
     pane = title_pane(tmux, tmp_path, "OC | café ✓".encode())
     code = (
-        "from otop.tmux import Target, Tmux; import sys;"
+        "from otop.sources.tmux import Target, Tmux; import sys;"
         f"print([p.title for p in Tmux(Target(socket_name={tmux.socket!r})).panes()"
         f" if p.id == {pane!r}][0].encode())"
     )

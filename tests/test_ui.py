@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.text import Text
 from textual.widgets import DataTable, Input, Static
 
-from otop.model import Problem, Scan
-from otop.text import cell_width
+from otop.core.model import Problem, Scan
+from otop.core.text import cell_width
 from otop.ui.app import OtopApp
 from otop.ui.screens import DetailScreen, PanelScreen
 from tests.ui_world import AGENTS, CHILD, FixtureBackend, settled

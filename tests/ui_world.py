@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from otop.model import (
+from otop.core.model import (
     Agent,
     Confidence,
     Evidence,
@@ -21,9 +21,10 @@ from otop.model import (
     Tokens,
     Turn,
 )
-from otop.opencode.config import mcp_servers
-from otop.opencode.rows import HistoryEntry, HistoryPart
-from otop.render import directory_of
+from otop.decide.agents import subagents
+from otop.outputs.render import directory_of
+from otop.sources.opencode.config import mcp_servers
+from otop.sources.opencode.rows import HistoryEntry, HistoryPart
 
 NOW = 1_800_000_000.0
 EV = Evidence("argv", Confidence.CERTAIN, "argv names the session (-s)")
@@ -80,6 +81,7 @@ def agent(
         EV,
         waiting,
         unseen_since=unseen,
+        subagents=subagents(session, True, NOW),  # as the decide layer gives them
     )
 
 

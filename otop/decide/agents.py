@@ -3,27 +3,22 @@ whose process is gone, an opencode server's)."""
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from otop.decide.status import Signals, Verdict, infer
-from otop.decide.tiers import Binding, World, in_dir
-from otop.model import (
+from otop.core.model import (
     Agent,
     Confidence,
     Evidence,
     Pane,
     Proc,
     ProcKind,
-    SessionBrief,
+    ServerSession,
     SessionDetail,
     State,
-    Tokens,
-    Turn,
+    Subagent,
 )
-from otop.text import clean
+from otop.decide.status import Signals, Verdict, busy_state, child_state, infer
+from otop.decide.tiers import Binding, World, in_dir
 
 UNKNOWN_STATE = "session unknown, so its state is too"
 
@@ -69,7 +64,18 @@ def process_agent(
         evidence_session=b.session_evidence,
         evidence_state=verdict.evidence,
         waiting_since=verdict.waiting_since,
+        subagents=subagents(detail, True, now),
     )
+
+
+def subagents(detail: SessionDetail | None, alive: bool, now: float) -> tuple[Subagent, ...]:
+    """The subagent sessions of a session, each with its own state (alive: the agent has a
+    live process)."""
+    out = []
+    for child in detail.children if detail else ():
+        v = child_state(child, alive, now)
+        out.append(Subagent(child, v.state, v.tool))
+    return tuple(out)
 
 
 def _with_cpu(p: Proc, cpu: Mapping[int, float | None]) -> Proc:
@@ -126,6 +132,7 @@ def orphan_agent(
                 f"no TUI shows {detail.brief.id}; opencode serve (pid {server.pid}) may drive it",
             ),
             evidence_state=verdict.evidence,
+            subagents=subagents(detail, True, now),
         )
     verdict = infer(detail, Signals(alive=False), now)
     pane_ev = (
@@ -145,65 +152,35 @@ def orphan_agent(
             "db", Confidence.CERTAIN, f"{detail.brief.id} has an unfinished turn and no process"
         ),
         evidence_state=verdict.evidence,
+        subagents=subagents(detail, False, now),
     )
 
 
 # -- an opencode server's sessions (its own word, so exact) ------------------------------------
 
-_SESSION = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")
-_REQUEST = re.compile(r"^(per|que)_[0-9A-Za-z]{1,64}$")
 RECENT = 24 * 3600.0  # idle sessions older than this are history, not agents
-Json = Mapping[str, Any]
-Doing = tuple[State, "str | None", str]
 
 
 def server_agents(
-    name: str,
-    url: str,
-    sessions: Sequence[Json],
-    status: Json,
-    permissions: Sequence[Json],
-    questions: Sequence[Json],
-    doing: Mapping[str, Doing],
-    last_words: Mapping[str, str],
-    now: float,
+    name: str, url: str, sessions: Sequence[ServerSession], now: float
 ) -> list[Agent]:
     """A server's root sessions that are live or recent as agents, their states from what it
     lists (`/permission`, `/question`, `/session/status`, a busy session's newest parts)."""
-    asks = {str(p.get("sessionID")): p for p in permissions}
-    asked = {str(q.get("sessionID")): q for q in questions}
     out = []
     for s in sessions:
-        sid = str(s.get("id") or "")
-        if not _SESSION.match(sid) or s.get("parentID"):
+        sid = s.detail.brief.id
+        pending = s.permission or s.question
+        if not pending and s.status == "idle" and now - s.updated > RECENT:
             continue
-        updated = _s(_map(s.get("time")).get("updated"))
-        kind = _map(status.get(sid)).get("type", "idle")
-        if sid not in asks and sid not in asked and kind == "idle" and now - updated > RECENT:
-            continue
-        request: str | None = None
-        waiting = updated or None
-        if sid in asks:
-            state, request = State.PERMISSION, _request_id(asks[sid].get("id"))
-            tool = clean(str(asks[sid].get("permission") or "")) or None
-            said = f"GET /permission lists {request} ({tool or '?'})"
-        elif sid in asked:
-            state, request = State.QUESTION, _request_id(asked[sid].get("id"))
-            tool, said = "question", f"GET /question lists {request}"
-        elif kind in ("busy", "retry"):
-            state, tool, now_doing = doing.get(sid, (State.GENERATING, None, "not fetched"))
-            said = "GET /session/status says busy" if kind == "busy" else "retrying the model"
-            said += f"; newest parts: {now_doing}"
-            waiting = None
-        else:
-            state, tool, said = State.IDLE, None, "GET /session/status does not list it (idle)"
-            waiting = None
+        state, tool, said = _server_state(s)
+        waiting = (s.updated or None) if pending else None
+        detail = s.detail._replace(turn=s.detail.turn._replace(completed=state == State.IDLE))
         out.append(
             Agent(
                 key=f"{name}:{sid}",
                 proc=None,
                 pane=None,
-                session=_server_detail(s, sid, state, last_words.get(sid, "")),
+                session=detail,
                 state=state,
                 tool=tool,
                 evidence_pane=Evidence("server", Confidence.UNKNOWN, f"on server {name}: no pane"),
@@ -211,53 +188,22 @@ def server_agents(
                 evidence_state=Evidence("server", Confidence.CERTAIN, f"{name}: {said}"),
                 waiting_since=waiting,
                 server=name,
-                request_id=request,
+                request_id=s.request_id if pending else None,
             )
         )
     return out
 
 
-def _server_detail(s: Json, sid: str, state: State, last_output: str) -> SessionDetail:
-    times, model, tokens = _map(s.get("time")), _map(s.get("model")), _map(s.get("tokens"))
-    cache = _map(tokens.get("cache"))
-    title, where = clean(str(s.get("title") or "")), clean(str(s.get("directory") or ""))
-    brief = SessionBrief(
-        sid, title, where, _s(times.get("created")), _s(times.get("updated")), True
-    )
-    return SessionDetail(
-        brief=brief,
-        model=clean(f"{model.get('providerID', '')}/{model.get('id', '')}").strip("/"),
-        agent=clean(str(s.get("agent") or "")),
-        tokens=Tokens(
-            input=_int(tokens.get("input")),
-            output=_int(tokens.get("output")),
-            reasoning=_int(tokens.get("reasoning")),
-            cache_read=_int(cache.get("read")),
-            cache_write=_int(cache.get("write")),
-        ),
-        cost=_finite(s.get("cost")),
-        messages=0,
-        last_output=last_output,
-        turn=Turn(last_message_id=sid, completed=state == State.IDLE),
-    )
-
-
-def _map(v: object) -> Json:
-    return v if isinstance(v, Mapping) else {}
-
-
-def _request_id(v: object) -> str | None:
-    """A pending request's id, if it looks like one (it is sent back to the server)."""
-    return str(v) if _REQUEST.match(str(v)) else None
-
-
-def _int(v: object) -> int:
-    return int(v) if isinstance(v, (int, float)) and math.isfinite(v) else 0
-
-
-def _finite(v: object) -> float:
-    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 0.0
-
-
-def _s(ms: object) -> float:
-    return float(ms) / 1000.0 if isinstance(ms, (int, float)) and math.isfinite(ms) else 0.0
+def _server_state(s: ServerSession) -> tuple[State, str | None, str]:
+    """A server's session's state, its tool, and what the server said of it."""
+    if s.permission:
+        said = f"GET /permission lists {s.request_id} ({s.permission_tool or '?'})"
+        return State.PERMISSION, s.permission_tool, said
+    if s.question:
+        return State.QUESTION, "question", f"GET /question lists {s.request_id}"
+    if s.status in ("busy", "retry"):
+        doing = (State.GENERATING, None, "not fetched") if s.turn is None else busy_state(s.turn)
+        state, tool, now_doing = doing
+        said = "GET /session/status says busy" if s.status == "busy" else "retrying the model"
+        return state, tool, f"{said}; newest parts: {now_doing}"
+    return State.IDLE, None, "GET /session/status does not list it (idle)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from otop.core.model import Confidence, Evidence, Pane, Proc, ProcKind
 from otop.decide.runs import match_runs, proc_dir
 from otop.decide.screen import title_matches, title_session
 from otop.decide.tiers import (
@@ -25,7 +26,6 @@ from otop.decide.tiers import (
     in_dir,
     tier_log,
 )
-from otop.model import Confidence, Evidence, Pane, Proc, ProcKind
 
 C, L, G, U = Confidence.CERTAIN, Confidence.LIKELY, Confidence.GUESS, Confidence.UNKNOWN
 

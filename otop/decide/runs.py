@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from otop.model import LogRun, Proc
+from otop.core.model import LogRun, Proc
 
 # A run's first log line comes 2-5 s after its process starts (measured with 1.18.33, up to
 # 4.5 s on a loaded machine); allow more, and a second before for the coarse process clock.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from otop.model import Confidence, Evidence, SessionDetail, State, ToolRun, Turn
+from otop.core.model import Confidence, Evidence, SessionDetail, State, ToolRun, Turn
 
 ABORTED = "MessageAbortedError"
 # A live process whose unfinished turn wrote nothing for this long, with no CPU and no tool
@@ -194,3 +194,17 @@ def _stuck(turn: Turn, sig: Signals, now: float) -> str | None:
 def child_state(child: SessionDetail, alive: bool, now: float) -> Verdict:
     """The state of one subagent session, as shown under its parent."""
     return infer(child, Signals(alive=alive), now)
+
+
+def busy_state(turn: Turn) -> tuple[State, str | None, str]:
+    """What a session its server calls busy is doing, from its turn: a subagent, a tool, a
+    reasoning stream, or text."""
+    for run in turn.running_tools:
+        if run.tool == "task":
+            return State.SUBAGENT, "task", f"task {run.part_id} running"
+        return State.TOOL, run.tool, f"{run.tool} {run.part_id} running"
+    if turn.reasoning_open:
+        return State.THINKING, None, "reasoning open"
+    if turn.assistant_id is None:
+        return State.GENERATING, None, "not fetched"
+    return State.GENERATING, None, "no tool running"

@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import NamedTuple
 
+from otop.core.model import Confidence, Evidence, LogRun, Pane, Proc, SessionBrief
 from otop.decide.runs import proc_dir
 from otop.decide.screen import HOME_TITLE, shows_prompt, shows_tui, title_matches, title_session
-from otop.model import Confidence, Evidence, LogRun, Pane, Proc, SessionBrief
 
 # A TUI sets its pane title within seconds of starting; until then the pane may still carry a
 # title an earlier (killed) process set, so a young process's title naming an old session is

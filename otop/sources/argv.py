@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from otop.model import ProcKind
+from otop.core.model import ProcKind
 
 NAMES = frozenset({"opencode", "opencode.exe"})
 # Subcommands that are not agents (they talk to opencode's services and leave).

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from otop.model import Home
-from otop.opencode.paths import config_dir, data_dir, db_file
+from otop.core.model import Home
+from otop.sources.opencode.paths import config_dir, data_dir, db_file
 
 _OPENED = "open"  # the process holds the database open
 _NAMED = "environment"  # its environment names it (it has not opened one yet)

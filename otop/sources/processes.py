@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from otop.model import Home, Proc, ProcKind
+from otop.core.model import Home, Proc, ProcKind
 from otop.sources.argv import NAMES, parse_argv
 from otop.sources.homes import home_of, opened
 from otop.sources.rows import Row, Source
@@ -71,7 +71,7 @@ class ProcScanner:
     def scan(self, want_open_logs: bool = False) -> tuple[list[Proc], dict[int, list[str]]]:
         """Every opencode process now, and (if asked) the per-process log files each holds open
         (opencode 1.14 holds two, and processes started close together share them)."""
-        from otop.opencode.logs import is_per_process_log
+        from otop.sources.opencode.logs import is_per_process_log
 
         now = time.monotonic()
         table = self.source.table()

@@ -14,10 +14,10 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 
-from otop.explain import explain
-from otop.model import Agent, McpServer, Scan, State
-from otop.render import directory_of, title_of, visible
-from otop.text import clean
+from otop.core.model import Agent, McpServer, Scan, State
+from otop.core.text import clean
+from otop.outputs.explain import explain
+from otop.outputs.render import directory_of, title_of, visible
 from otop.ui import rows as tables
 from otop.ui.backend import Backend
 from otop.ui.keyboard import Keyboard
@@ -62,7 +62,7 @@ class OtopApp(App[None]):
         self.empty_shown = False
         self.shown_lines: dict[str, Text] = {}  # what put() last put in each widget
         self.replying: Agent | None = None
-        # Keys typed before the popup was open (otop/typeahead.py) come first.
+        # Keys typed before the popup was open (otop/plugin/typeahead.py) come first.
         self.keyboard = Keyboard(self, self.BINDINGS, typed)
 
     def compose(self) -> ComposeResult:

@@ -1,5 +1,5 @@
 """What the app asks of the world, in one place: scans, history, pane text, and the actions
-(otop/actions.py) on an agent.
+(otop/actions/act.py) on an agent.
 
 The app calls these from worker threads; tests hand it a backend over fixture data.
 """
@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from otop import actions
-from otop.changes import Changes
-from otop.model import Agent, McpServer, Pane, Scan
-from otop.opencode.config import mcp_servers
-from otop.opencode.connection import StoreError
-from otop.opencode.rows import HistoryEntry
-from otop.render import directory_of
-from otop.scan import Scanner
-from otop.tmux import Tmux
+from otop.actions import act
+from otop.core.model import Agent, McpServer, Pane, Scan
+from otop.outputs.render import directory_of
+from otop.scan.changes import Changes
+from otop.scan.scanner import Scanner
+from otop.sources.opencode.config import mcp_servers
+from otop.sources.opencode.connection import StoreError
+from otop.sources.opencode.rows import HistoryEntry
+from otop.sources.tmux import Tmux
 
 
 class Backend(Protocol):
@@ -81,13 +81,13 @@ class LiveBackend:
 
     def jump(self, agent: Agent) -> str | None:
         try:
-            actions.jump(self.tmux, agent)
-        except actions.ActionError as exc:
+            act.jump(self.tmux, agent)
+        except act.ActionError as exc:
             return str(exc)
         return None
 
     def yank(self, text: str) -> str:
-        return actions.yank(text, self.tmux)
+        return act.yank(text, self.tmux)
 
     def mcp(self, agent: Agent | None) -> tuple[list[McpServer], list[str]]:
         """The MCP servers of the agent's own opencode config (its data's), for its project."""
@@ -97,12 +97,12 @@ class LiveBackend:
     def answer(self, agent: Agent, choice: int) -> str:
         remotes = self.scanner.remotes if agent.server else None
         try:
-            return actions.answer(self.tmux, agent, choice, remotes)
-        except actions.ActionError as exc:
+            return act.answer(self.tmux, agent, choice, remotes)
+        except act.ActionError as exc:
             return f"not answered: {exc}"
 
     def reply(self, agent: Agent, text: str) -> str:
         try:
-            return actions.reply(self.tmux, agent, text)
-        except actions.ActionError as exc:
+            return act.reply(self.tmux, agent, text)
+        except act.ActionError as exc:
             return f"not sent: {exc}"

@@ -12,18 +12,20 @@ shown wait for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from textual import events
 from textual.binding import Binding, BindingType
 
 # The name Textual's own parser gives a typed character (the keys module has no public one).
 from textual.keys import _character_to_key
+from textual.screen import Screen
 from textual.widgets import DataTable, Input
 
-if TYPE_CHECKING:
-    from otop.ui.app import OtopApp
+from otop.core.model import Scan
+from otop.ui.rows import Row
+from otop.ui.table import AgentTable
 
 # Enter typed before the popup's terminal left cooked mode arrives as a line feed (ctrl+j).
 ENTER = ("enter", "ctrl+j")
@@ -41,7 +43,7 @@ def key_map(bindings: Iterable[BindingType]) -> dict[str, str]:
     return out
 
 
-# tmux key names (otop/typeahead.py) as Textual keys: (key, character).
+# tmux key names (otop/plugin/typeahead.py) as Textual keys: (key, character).
 _TMUX_KEYS = {
     "Enter": ("enter", "\r"),
     "C-j": ("ctrl+j", "\n"),
@@ -74,11 +76,35 @@ _TABLE_MOVES = key_map(DataTable.BINDINGS)
 _INPUT_EDITS = key_map(Input.BINDINGS)
 
 
+class Keyed(Protocol):
+    """What the keyboard drives: the app (otop/ui/app.py) as far as its keys reach."""
+
+    needle: str
+
+    @property
+    def scan(self) -> Scan | None: ...
+    @property
+    def rows(self) -> Sequence[Row]: ...
+    @property
+    def screen(self) -> Screen[object]: ...
+    @property
+    def screen_stack(self) -> list[Screen[Any]]: ...
+    def query_one(self, selector: str, expect_type: type[Input]) -> Input: ...
+    async def run_action(self, action: str) -> bool: ...
+    async def default_key(self, event: events.Key) -> None: ...
+    def table(self) -> AgentTable: ...
+    def redraw(self) -> None: ...
+    def say(self, text: str) -> None: ...
+    def send_reply(self, text: str) -> None: ...
+    def action_select(self) -> None: ...
+    def action_close(self) -> None: ...
+
+
 class Keyboard:
     """The app's keys, served in order (see the module's docstring)."""
 
     def __init__(
-        self, app: OtopApp, bindings: Iterable[BindingType], typed: Iterable[str] = ()
+        self, app: Keyed, bindings: Iterable[BindingType], typed: Iterable[str] = ()
     ) -> None:
         self.app = app
         self.actions = key_map(bindings)

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from otop.decide.status import child_state
-from otop.model import GROUP_RANK, Agent, Group, Scan, SessionDetail, State
-from otop.render import age, counts, directory_of, short_id, state_label, title_of, urgency
-from otop.text import clean, cut
+from otop.core.model import GROUP_RANK, Agent, Group, Scan, SessionDetail, State, Subagent
+from otop.core.text import clean, cut
+from otop.outputs.render import age, counts, directory_of, short_id, state_label, title_of, urgency
 
 STYLE = {
     Group.WORKING: "green",
@@ -54,20 +53,19 @@ class Row:
     """One table entry: an agent, or one of its subagent children (shown with `a`)."""
 
     agent: Agent
-    child: SessionDetail | None = None
+    child: Subagent | None = None
 
     @property
     def key(self) -> str:
-        return self.agent.key + (f"/{self.child.brief.id}" if self.child else "")
+        return self.agent.key + (f"/{self.child.session.brief.id}" if self.child else "")
 
     @property
     def session(self) -> SessionDetail | None:
-        return self.child or self.agent.session
+        return self.child.session if self.child else self.agent.session
 
-    def state(self, now: float) -> State:
-        if self.child is None:
-            return self.agent.state
-        return child_state(self.child, self.agent.proc is not None, now).state
+    @property
+    def state(self) -> State:
+        return self.agent.state if self.child is None else self.child.state
 
 
 def _mb(n: int | None) -> str:
@@ -88,8 +86,8 @@ def cells(row: Row, now: float, widths: dict[str, int]) -> list[Text]:
     s = row.session
     p = a.proc
     if row.child is not None:
-        state = row.state(now)
-        title = "↳ " + (clean(row.child.brief.title) or "(subagent)")
+        state = row.state
+        title = "↳ " + (clean(row.child.session.brief.title) or "(subagent)")
         label = state.value
         style = STYLE[state.group]
     else:
@@ -212,7 +210,7 @@ def build(
     for a in chosen:
         out.append(Row(a))
         if children and a.session is not None:
-            out += [Row(a, c) for c in a.session.children]
+            out += [Row(a, c) for c in a.subagents]
     return out
 
 

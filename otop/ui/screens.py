@@ -15,11 +15,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
-from otop.explain import explain
-from otop.model import Agent, McpServer, SessionDetail
-from otop.opencode.rows import HistoryEntry
-from otop.render import title_of
-from otop.text import clean
+from otop.core.model import Agent, McpServer, SessionDetail
+from otop.core.text import clean
+from otop.outputs.explain import explain
+from otop.outputs.render import title_of
+from otop.sources.opencode.rows import HistoryEntry
 from otop.ui.backend import Backend
 from otop.ui.keys import APP_KEYS, DETAIL_KEYS, TABLE_KEYS, bindings, described
 

@@ -26,12 +26,12 @@ from textual.widgets import DataTable, Static
 
 from devtools.lab import OPENCODE_VERSIONS, Lab, wait_until
 from devtools.terminal import attach
-from otop.attention import FINISHED, WAITING, Attention
-from otop.model import Agent, State
-from otop.runtime import beats, lock_path
-from otop.scan import Options, Scanner
+from otop.core.model import Agent, State
+from otop.decide.attention import FINISHED, WAITING, Attention
+from otop.scan.scanner import Options, Scanner
 from otop.ui.app import OtopApp
 from otop.ui.backend import LiveBackend
+from otop.watcher.runtime import beats, lock_path
 from tests.e2e import burn, opencode_binary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ui]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from devtools.lab import OPENCODE_VERSION, Lab, wait_until
-from otop.model import Agent, State
-from otop.scan import Options, Scanner
+from otop.core.model import Agent, State
+from otop.scan.scanner import Options, Scanner
 from tests.e2e import opencode_binary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tmux]

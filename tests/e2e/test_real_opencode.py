@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 
 from devtools.lab import OPENCODE_VERSIONS, Lab, wait_until
-from otop.answer import in_pane
-from otop.render import document
-from otop.scan import Options, Scanner
-from otop.tmux import Target, Tmux
+from otop.actions.answer import in_pane
+from otop.outputs.render import document
+from otop.scan.scanner import Options, Scanner
+from otop.sources.tmux import Target, Tmux
 from tests.e2e import opencode_binary
 
 pytestmark = pytest.mark.e2e
@@ -195,7 +195,7 @@ def test_permission(lab: Lab, view: View, panes: dict[str, str]) -> None:
 
 
 def test_answer_in_place(lab: Lab, view: View, panes: dict[str, str]) -> None:
-    """`3` in the popup (otop.answer) rejects a real permission prompt without going there:
+    """`3` in the popup (otop.actions.answer) rejects a real permission prompt without going there:
     the dialog's selection is read, moved, read again, then confirmed. The model's text above
     the dialog names the three choices with `Reject` drawn as code (its own background): only
     the dialog itself is read, so the real selection moves and the read is rejected."""

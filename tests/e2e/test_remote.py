@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from devtools.lab import Lab, wait_until
-from otop.answer import on_server
-from otop.model import Agent, State
-from otop.opencode.servers import ServerConfig
-from otop.scan import Options, Scanner
+from otop.actions.answer import on_server
+from otop.core.model import Agent, State
+from otop.scan.scanner import Options, Scanner
+from otop.sources.opencode.servers import ServerConfig
 from tests.e2e import opencode_binary
 
 pytestmark = pytest.mark.e2e

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from devtools.lab import OPENCODE_VERSION, OPENCODE_VERSIONS, Lab
-from otop.model import Confidence
-from otop.scan import Options, Scanner
+from otop.core.model import Confidence
+from otop.scan.scanner import Options, Scanner
 from tests.e2e import burn, opencode_binary
 
 pytestmark = pytest.mark.e2e

@@ -1,0 +1,1 @@
+"""The `otop` command: its fast entry, argument parser, subcommands and checks."""

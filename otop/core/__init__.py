@@ -1,0 +1,1 @@
+"""Records and text helpers every layer uses; imports nothing of otop."""

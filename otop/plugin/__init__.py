@@ -1,0 +1,1 @@
+"""The tmux side: the option table, key bindings, status line, picker and typeahead."""

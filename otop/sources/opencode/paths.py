@@ -1,0 +1,89 @@
+"""Where opencode keeps its database, logs and config, found the way opencode finds them.
+
+Light on purpose: `otop list --json` resolves the database from here before anything else
+loads (otop/cli/entry.py), so this module imports only `os`; pathlib comes with `find_paths`.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+
+class Paths:
+    """opencode's data, log and config locations for one environment."""
+
+    __slots__ = ("config_dir", "data_dir", "db", "log_dir")
+
+    def __init__(self, data_dir: Path, config_dir: Path, db: Path, log_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.config_dir = config_dir
+        self.db = db
+        self.log_dir = log_dir
+
+    @property
+    def shared_log(self) -> Path:
+        return self.log_dir / "opencode.log"
+
+
+def xdg_home(env: Mapping[str, str], name: str, default: str) -> str:
+    """An XDG base directory: $NAME when it is absolute (the spec ignores a relative one),
+    else DEFAULT under the home directory."""
+    value = env.get(name, "")
+    if value and os.path.isabs(value):
+        return value
+    home = env.get("HOME") or os.path.expanduser("~")
+    return os.path.join(home, default)
+
+
+def data_dir(env: Mapping[str, str]) -> str:
+    return os.path.join(xdg_home(env, "XDG_DATA_HOME", ".local/share"), "opencode")
+
+
+def db_file(env: Mapping[str, str], db: str | None = None) -> str:
+    """The database: an explicit one (--db, $OTOP_DB, $OPENCODE_DB; relative to the data
+    directory), else the stable channel's, else the most recently written channel's
+    (`opencode-*.db`)."""
+    data = data_dir(env)
+    explicit = db or env.get("OTOP_DB") or env.get("OPENCODE_DB")
+    if explicit:
+        return os.path.join(data, explicit)  # an absolute one stays as it is
+    main = os.path.join(data, "opencode.db")
+    if os.path.exists(main):
+        return main
+    try:
+        names = os.listdir(data)
+    except OSError:
+        names = []
+    channels = [
+        os.path.join(data, n)
+        for n in names
+        if n.startswith("opencode-") and n.endswith(".db") and os.path.isfile(os.path.join(data, n))
+    ]
+    return max(channels, key=_mtime) if channels else main
+
+
+def _mtime(path: str) -> float:
+    try:
+        wal = path + "-wal"
+        return max(os.stat(path).st_mtime, os.stat(wal).st_mtime if os.path.exists(wal) else 0.0)
+    except OSError:
+        return 0.0
+
+
+def config_dir(env: Mapping[str, str]) -> str:
+    return os.path.join(xdg_home(env, "XDG_CONFIG_HOME", ".config"), "opencode")
+
+
+def find_paths(env: Mapping[str, str] | None = None, db: str | None = None) -> Paths:
+    """Resolve opencode's paths from the environment (XDG dirs, OPENCODE_DB) or an explicit DB."""
+    from pathlib import Path
+
+    env = os.environ if env is None else env
+    data = Path(data_dir(env))
+    config = Path(config_dir(env))
+    return Paths(data_dir=data, config_dir=config, db=Path(db_file(env, db)), log_dir=data / "log")

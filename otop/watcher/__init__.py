@@ -1,0 +1,1 @@
+"""The long-running watcher: its loop, notifications, runtime directory and published scan."""
