@@ -13,10 +13,15 @@ find_otop() {
   c=$(tmux show-option -gqv @otop-command)
   if [ -n "$c" ]; then read -r -a OTOP <<<"$c"; return 0; fi
   for c in "$DIR/.venv/bin/otop" "$(command -v otop 2>/dev/null)" "$HOME/.local/bin/otop"; do
+    if [ "$c" = "$DIR/.venv/bin/otop" ] && stale_venv; then continue; fi
     if [ -n "$c" ] && [ -x "$c" ]; then OTOP=("$c"); return 0; fi
   done
   return 1
 }
+
+# The plugin's own install is made again when an update changed pyproject.toml since it was
+# made (its entry point, its packages): the old `otop` script would not start.
+stale_venv() { [ "$DIR/pyproject.toml" -nt "$DIR/.venv/.otop-plugin-installed" ]; }
 
 if find_otop; then
   if ! out=$("${OTOP[@]}" tmux setup 2>&1 >/dev/null); then

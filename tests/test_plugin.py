@@ -502,6 +502,37 @@ def test_failed_install_says_why(tmp_path: Path) -> None:
         server.kill()
 
 
+@pytest.mark.tmux
+def test_an_update_that_changed_pyproject_installs_again(tmp_path: Path) -> None:
+    """The plugin's own .venv is used while pyproject.toml is older than its install; after an
+    update that changed pyproject.toml (an old `otop` script names a module that moved), the
+    plugin installs again instead of running the old script."""
+    plugin_dir = copy_plugin(tmp_path)
+    ran = tmp_path / "old otop ran"
+    old = plugin_dir / ".venv" / "bin" / "otop"
+    old.parent.mkdir(parents=True)
+    old.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(ran))}\n')
+    old.chmod(0o755)
+    stamp = plugin_dir / ".venv" / ".otop-plugin-installed"
+    stamp.touch()
+    pyproject = plugin_dir / "pyproject.toml"
+    os.utime(pyproject, (time.time() - 60, time.time() - 60))
+    server = server_without_otop(tmp_path)
+    try:
+        server("set-environment", "-g", "OTOP_PYTHON", "/bin/false")
+        server("run-shell", str(plugin_dir / "otop.tmux"))
+        assert ran.read_text().split() == ["tmux", "setup"]  # installed after the update
+        pyproject.touch()  # an update changed it
+        server("run-shell", str(plugin_dir / "otop.tmux"))
+        wait_for(
+            lambda: "install failed" in server("show-options", "-gqv", "@otop_status"),
+            what="the install tried again",
+        )
+        assert ran.read_text().split() == ["tmux", "setup"], "the old script ran again"
+    finally:
+        server.kill()
+
+
 def python_stub(where: Path, name: str, version: str) -> None:
     """An interpreter that says its version and exits 0 only when asked if it is new enough."""
     new = tuple(int(x) for x in version.split(".")[:2]) >= (3, 10)
