@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from otop.core.xdg import xdg_dir
+from otop.sources.opencode.paths import config_dir, data_dir
+from otop.sources.opencode.servers import load_servers
 from otop.sources.tmux import Target, Tmux
 from otop.watcher import runtime as rundir
 from otop.watcher.runtime import stop_watcher
@@ -46,6 +49,22 @@ def test_macos_uses_its_private_temporary_directory(tmp_path: Path) -> None:
     given = {"TMPDIR": str(tmpdir), "XDG_RUNTIME_DIR": str(tmp_path)}
     assert rundir.runtime_dir(given, platform="darwin") == str(tmp_path / "otop")
     assert rundir.runtime_dir({"TMPDIR": str(tmpdir)}, "linux") == f"/tmp/otop-{os.getuid()}"
+
+
+def test_every_xdg_directory_is_read_one_way(tmp_path: Path) -> None:
+    """An XDG directory is taken when absolute and ignored when relative (as the XDG spec
+    asks) by opencode's paths, otop's server list and the runtime directory alike."""
+    home = {"HOME": str(tmp_path)}
+    relative = {**home, "XDG_DATA_HOME": "d", "XDG_CONFIG_HOME": "c", "XDG_RUNTIME_DIR": "r"}
+    assert data_dir(relative) == str(tmp_path / ".local/share/opencode")
+    assert config_dir(relative) == str(tmp_path / ".config/opencode")
+    assert config_dir({**home, "XDG_CONFIG_HOME": "/etc/x"}) == "/etc/x/opencode"
+    (tmp_path / ".config/otop").mkdir(parents=True)
+    (tmp_path / ".config/otop/servers").write_text("desk=http://desk:4096\n")
+    assert [c.name for c in load_servers(relative)[0]] == ["desk"]
+    assert rundir.runtime_dir(relative, "linux") == f"/tmp/otop-{os.getuid()}"
+    assert xdg_dir(relative, "XDG_RUNTIME_DIR") == "" == xdg_dir(home, "XDG_RUNTIME_DIR")
+    assert xdg_dir({"XDG_RUNTIME_DIR": "/run/user/7"}, "XDG_RUNTIME_DIR") == "/run/user/7"
 
 
 def test_files_are_named_after_the_sockets_real_path(runtime: Path, tmp_path: Path) -> None:

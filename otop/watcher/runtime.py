@@ -1,6 +1,7 @@
 """The private runtime directory and the watcher's lock: whose files they are, and whether
-the watcher and its tmux server live. Kept light (`os`, `fcntl` and `_socket` only, paths as
-strings): `otop list --json` uses it before anything else loads (otop/cli/entry.py).
+the watcher and its tmux server live. Kept light (`os`, `fcntl`, `_socket` and
+otop/core/xdg.py only, paths as strings): `otop list --json` uses it before anything else
+loads (otop/cli/entry.py).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import fcntl
 import os
 import stat
 import sys
+
+from otop.core.xdg import xdg_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,12 +26,12 @@ class RuntimeDirError(Exception):
 
 
 def runtime_dir(env: Mapping[str, str] | None = None, platform: str = sys.platform) -> str:
-    """A private directory for lock and log files: $XDG_RUNTIME_DIR/otop; on macOS, which has
-    no XDG_RUNTIME_DIR, $TMPDIR/otop (the per-user temporary directory, private already);
-    else /tmp/otop-UID. It must be this user's own directory, mode 0700 and not a symlink (in
-    /tmp anybody can make it first)."""
+    """A private directory for lock and log files: $XDG_RUNTIME_DIR/otop (when it is absolute,
+    as the XDG spec asks); on macOS, which has no XDG_RUNTIME_DIR, $TMPDIR/otop (the per-user
+    temporary directory, private already); else /tmp/otop-UID. It must be this user's own
+    directory, mode 0700 and not a symlink (in /tmp anybody can make it first)."""
     env = os.environ if env is None else env
-    base = env.get("XDG_RUNTIME_DIR") or (env.get("TMPDIR") if platform == "darwin" else None)
+    base = xdg_dir(env, "XDG_RUNTIME_DIR") or (env.get("TMPDIR") if platform == "darwin" else None)
     d = os.path.join(base, "otop") if base else f"/tmp/otop-{os.getuid()}"
     try:
         os.mkdir(d, 0o700)

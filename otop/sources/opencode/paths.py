@@ -1,12 +1,15 @@
 """Where opencode keeps its database, logs and config, found the way opencode finds them.
 
 Light on purpose: `otop list --json` resolves the database from here before anything else
-loads (otop/cli/entry.py), so this module imports only `os`; pathlib comes with `find_paths`.
+loads (otop/cli/entry.py), so this module imports only `os` (and otop/core/xdg.py); pathlib
+comes with `find_paths`.
 """
 
 from __future__ import annotations
 
 import os
+
+from otop.core.xdg import xdg_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,18 +33,8 @@ class Paths:
         return self.log_dir / "opencode.log"
 
 
-def xdg_home(env: Mapping[str, str], name: str, default: str) -> str:
-    """An XDG base directory: $NAME when it is absolute (the spec ignores a relative one),
-    else DEFAULT under the home directory."""
-    value = env.get(name, "")
-    if value and os.path.isabs(value):
-        return value
-    home = env.get("HOME") or os.path.expanduser("~")
-    return os.path.join(home, default)
-
-
 def data_dir(env: Mapping[str, str]) -> str:
-    return os.path.join(xdg_home(env, "XDG_DATA_HOME", ".local/share"), "opencode")
+    return os.path.join(xdg_dir(env, "XDG_DATA_HOME", ".local/share"), "opencode")
 
 
 def db_file(env: Mapping[str, str], db: str | None = None) -> str:
@@ -76,7 +69,7 @@ def _mtime(path: str) -> float:
 
 
 def config_dir(env: Mapping[str, str]) -> str:
-    return os.path.join(xdg_home(env, "XDG_CONFIG_HOME", ".config"), "opencode")
+    return os.path.join(xdg_dir(env, "XDG_CONFIG_HOME", ".config"), "opencode")
 
 
 def find_paths(env: Mapping[str, str] | None = None, db: str | None = None) -> Paths:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from otop.sources.opencode.paths import xdg_home
+from otop.core.xdg import xdg_dir
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
@@ -51,7 +51,7 @@ def load_servers(
 ) -> tuple[list[ServerConfig], list[str]]:
     """Servers from `@otop-servers`, `$OTOP_SERVERS` and `$XDG_CONFIG_HOME/otop/servers`."""
     texts = [tmux_option, env.get("OTOP_SERVERS", "")]
-    path = Path(xdg_home(env, "XDG_CONFIG_HOME", ".config")) / "otop" / "servers"
+    path = Path(xdg_dir(env, "XDG_CONFIG_HOME", ".config")) / "otop" / "servers"
     with contextlib.suppress(OSError):  # no config file is the common case
         texts.append(path.read_text(encoding="utf-8"))
     configs: dict[str, ServerConfig] = {}
