@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from otop.cli.parser import main
+from otop.core.versions import tmux_versions
 from tests.conftest import World, agent_cmd, pid_in, wait_for
 
 
@@ -131,3 +132,26 @@ def test_refused_runtime_directory(
         os.chmod(base / "otop", 0o700)  # the fixture's clean-up looks there too
     assert status == 1, out
     assert "FAIL  watcher" in out and "open to others" in out and "cannot run" in out
+
+
+def test_bad_option_values_are_named(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each refused `@otop-*` value is a warning in the words the plugin reports it with; with
+    none, the options are fine."""
+    _, out = doctor(capsys, "-L", world.server.socket)
+    assert "ok    options   every @otop-* option is good" in out
+    world.server("set-option", "-g", "@otop-popup-width", "huge")
+    world.server("set-option", "-g", "@otop-bell", "loud")
+    status, out = doctor(capsys, "-L", world.server.socket)
+    assert status == 0
+    assert "warn  options   @otop-popup-width 'huge' is not a size like 80% or 100" in out
+    assert "warn  options   @otop-bell 'loud' is neither on nor off: the default is used" in out
+
+
+def test_tmux_older_than_any_tested_warns(
+    world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tmux older than every version of otop/core/versions.txt is a warning naming them."""
+    monkeypatch.setenv("PATH", f"{fake_tmux(world.tmp, '2.9')}{os.pathsep}{os.environ['PATH']}")
+    _, out = doctor(capsys, "-L", world.server.socket)
+    tested = ", ".join(v.upstream for v in tmux_versions())
+    assert f"warn  tmux      tmux 2.9: older than any otop is tested on ({tested})" in out

@@ -16,6 +16,7 @@ from otop.core.model import Agent, Scan
 from otop.core.net import loopback
 from otop.outputs.render import document, message_text, ordered, visible
 from otop.plugin import picker, typeahead
+from otop.plugin.options import INTERVAL_BOUNDS, read_config
 from otop.scan.changes import Changes
 from otop.scan.scanner import Scanner
 from otop.sources.opencode.connection import StoreError
@@ -27,6 +28,13 @@ from otop.watcher import snapshot
 def _scanner(args: argparse.Namespace, one_shot: bool = True) -> Scanner:
     cpu = bool(getattr(args, "cpu", False))
     return listing.scanner(args.socket_name, args.socket_path, args.db, cpu=cpu, one_shot=one_shot)
+
+
+def _check_interval(seconds: float) -> None:
+    """`--interval` no shorter than `@otop-interval` may be."""
+    least = INTERVAL_BOUNDS[0]
+    if seconds < least:
+        raise UsageError(f"--interval must be at least {least:g} seconds")
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -42,8 +50,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     if popup and not (os.environ.get("TMUX") or args.socket_name or args.socket_path):
         raise UsageError("`otop popup` runs inside tmux (bind it to display-popup); use `otop`")
     interval = getattr(args, "interval", 2.0)
-    if interval < 0.2:
-        raise UsageError("--interval must be at least 0.2 seconds")
+    _check_interval(interval)
     from otop.ui.backend import LiveBackend
 
     scanner = _scanner(args, one_shot=False)
@@ -185,7 +192,6 @@ def cmd_reply(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from otop.plugin.options import read_config
     from otop.watcher import runtime, watch
 
     scanner = _scanner(args, one_shot=False)
@@ -234,8 +240,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"binding to {args.host} exposes your sessions: give --token TOKEN")
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port} is not a port number")
-    if args.interval < 0.2:
-        raise UsageError("--interval must be at least 0.2 seconds")
+    _check_interval(args.interval)
     scanner = _scanner(args, one_shot=False)
     sock, changes = listing.socket_of(scanner), Changes(scanner)
     hub = Hub(

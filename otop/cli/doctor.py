@@ -11,7 +11,16 @@ from importlib import metadata
 from otop import __version__
 from otop.core.model import Agent, Confidence
 from otop.core.text import clean
-from otop.plugin.wiring import BADGE, BOUND_OPTION, INTERPOLATED, PLACEHOLDER, installed_version
+from otop.core.versions import tmux_versions
+from otop.plugin.options import OPTIONS, PREFIX, read_config
+from otop.plugin.wiring import (
+    BADGE,
+    BOUND_OPTION,
+    INTERPOLATED,
+    PLACEHOLDER,
+    installed_version,
+    tmux_version,
+)
 from otop.scan.scanner import Scanner
 from otop.sources.opencode.connection import StoreError
 from otop.sources.tmux import Tmux, TmuxError
@@ -47,7 +56,16 @@ def _tmux(tmux: Tmux) -> tuple[list[Check], bool]:
         return [Check(FAIL, "tmux", "tmux is not installed (apt-get install tmux)")], False
     version = installed_version()
     shown = f"{version[0]}.{version[1]}" if version != (99, 0) else "a development build"
-    if version < (3, 2):
+    tested = [v.upstream for v in tmux_versions()]
+    if version < min(tmux_version(f"tmux {v}") for v in tested):
+        out = [
+            Check(
+                WARN,
+                "tmux",
+                f"tmux {shown}: older than any otop is tested on ({', '.join(tested)})",
+            )
+        ]
+    elif version < (3, 2):
         out = [Check(WARN, "tmux", f"tmux {shown}: no popups before 3.2, prefix+O opens a window")]
     else:
         out = [Check(OK, "tmux", f"tmux {shown}, popups supported")]
@@ -107,6 +125,14 @@ def _plugin(tmux: Tmux) -> list[Check]:
     return out
 
 
+def _options(tmux: Tmux) -> list[Check]:
+    """The `@otop-*` options, read and checked as the plugin reads them: each refused value."""
+    errors = read_config(tmux).errors
+    if errors:
+        return [Check(WARN, "options", f"{e}: the default is used") for e in errors]
+    return [Check(OK, "options", f"every {PREFIX}* option is good ({len(OPTIONS)} known)")]
+
+
 def _database(scanner: Scanner) -> list[Check]:
     path = scanner.paths.db
     try:
@@ -161,11 +187,13 @@ def _clipboard() -> Check:
 def run(scanner: Scanner) -> list[Check]:
     """Every check, in the order a person would fix things."""
     checks = _packages()
-    assert scanner.tmux is not None
-    tmux_checks, server = _tmux(scanner.tmux)
+    tmux = scanner.tmux
+    assert tmux is not None
+    tmux_checks, server = _tmux(tmux)
     checks += tmux_checks
     if server:
-        checks += _guard(lambda: _plugin(scanner.tmux), "plugin")  # type: ignore[arg-type]
+        checks += _guard(lambda: _plugin(tmux), "plugin")
+        checks += _guard(lambda: _options(tmux), "options")
     checks += _database(scanner)
     checks += _guard(lambda: _agents(scanner), "agents")
     checks.append(_clipboard())
