@@ -1,7 +1,7 @@
 """End to end: the real opencode binary, offline against the scripted model, in a private tmux.
 
-The scenarios run in order on one lab per opencode version (1.18.33, 1.18.34 and 1.14.48; a
-real TUI takes ~6 s and ~0.75 GB to start, so three TUIs are reused): each asserts what
+The scenarios run in order on one lab per opencode version of otop/core/versions.txt (a
+real TUI takes ~6 s and ~0.75 GB to start, so each version's TUIs are reused): each asserts what
 `otop list --json` says about pane, session and state. Filler windows come first, so the
 agents sit at pane ids %10 and above, as on a user's server.
 """
