@@ -303,3 +303,15 @@ def test_the_readme_layout_names_every_folder_and_module() -> None:
         and not re.search(rf"\b{re.escape(p.stem)}\b", entries[package])
     ]
     assert missing == []
+
+
+def test_no_test_report_is_committed() -> None:
+    """No pytest-textual-snapshot failure report is in git, and git ignores one."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert [f for f in tracked if f.endswith("snapshot_report.html")] == []
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "snapshot_report.html"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0
