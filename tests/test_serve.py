@@ -13,13 +13,17 @@ from typing import Any
 import pytest
 
 from otop.cli.parser import main
-from otop.core.model import Scan
+from otop.core.model import Scan, State
 from otop.outputs import bar
+from otop.outputs.render import document
+from otop.outputs.row import RowView, row_view
 from otop.scan.changes import Changes
 from otop.scan.scanner import Options, Scanner
 from otop.serve.hub import Hub
 from otop.serve.server import OtopServer, serve
+from otop.watcher.restore import scan_from
 from tests.conftest import PERMISSION_SCREEN, World, agent_cmd, pid_in, wait_for
+from tests.ui_world import NOW, agent, detail
 
 
 class Running:
@@ -199,31 +203,25 @@ def test_keeps_serving_without_a_database(world: World) -> None:
         r.stop()
 
 
-DOC: dict[str, Any] = {
-    "version": 1,
-    "agents": [
-        {
-            "title": "Needs | you\x1b[31m",
-            "state": "permission",
-            "tool": "bash",
-            "group": "waiting",
-            "pane": {"session": "work", "window_index": 2, "pane_index": 0},
-        },
-        {"title": "Busy", "state": "generating", "tool": None, "group": "working", "pane": None},
-        {
-            "title": "Quiet",
-            "state": "idle",
-            "tool": None,
-            "group": "idle",
-            "pane": {"session": "work", "window_index": 1, "pane_index": 1},
-        },
-    ],
-}
+def bar_rows(title: str, alone: bool = False) -> list[RowView]:
+    """Agents as `otop bar --from` reads them (the document through JSON and back): one waiting
+    on a permission for bash in pane work:2.0 with this title, then, unless `alone`, one
+    generating without a pane and one idle in work:1.1."""
+    needs = agent(2, State.PERMISSION, detail(2, title))._replace(tool="bash")
+    busy = agent(3, State.GENERATING, detail(3, "Busy"))._replace(pane=None)
+    quiet = agent(1, State.IDLE, detail(1, "Quiet"))
+    assert quiet.pane is not None
+    quiet = quiet._replace(pane=quiet.pane._replace(pane_index=1))
+    doc = document(Scan(NOW, (), None), [needs] if alone else [needs, busy, quiet])
+    scan = scan_from(json.loads(json.dumps(doc)), None)
+    assert scan is not None
+    return [row_view(a, NOW) for a in scan.agents]
 
 
 def test_bar_formats() -> None:
     """SwiftBar, waybar and plain outputs, line by line; a `|` in a title cannot add params."""
-    assert bar.swiftbar(DOC).splitlines() == [
+    rows = bar_rows("Needs | you\x1b[31m")
+    assert bar.swiftbar(rows).splitlines() == [
         "W1 G1 I1 | color=#ff8700",
         "---",
         "Waiting (1) | color=#ff8700",
@@ -235,7 +233,7 @@ def test_bar_formats() -> None:
         "---",
         "Refresh | refresh=true",
     ]
-    w = json.loads(bar.waybar(DOC))
+    w = json.loads(bar.waybar(rows))
     assert w == {
         "text": "⏳1 ⚙1 ·1",
         "class": "waiting",
@@ -243,7 +241,7 @@ def test_bar_formats() -> None:
         "tooltip": "permission:bash  Needs ¦ you  [work:2.0]\ngenerating  Busy\n"
         "idle  Quiet  [work:1.1]",
     }
-    assert bar.plain(DOC).splitlines() == [
+    assert bar.plain(rows).splitlines() == [
         "W1 G1 I1",
         "waiting:",
         "  permission:bash  Needs ¦ you  [work:2.0]",
@@ -252,12 +250,10 @@ def test_bar_formats() -> None:
         "idle:",
         "  idle  Quiet  [work:1.1]",
     ]
-    empty = {"version": 1, "agents": []}
-    assert json.loads(bar.waybar(empty))["class"] == "none"
-    hostile = {"version": 1, "agents": [{**DOC["agents"][0], "title": "<b>bold</b> & co"}]}
-    tip = json.loads(bar.waybar(hostile))["tooltip"]
+    assert json.loads(bar.waybar([]))["class"] == "none"
+    tip = json.loads(bar.waybar(bar_rows("<b>bold</b> & co", alone=True)))["tooltip"]
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; co" in tip and "<" not in tip
-    assert bar.plain(empty) == "no agents"
+    assert bar.plain([]) == "no agents"
 
 
 def test_bar_from_a_server(running: Running, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,7 +22,7 @@ from otop.core.model import (
     Turn,
 )
 from otop.decide.agents import subagents
-from otop.outputs.render import directory_of
+from otop.outputs.row import directory_of
 from otop.sources.opencode.config import mcp_servers
 from otop.sources.opencode.rows import HistoryEntry, HistoryPart
 

@@ -14,7 +14,8 @@ from otop.cli import listing
 from otop.cli.console import UsageError, say
 from otop.core.model import Agent, Scan
 from otop.core.net import loopback
-from otop.outputs.render import document, message_text, ordered, visible
+from otop.outputs.render import message_text, ordered, visible
+from otop.outputs.row import row_view
 from otop.plugin import picker, typeahead
 from otop.plugin.options import INTERVAL_BOUNDS, read_config
 from otop.scan.changes import Changes
@@ -102,8 +103,9 @@ def _first_frame(scan: Scan, raw: bool) -> bool:
     if not os.isatty(1) or (raw and not raw_terminal()):
         return False
     size = os.get_terminal_size(1)
-    agents = ordered(a for a in scan.agents if visible(a, False))
-    frame = preframe.draw(document(scan, agents), size.columns, size.lines)
+    now = scan.generated_at
+    rows = [row_view(a, now) for a in ordered(a for a in scan.agents if visible(a, False))]
+    frame = preframe.draw(rows, now, size.columns, size.lines)
     data = memoryview(ENTER_FRAME + frame.encode())
     while data:
         data = data[os.write(1, data) :]
@@ -278,21 +280,24 @@ def cmd_bar(args: argparse.Namespace) -> int:
     from otop.outputs.bar import FORMATS
 
     if args.source:
-        doc = _fetch(args.source, args.token or os.environ.get("OTOP_TOKEN"))
+        scan = _fetch(args.source, args.token or os.environ.get("OTOP_TOKEN"))
+        agents = list(scan.agents)  # as the server listed them
+        problems = [p.message for p in scan.problems]
     else:
         scan = listing.scan_once(_scanner(args))
         agents = ordered(a for a in scan.agents if visible(a, False))
-        doc = document(scan, agents)
-        doc["problems"] = [p.message for p in scan.problems if p.source == "database" and agents]
-    say(FORMATS[args.format](doc))
+        problems = [p.message for p in scan.problems if p.source == "database" and agents]
+    rows = [row_view(a, scan.generated_at) for a in agents]
+    say(FORMATS[args.format](rows, problems))
     return 0
 
 
-def _fetch(url: str, token: str | None) -> dict[str, object]:
+def _fetch(url: str, token: str | None) -> Scan:
     """The agents document from a running `otop serve` (the same HTTP client as for opencode
-    servers: no redirects, a size cap, one deadline)."""
+    servers: no redirects, a size cap, one deadline), read back as its Scan."""
     from otop.sources.opencode.remote import Client, ServerError, describe
     from otop.sources.opencode.servers import ServerConfig
+    from otop.watcher.restore import scan_from
 
     base = url.rstrip("/").removesuffix("/agents")
     if not base.startswith(("http://", "https://")):
@@ -302,9 +307,10 @@ def _fetch(url: str, token: str | None) -> dict[str, object]:
         doc = Client(ServerConfig("serve", base), timeout=5.0, token=token).get("/agents")
     except (ServerError, OSError, ValueError) as exc:
         raise UsageError(f"cannot read {target}: {describe(exc)}") from None
-    if not isinstance(doc, dict):
+    scan = scan_from(doc, None) if isinstance(doc, dict) else None
+    if scan is None:
         raise UsageError(f"{target} did not answer an agents document")
-    return doc
+    return scan
 
 
 def cmd_tmux(args: argparse.Namespace) -> int:

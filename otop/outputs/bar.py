@@ -1,14 +1,14 @@
-"""Pure: the `otop list --json` document as desktop-bar output (SwiftBar, waybar, plain)."""
+"""Pure: agents' rows (otop/outputs/row.py) as desktop-bar output (SwiftBar, waybar, plain)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from otop.core.model import Group
 from otop.core.text import clean, cut
 from otop.outputs.render import DEFAULT_ICONS
+from otop.outputs.row import RowView
 
 GROUPS = tuple(g.value for g in Group)  # most urgent first
 LETTER = {"waiting": "W", "working": "G", "idle": "I", "stale": "S"}
@@ -16,82 +16,67 @@ COLOUR = {"waiting": "#ff8700", "working": "#5faf00", "idle": "#a8a8a8", "stale"
 ICON = {g.value: DEFAULT_ICONS[g] for g in Group}
 
 
-def _agents(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    agents = doc.get("agents")
-    return [a for a in agents if isinstance(a, Mapping)] if isinstance(agents, list) else []
-
-
-def counts(doc: Mapping[str, Any]) -> dict[str, int]:
+def counts(rows: Sequence[RowView]) -> dict[str, int]:
     out = dict.fromkeys(GROUPS, 0)
-    for a in _agents(doc):
-        g = a.get("group")
-        if g in out:
-            out[g] += 1
+    for r in rows:
+        out[r.group.value] += 1
     return out
 
 
-def _line(a: Mapping[str, Any]) -> str:
+def _line(r: RowView) -> str:
     """One agent in words, safe for any bar: no control characters, no `|`."""
-    title = clean(str(a.get("title") or "(no session)"))
-    state = clean(str(a.get("state") or "?"))
-    if a.get("tool"):
-        state += f":{clean(str(a['tool']))}"
-    pane = a.get("pane")
-    where = clean(str(pane.get("session", ""))) if isinstance(pane, Mapping) else ""
-    if isinstance(pane, Mapping):
-        where += f":{pane.get('window_index')}.{pane.get('pane_index')}"
-    text = f"{state}  {cut(title, 60)}" + (f"  [{where}]" if where else "")
+    text = f"{r.label}  {cut(r.title, 60)}" + (f"  [{r.pane}]" if r.pane else "")
     return text.replace("|", "¦")
 
 
-def summary(doc: Mapping[str, Any], letters: bool = True) -> str:
-    c = counts(doc)
+def summary(rows: Sequence[RowView], letters: bool = True) -> str:
+    c = counts(rows)
     mark = LETTER if letters else ICON
     return " ".join(f"{mark[g]}{c[g]}" for g in GROUPS if c[g]) or "no agents"
 
 
-def by_group(doc: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+def by_group(rows: Sequence[RowView]) -> list[tuple[str, list[RowView]]]:
     out = []
     for g in GROUPS:
-        members = [a for a in _agents(doc) if a.get("group") == g]
+        members = [r for r in rows if r.group.value == g]
         if members:
             out.append((g, members))
     return out
 
 
-def plain(doc: Mapping[str, Any]) -> str:
-    lines = [summary(doc)]
-    for g, members in by_group(doc):
-        lines += [f"{g}:"] + [f"  {_line(a)}" for a in members]
-    lines += [f"! {clean(str(p))}" for p in _problems(doc)]
+def plain(rows: Sequence[RowView], problems: Sequence[str] = ()) -> str:
+    lines = [summary(rows)]
+    for g, members in by_group(rows):
+        lines += [f"{g}:"] + [f"  {_line(r)}" for r in members]
+    lines += [f"! {clean(p)}" for p in problems]
     return "\n".join(lines)
 
 
-def swiftbar(doc: Mapping[str, Any]) -> str:
+def swiftbar(rows: Sequence[RowView], problems: Sequence[str] = ()) -> str:
     """SwiftBar/xbar: the title line, then a menu grouped by urgency, then Refresh."""
-    c = counts(doc)
+    c = counts(rows)
     colour = COLOUR["waiting"] if c["waiting"] else COLOUR["working"] if c["working"] else ""
-    head = summary(doc) + (f" | color={colour}" if colour else "")
+    head = summary(rows) + (f" | color={colour}" if colour else "")
     lines = [head, "---"]
-    for g, members in by_group(doc):
+    for g, members in by_group(rows):
         lines.append(f"{g.capitalize()} ({len(members)}) | color={COLOUR[g]}")
-        lines += [f"--{_line(a)} | color={COLOUR[g]}" for a in members]
-    for p in _problems(doc):
-        lines.append(f"{clean(str(p)).replace('|', '¦')} | color=red")
+        lines += [f"--{_line(r)} | color={COLOUR[g]}" for r in members]
+    for p in problems:
+        lines.append(f"{clean(p).replace('|', '¦')} | color=red")
     lines += ["---", "Refresh | refresh=true"]
     return "\n".join(lines)
 
 
-def waybar(doc: Mapping[str, Any]) -> str:
+def waybar(rows: Sequence[RowView], problems: Sequence[str] = ()) -> str:
     """waybar/i3bar custom module JSON: text, tooltip, class and alt (the most urgent group)."""
-    c = counts(doc)
+    c = counts(rows)
     top = next((g for g in GROUPS if c[g]), "none")
-    tooltip = "\n".join(_line(a) for _, members in by_group(doc) for a in members)
-    problems = [clean(str(p)) for p in _problems(doc)]
+    tooltip = "\n".join(_line(r) for _, members in by_group(rows) for r in members)
     body = {
-        "text": summary(doc, letters=False) if top != "none" else "",
+        "text": summary(rows, letters=False) if top != "none" else "",
         # waybar reads tooltips as Pango markup (its `escape` is off by default).
-        "tooltip": pango("\n".join([tooltip, *problems]).strip()) or "no opencode agents",
+        "tooltip": pango("\n".join([tooltip, *map(clean, problems)]).strip())
+        or "no opencode agents",
         "class": top,
         "alt": top,
     }
@@ -103,9 +88,8 @@ def pango(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _problems(doc: Mapping[str, Any]) -> Sequence[object]:
-    p = doc.get("problems")
-    return p if isinstance(p, list) else []
-
-
-FORMATS = {"plain": plain, "swiftbar": swiftbar, "waybar": waybar}
+FORMATS: dict[str, Callable[[Sequence[RowView], Sequence[str]], str]] = {
+    "plain": plain,
+    "swiftbar": swiftbar,
+    "waybar": waybar,
+}

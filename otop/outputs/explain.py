@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from otop.core.model import Agent, Evidence
 from otop.core.text import clean
-from otop.outputs.render import age, title_of
+from otop.outputs.row import age, title_of
 
 
 def _line(label: str, ev: Evidence) -> list[str]:

@@ -1,28 +1,30 @@
-"""The popup's first frame: the watcher draws its published document as plain ANSI text (the
-same counts line and two lines per agent, every text cleaned) into a file of the private
-runtime directory, and the prefix+O binding `cat`s it before starting otop, so rows show at
-once even on a loaded machine where Python and Textual take a second to start. The frame says
-when it was drawn; the app paints over it as soon as it runs."""
+"""The popup's first frame: the watcher draws the rows of its published scan as plain ANSI text
+(the same counts line and two lines per agent, the app's strings from otop/outputs/row.py)
+into a file of the private runtime directory, and the prefix+O binding `cat`s it before
+starting otop, so rows show at once even on a loaded machine where Python and Textual take a
+second to start. The frame says when it was drawn; the app paints over it as soon as it runs."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
+from otop.core.model import Group
 from otop.core.text import cell_width, clean, cut
+from otop.outputs.row import RowView
 
-_GROUPS = (
-    ("waiting", "\x1b[1;38;5;208m"),
-    ("working", "\x1b[32m"),
-    ("idle", ""),
-    ("stale", "\x1b[2m"),
-)
+_COLOURS = {
+    Group.WAITING: "\x1b[1;38;5;208m",
+    Group.WORKING: "\x1b[32m",
+    Group.IDLE: "",
+    Group.STALE: "\x1b[2m",
+}
 _RESET = "\x1b[0m"
 _DIM = "\x1b[2m"
 
 
 def _cell(text: str, width: int) -> str:
+    # Rows come cleaned; the frame goes to a raw terminal, where once more is cheap insurance.
     text = cut(clean(text), width)
     return text + " " * max(0, width - cell_width(text))
 
@@ -39,13 +41,11 @@ def _fit(parts: list[tuple[str, str]], width: int) -> str:
     return out
 
 
-def draw(doc: dict[str, Any], width: int, height: int) -> str:
-    """The frame as terminal output (cursor home, lines, rest of the screen cleared)."""
-    agents = [a for a in doc.get("agents", []) if isinstance(a, dict)]
-    counts = {g: sum(a.get("group") == g for a in agents) for g, _ in _GROUPS}
-    at = doc.get("generated_at")
-    when = time.strftime("%H:%M:%S", time.localtime(at / 1000)) if isinstance(at, int) else "?"
-    parts = [(colour, f"{counts[g]} {g}  ") for g, colour in _GROUPS]
+def draw(rows: Sequence[RowView], generated_at: float, width: int, height: int) -> str:
+    """The frame of these rows (otop/outputs/row.py) as terminal output (cursor home, lines,
+    rest of the screen cleared)."""
+    when = time.strftime("%H:%M:%S", time.localtime(generated_at))
+    parts = [(c, f"{sum(r.group == g for r in rows)} {g.value}  ") for g, c in _COLOURS.items()]
     parts += [(_DIM, " sort: urgency ↓  "), (_DIM, f"loading… (as of {when})")]
     lines = [" " + _fit(parts, width - 2)]
     title_w = max(12, width - 15 - 8 - 16 - 8)
@@ -59,33 +59,20 @@ def draw(doc: dict[str, Any], width: int, height: int) -> str:
         + "  "
         + _cell("MODEL", 16)
     )
-    colour = dict(_GROUPS)
-    for a in agents[: max(0, (height - 3) // 2)]:
-        mark = "● " if a.get("unseen") else ""
-        state = str(a.get("state") or "")
-        if a.get("tool") and state in ("tool", "permission"):
-            state += f":{a['tool']}"
-        sid = str(a.get("session_id") or "-")[-8:]
-        model = str(a.get("model") or "-").split("/")[-1]
-        pane = a.get("pane") or {}
-        where = (
-            f"{pane.get('session')}:{pane.get('window_index')}.{pane.get('pane_index')}"
-            if pane
-            else ""
-        )
+    for r in rows[: max(0, (height - 3) // 2)]:
         top = (
-            _cell(mark + str(a.get("title") or "(no session)"), title_w)
+            _cell(r.title, title_w)
             + "  "
-            + _cell(state, 15)
+            + _cell(r.label, 15)
             + "  "
-            + _cell(sid, 8)
+            + _cell(r.short_id, 8)
             + "  "
-            + _cell(model, 16)
+            + _cell(r.model, 16)
         )
         # Under the model column: the pane; a line as long as the popup would wrap, scroll, and
         # push the counts line off the top.
-        bottom = _cell(str(a.get("last_output") or "-"), title_w + 27) + "  " + _cell(where, 16)
-        lines.append(" " + colour.get(str(a.get("group")), "") + top + _RESET)
+        bottom = _cell(r.last_output or "-", title_w + 27) + "  " + _cell(r.pane, 16)
+        lines.append(" " + _COLOURS[r.group] + top + _RESET)
         lines.append(" " + _DIM + bottom + _RESET)
     return "\x1b[H" + "\r\n".join(lines[: max(1, height)]) + "\x1b[J"
 

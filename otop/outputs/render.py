@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from otop.core.model import GROUP_RANK, Agent, Group, ProcKind, Scan, State
+from otop.core.model import GROUP_RANK, Agent, Group, ProcKind, Scan
 from otop.core.text import cell_width, clean, cut
+from otop.outputs.row import RowView, age, directory_of, row_view, title_of
 
 JSON_VERSION = 1
 
@@ -41,29 +42,6 @@ def urgency(agent: Agent) -> tuple[int, float, str]:
 
 def ordered(agents: Iterable[Agent]) -> list[Agent]:
     return sorted(agents, key=urgency)
-
-
-def short_id(session_id: str | None) -> str:
-    """A session id shortened for display (the random tail is what tells sessions apart)."""
-    if not session_id:
-        return "-"
-    return session_id[-8:]
-
-
-def title_of(agent: Agent) -> str:
-    if agent.session is not None:
-        return clean(agent.session.brief.title) or "(untitled)"
-    if agent.proc is not None and agent.proc.kind == ProcKind.SERVE:
-        return "opencode serve"
-    return "(no session)" if agent.state == State.NEW else "(unknown session)"
-
-
-def directory_of(agent: Agent) -> str:
-    if agent.session is not None and agent.session.brief.directory:
-        return agent.session.brief.directory
-    if agent.proc is not None:
-        return agent.proc.dir_arg or agent.proc.cwd or ""
-    return ""
 
 
 def _children(agent: Agent) -> list[dict[str, object]]:
@@ -141,46 +119,10 @@ def counts(agents: Iterable[Agent]) -> dict[Group, int]:
     return out
 
 
-def age(seconds: float | None) -> str:
-    """A duration as a short human string: 45s, 12m, 3h, 2d."""
-    if seconds is None:
-        return "-"
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{(s % 3600) // 60:02d}"
-    return f"{s // 86400}d"
-
-
-def state_label(agent: Agent) -> str:
-    label = agent.state.value
-    if agent.tool and agent.state in (State.TOOL, State.PERMISSION):
-        label += f":{clean(agent.tool)}"
-    return label
-
-
 def table(agents: Sequence[Agent], now: float, width: int = 120) -> str:
     """A readable plain-text table for `otop list`."""
     head = ("STATE", "TITLE", "SESSION", "PANE", "PID", "CPU%", "ROUND", "MODEL")
-    rows = []
-    for a in agents:
-        s = a.session
-        mark = "?" if a.guessed else ""
-        rows.append(
-            (
-                state_label(a),
-                title_of(a) + mark,
-                short_id(a.session_id),
-                a.pane.location if a.pane else "-",
-                str(a.proc.pid) if a.proc else "-",
-                f"{a.proc.cpu_percent:.1f}" if a.proc and a.proc.cpu_percent is not None else "-",
-                age(now - s.turn.round_started_at) if s and s.turn.round_started_at else "-",
-                clean(s.model) if s else "-",
-            )
-        )
+    rows = [_table_row(row_view(a, now)) for a in agents]
     fixed = [max([cell_width(h)] + [cell_width(r[i]) for r in rows]) for i, h in enumerate(head)]
     title_w = max(12, min(fixed[1], width - sum(fixed) + fixed[1] - 2 * len(head)))
     fixed[1] = title_w
@@ -191,6 +133,12 @@ def table(agents: Sequence[Agent], now: float, width: int = 120) -> str:
             "  ".join(c + " " * (fixed[i] - cell_width(c)) for i, c in enumerate(cells)).rstrip()
         )
     return "\n".join(lines)
+
+
+def _table_row(v: RowView) -> tuple[str, ...]:
+    """A row's strings in the table's columns, "-" where there is nothing to show."""
+    cells = (v.label, v.title, v.short_id, v.pane, v.pid, v.cpu, v.round_age, v.model)
+    return tuple(c or "-" for c in cells)
 
 
 # -- tmux status line and window badges ------------------------------------------------------

@@ -17,7 +17,8 @@ from textual.widgets import DataTable, Footer, Input, Static
 from otop.core.model import Agent, McpServer, Scan, State
 from otop.core.text import clean
 from otop.outputs.explain import explain
-from otop.outputs.render import directory_of, title_of, visible
+from otop.outputs.render import visible
+from otop.outputs.row import directory_of, title_of
 from otop.ui import rows as tables
 from otop.ui.backend import Backend
 from otop.ui.keyboard import Keyboard

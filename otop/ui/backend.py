@@ -11,7 +11,7 @@ from typing import Protocol
 
 from otop.actions import act
 from otop.core.model import Agent, McpServer, Pane, Scan
-from otop.outputs.render import directory_of
+from otop.outputs.row import directory_of
 from otop.scan.changes import Changes
 from otop.scan.scanner import Scanner
 from otop.sources.opencode.config import mcp_servers

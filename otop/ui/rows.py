@@ -1,4 +1,5 @@
-"""Pure: agents (and their subagent children) as two-line table rows, sorted and filtered."""
+"""The app's table rows: the one row model (otop/outputs/row.py) as two-line Rich cells, sorted
+and filtered, with each agent's subagent children under it if asked."""
 
 from __future__ import annotations
 
@@ -7,9 +8,19 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from otop.core.model import GROUP_RANK, Agent, Group, Scan, SessionDetail, State, Subagent
+from otop.core.model import GROUP_RANK, Agent, Group, Scan, SessionDetail, Subagent
 from otop.core.text import clean, cut
-from otop.outputs.render import age, counts, directory_of, short_id, state_label, title_of, urgency
+from otop.outputs.render import counts, urgency
+from otop.outputs.row import (
+    UNSEEN_MARK,
+    RowView,
+    child_view,
+    directory_of,
+    row_key,
+    row_view,
+    state_label,
+    title_of,
+)
 
 STYLE = {
     Group.WORKING: "green",
@@ -17,7 +28,6 @@ STYLE = {
     Group.IDLE: "",
     Group.STALE: "dim",
 }
-UNSEEN_MARK = "● "  # before the title: finished or began waiting since its pane was last shown
 UNSEEN_STYLE = "bold dodger_blue1"
 # Fixed widths of every column but the title, which takes what is left.
 WIDTHS = {"STATE": 15, "SESSION": 8, "UP": 8, "CPU%": 5, "TOKENS": 9, "MODEL": 16}
@@ -57,72 +67,37 @@ class Row:
 
     @property
     def key(self) -> str:
-        return self.agent.key + (f"/{self.child.session.brief.id}" if self.child else "")
+        return row_key(self.agent, self.child)
 
     @property
     def session(self) -> SessionDetail | None:
         return self.child.session if self.child else self.agent.session
 
-    @property
-    def state(self) -> State:
-        return self.agent.state if self.child is None else self.child.state
-
-
-def _mb(n: int | None) -> str:
-    return f"{n / 1e6:.0f}M" if n else "-"
-
-
-def _model(s: SessionDetail | None) -> str:
-    return clean(s.model).split("/")[-1] if s else "-"
-
-
-def _tty(path: str | None) -> str:
-    return path.removeprefix("/dev/") if path else "-"
+    def view(self, now: float) -> RowView:
+        """What the row shows (otop/outputs/row.py)."""
+        return (
+            row_view(self.agent, now) if self.child is None else child_view(self.agent, self.child)
+        )
 
 
 def cells(row: Row, now: float, widths: dict[str, int]) -> list[Text]:
     """The row's cells for the columns in `widths`, each two lines: facts, then dimmed facts."""
-    a = row.agent
-    s = row.session
-    p = a.proc
-    if row.child is not None:
-        state = row.state
-        title = "↳ " + (clean(row.child.session.brief.title) or "(subagent)")
-        label = state.value
-        style = STYLE[state.group]
-    else:
-        title = (UNSEEN_MARK if a.unseen else "") + title_of(a) + (" ?" if a.guessed else "")
-        label = state_label(a)
-        style = STYLE[a.group]
-    last = clean(s.last_output) if s else ""
-    child = row.child is not None
-    round_at = s.turn.round_started_at if s and not child else None
-    if child:
-        where = ""
-    elif a.server:
-        where = f"@{a.server}"
-    else:
-        where = (a.pane.location if a.pane else "no pane") + " " + _tty(p.tty if p else None)
+    v = row.view(now)
     content = {
-        "TITLE": (title, last or "-"),
-        "STATE": (label, f"round {age(now - round_at)}" if round_at else ""),
-        "SESSION": (short_id(s.brief.id if s else None), f"{s.messages} msgs" if s else ""),
-        "UP": (
-            age(now - p.started_at) if p and not child else "",
-            f"{p.pid}" if p and not child else "",
-        ),
-        "CPU%": (
-            f"{p.cpu_percent:.1f}" if p and p.cpu_percent is not None and not child else "",
-            _mb(p.rss_bytes) if p and not child else "",
-        ),
-        "TOKENS": (f"{s.tokens.total:,}" if s else "-", f"out {s.tokens.output:,}" if s else ""),
-        "MODEL": (_model(s), where),
+        "TITLE": (v.title, v.last_output or "-"),
+        "STATE": (v.label, f"round {v.round_age}" if v.round_age else ""),
+        "SESSION": (v.short_id, f"{v.messages} msgs" if v.messages else ""),
+        "UP": (v.up, v.pid),
+        "CPU%": (v.cpu, v.memory),
+        "TOKENS": (v.tokens, f"out {v.tokens_out}" if v.tokens_out else ""),
+        "MODEL": (v.model, v.where),
     }
+    style = STYLE[v.group]
     out = []
     for name, width in widths.items():
         top, bottom = content[name]
         t = Text(cut(top, width), style=style, no_wrap=True, overflow="ellipsis")
-        if name == "TITLE" and top.startswith(UNSEEN_MARK):
+        if name == "TITLE" and v.unseen:
             t.stylize(UNSEEN_STYLE, 0, len(UNSEEN_MARK))
         t.append("\n")
         t.append(cut(bottom, width), style="dim")
@@ -188,7 +163,8 @@ def matches(agent: Agent, needle: str) -> bool:
     if not needle:
         return True
     s = agent.session
-    hay = [title_of(agent), state_label(agent), agent.group.value, directory_of(agent)]
+    label = state_label(agent.state, agent.tool)
+    hay = [title_of(agent), label, agent.group.value, directory_of(agent)]
     if s:
         hay += [s.model, s.brief.id]
     if agent.proc:

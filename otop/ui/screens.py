@@ -18,7 +18,7 @@ from textual.widgets import Footer, Static
 from otop.core.model import Agent, McpServer, SessionDetail
 from otop.core.text import clean
 from otop.outputs.explain import explain
-from otop.outputs.render import title_of
+from otop.outputs.row import title_of
 from otop.sources.opencode.rows import HistoryEntry
 from otop.ui.backend import Backend
 from otop.ui.keys import APP_KEYS, DETAIL_KEYS, TABLE_KEYS, bindings, described

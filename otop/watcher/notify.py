@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 from otop.core.text import clean
 from otop.decide.attention import WAITING, Event
-from otop.outputs.render import message_text, state_label, title_of
+from otop.outputs.render import message_text
+from otop.outputs.row import state_label, title_of
 from otop.sources.tmux import Tmux, TmuxError
 
 NOTIFY_LEVELS = ("off", "waiting", "all")
@@ -42,7 +43,7 @@ def message(event: Event) -> str:
     a = event.agent
     where = f" in {a.pane.location}" if a.pane else (f" on {a.server}" if a.server else "")
     if event.kind == WAITING:
-        return f"{title_of(a)} needs you: {state_label(a)}{where}"
+        return f"{title_of(a)} needs you: {state_label(a.state, a.tool)}{where}"
     return f"{title_of(a)} finished{where}"
 
 

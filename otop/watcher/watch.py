@@ -19,6 +19,7 @@ from otop.core.model import Scan
 from otop.decide import attention
 from otop.outputs.preframe import draw, popup_size
 from otop.outputs.render import document, ordered, status_text, visible, window_badges
+from otop.outputs.row import row_view
 from otop.scan.changes import Changes
 from otop.scan.scanner import Scanner
 from otop.sources.tmux import Tmux, TmuxError, literal
@@ -159,11 +160,10 @@ class Watcher:
         data = snapshot.pack(scan.db_path, doc, listed, [p.message for p in scan.problems])
         with contextlib.suppress(OSError, RuntimeDirError):  # then commands scan themselves
             self._published = snapshot.publish(self.socket_path, data, self._published)
-        rows = doc["agents"]
-        assert isinstance(rows, list)
-        shown = {**doc, "agents": [a for a, ok in zip(rows, listed, strict=True) if ok]}
+        now = scan.generated_at
+        shown = [row_view(a, now) for a, ok in zip(agents, listed, strict=True) if ok]
         width, height = popup_size(self.cfg.popup_width, self.cfg.popup_height, self.tmux.sizes)
-        frame = draw(shown, width, height)
+        frame = draw(shown, now, width, height)
         if frame != self._frame:
             with contextlib.suppress(OSError, RuntimeDirError):
                 snapshot.publish_frame(self.socket_path, frame)
