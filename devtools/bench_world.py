@@ -10,11 +10,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from devtools import ROOT
-from devtools.lab import kill_tmux_server
+from devtools.private_tmux import PrivateTmux
 from devtools.store import OpencodeDB, now_ms
 
 CACHE = ROOT / ".cache" / "bench"
@@ -100,9 +99,10 @@ class Bench:
         (self.data / "log").mkdir()
         self.db_path = self.data / "opencode.db"
         subprocess.run(["cp", "--reflink=auto", str(history), str(self.db_path)], check=True)
-        self.socket = f"otop-bench-{uuid.uuid4().hex[:8]}"
         self.env = {**os.environ, "XDG_DATA_HOME": str(self.root / "data")}
         self.env.pop("TMUX", None)
+        self.tmux_server = PrivateTmux("otop-bench", self.env)
+        self.socket = self.tmux_server.socket
         db = OpencodeDB(self.db_path)
         self.sessions: list[str] = []
         log = self.data / "log" / "opencode.log"
@@ -130,19 +130,14 @@ class Bench:
                 ]
             )
             cmd = f"bash --norc --noprofile -c {shlex.quote(agent_command(agent))}"
-            if i == 0:
-                self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "b", "-c", str(d), cmd)
-            else:
-                self.tmux("new-window", "-d", "-t", "b:", "-c", str(d), cmd)
+            self.tmux_server.window("b", "-c", str(d), cmd)
         db.close()
         self.agents = agents
 
     def tmux(self, *args: str) -> str:
-        out = subprocess.run(
-            ["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True
-        )
-        return out.stdout
+        """A tmux command on the bench's server; what it printed (a failure prints nothing)."""
+        return self.tmux_server(*args, check=False)
 
     def close(self) -> None:
-        kill_tmux_server(self.socket, self.env)
+        self.tmux_server.kill()
         subprocess.run(["rm", "-rf", str(self.root)], check=False)

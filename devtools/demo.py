@@ -23,7 +23,7 @@ from pathlib import Path
 
 from devtools import ROOT
 from devtools.agent import log_line
-from devtools.lab import kill_tmux_server
+from devtools.private_tmux import PrivateTmux
 from devtools.store import OpencodeDB, now_ms
 
 AGENTS = [
@@ -183,7 +183,6 @@ class Demo:
         self.data = self.root / ".otop-data"
         (self.data / "opencode" / "log").mkdir(parents=True)
         OpencodeDB(self.data / "opencode" / "opencode.db").close()
-        self.socket = f"otop-demo-{uuid.uuid4().hex[:6]}"
         db = self.data / "opencode" / "opencode.db"
         # OTOP_DB: the demo's views (its own otop, the plugin's watcher and popup) list the
         # demo's agents only, not the other opencode processes of whoever runs it.
@@ -195,35 +194,18 @@ class Demo:
         }
         for name in ("TMUX", "COLUMNS", "LINES"):  # the panes have their own sizes
             self.env.pop(name, None)
-        self.started = False
+        self.tmux_server = PrivateTmux("otop-demo", self.env)
+        self.socket = self.tmux_server.socket
 
     def tmux(self, *args: str) -> str:
-        out = subprocess.run(
-            ["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True
-        )
-        return out.stdout
+        """A tmux command on the demo's server; what it printed (a failure prints nothing)."""
+        return self.tmux_server(*args, check=False)
 
     def start(self) -> None:
         py = shlex.quote(sys.executable)
         watch = f"{py} -m otop ui --interval 1"
-        self.tmux(
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-s",
-            "demo",
-            "-n",
-            "otop",
-            "-x",
-            "150",
-            "-y",
-            "40",
-            "-c",
-            str(self.root),
-            f"bash --norc --noprofile -c {shlex.quote(watch)}",
-        )
-        self.started = True
+        shell = f"bash --norc --noprofile -c {shlex.quote(watch)}"
+        self.tmux_server.window("demo", "-n", "otop", "-c", str(self.root), shell, size=(150, 40))
         self.tmux("set", "-g", "default-size", "150x40")
         for phase, (name, title) in enumerate(AGENTS):
             d = self.root / name
@@ -234,17 +216,8 @@ class Demo:
                 f"OTOP_DEMO_PLAY={shlex.quote(name)} OTOP_DEMO_TITLE={shlex.quote(title)}"
                 f" OTOP_DEMO_PHASE={phase} exec -a opencode {py} -m devtools.demo"
             )
-            self.tmux(
-                "new-window",
-                "-d",
-                "-t",
-                "demo:",
-                "-n",
-                name,
-                "-c",
-                str(d),
-                f"bash --norc --noprofile -c {shlex.quote(cmd)}",
-            )
+            shell = f"bash --norc --noprofile -c {shlex.quote(cmd)}"
+            self.tmux_server.window("demo", "-n", name, "-c", str(d), shell)
         load_plugin(self.tmux)
 
     def status(self) -> str:
@@ -256,9 +229,9 @@ class Demo:
         return "\n".join(out)
 
     def close(self) -> None:
-        if self.started:
+        if self.tmux_server.started:
             sock = self.tmux("display", "-p", "#{socket_path}").strip()
-            kill_tmux_server(self.socket, self.env)
+            self.tmux_server.kill()
             if sock:
                 _wait_watcher(sock)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -1,7 +1,8 @@
 """How often real opencode turns would flap a notification without settling: states sampled
 every 0.1 s through otop's own scan while a real TUI runs scripted turns (tool calls, thinking,
 a subagent, a permission and a question answered), replayed through the attention rules with
-several settle times. `scripts/bench --flaps` runs it; the README's attention section quotes it.
+several settle times. `scripts/bench --flaps` runs it; the README's attention section quotes it;
+the end-to-end tests measure one kind of turn with it (`measure`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ def run(version: str, rounds: int) -> dict[str, dict[float, tuple[int, int]]]:
     binary = find_binary(version)
     if binary is None:
         raise SystemExit(f"opencode {version} is not installed (scripts/install-opencode)")
-    out: dict[str, dict[float, tuple[int, int]]] = {}
     with tempfile.TemporaryDirectory(prefix="otop-flaps-") as tmp:
         lab = Lab(Path(tmp), binary, version)
         try:
@@ -51,20 +51,28 @@ def run(version: str, rounds: int) -> dict[str, dict[float, tuple[int, int]]]:
             pane = lab.window("work", lab.project("work"))
             lab.start(pane)
             scanner = Scanner(Options(socket_name=lab.socket), env=lab.env)
-            for name, (prompt, keys, _) in TURNS.items():
-                counts = {s: [0, 0] for s in SETTLES}
-                for _ in range(rounds):
-                    atts = {s: Attention(settle=s) for s in SETTLES}
-                    first = wait_until(lambda: sample(scanner, pane), 10)
-                    for att in atts.values():
-                        att.update([first], set(), time.time())
-                    lab.type(pane, prompt)
-                    _watch(scanner, pane, atts, counts, lab, keys)
-                out[name] = {s: (c[0], c[1]) for s, c in counts.items()}
+            out = {name: measure(lab, scanner, pane, name, rounds) for name in TURNS}
             scanner.close()
         finally:
             lab.close()
     return out
+
+
+def measure(
+    lab: Lab, scanner: Scanner, pane: str, turn: str, rounds: int
+) -> dict[float, tuple[int, int]]:
+    """One kind of turn (a key of TURNS), `rounds` times in an idle TUI's pane: per settle
+    time, the (finished, waiting) events the attention rules would have told."""
+    prompt, keys, _ = TURNS[turn]
+    counts = {s: [0, 0] for s in SETTLES}
+    for _ in range(rounds):
+        atts = {s: Attention(settle=s) for s in SETTLES}
+        first = wait_until(lambda: sample(scanner, pane), 10)
+        for att in atts.values():
+            att.update([first], set(), time.time())
+        lab.type(pane, prompt)
+        _watch(scanner, pane, atts, counts, lab, keys)
+    return {s: (c[0], c[1]) for s, c in counts.items()}
 
 
 def _watch(
@@ -122,12 +130,20 @@ def main() -> None:
             p.wait()
     load = f", {args.load} busy loops beside it" if args.load else ""
     print(f"opencode {args.version}, {args.rounds} turns of each kind, sampled every 0.1 s{load}")
-    print("events per turn (finished / waiting) by settle time; right is 1 / 0, or 1 / 1")
-    print("| turn | " + " | ".join(f"settle {s:g} s" for s in SETTLES) + " |")
-    print("|---|" + "---|" * len(SETTLES))
+    print("\n".join(table(result, args.rounds)))
+
+
+def table(result: dict[str, dict[float, tuple[int, int]]], rounds: int) -> list[str]:
+    """The events per turn by settle time, as a Markdown table (the README quotes one)."""
+    lines = [
+        "events per turn (finished / waiting) by settle time; right is 1 / 0, or 1 / 1",
+        "| turn | " + " | ".join(f"settle {s:g} s" for s in SETTLES) + " |",
+        "|---|" + "---|" * len(SETTLES),
+    ]
     for name, by in result.items():
-        cells = [f"{f / args.rounds:.2f} / {w / args.rounds:.2f}" for f, w in by.values()]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        cells = [f"{f / rounds:.2f} / {w / rounds:.2f}" for f, w in by.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":

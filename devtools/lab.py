@@ -10,13 +10,13 @@ import shutil
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from devtools import ROOT
 from devtools.fake_llm import Server
+from devtools.private_tmux import PrivateTmux
 from otop.core.versions import opencode_versions
 
 T = TypeVar("T")
@@ -39,22 +39,6 @@ QUIET_ENV = {
     "OPENCODE_DISABLE_EXTERNAL_SKILLS": "1",
     "OPENCODE_DISABLE_EMBEDDED_WEB_UI": "1",
 }
-
-
-def kill_tmux_server(socket: str, env: dict[str, str] | None = None) -> None:
-    """Kill a private tmux server and remove its socket file (tmux may leave it behind)."""
-    run = subprocess.run
-    out = run(
-        ["tmux", "-L", socket, "display", "-p", "#{socket_path}"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    run(["tmux", "-L", socket, "kill-server"], env=env, capture_output=True)
-    path = out.stdout.strip()
-    if path and os.path.basename(path) == socket:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
 
 
 def find_binary(version: str = OPENCODE_VERSION) -> str | None:
@@ -91,7 +75,6 @@ class Lab:
         self.root = root
         self.binary = binary
         self.version = version
-        self.socket = f"otop-lab-{uuid.uuid4().hex[:8]}"
         self.server = Server().start()
         home = root / "home"
         xdg = root / "xdg"
@@ -117,8 +100,10 @@ class Lab:
             "LANG": "C.UTF-8",
             **QUIET_ENV,
         }
+        # The tmux server runs with this very dict: what a caller adds to `env` reaches it.
+        self.tmux = PrivateTmux("otop-lab", self.env)
+        self.socket = self.tmux.socket
         self._configure(xdg / "config" / "opencode")
-        self._tmux_started = False
 
     def _configure(self, cfg: Path) -> None:
         config = {
@@ -176,14 +161,6 @@ class Lab:
 
     # -- tmux -------------------------------------------------------------------------------
 
-    def tmux(self, *args: str, check: bool = True) -> str:
-        out = subprocess.run(
-            ["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True
-        )
-        if check and out.returncode != 0:
-            raise RuntimeError(f"tmux {' '.join(args)}: {out.stderr.strip()}")
-        return out.stdout
-
     def fillers(self, count: int = 10) -> None:
         """Windows with nothing in them, so the panes under test sit at %10 and above (a
         user's server is rarely fresh; facts that only hold for %0 and %1 are no facts)."""
@@ -193,31 +170,12 @@ class Lab:
     def window(self, name: str, cwd: Path) -> str:
         """A new window with a plain shell; returns its pane id."""
         shell = "bash --norc --noprofile"
-        if not self._tmux_started:
-            self.tmux(
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-                "lab",
-                "-n",
-                name,
-                "-x",
-                "160",
-                "-y",
-                "45",
-                "-c",
-                str(cwd),
-                shell,
-            )
-            self.tmux("set", "-g", "default-command", shell)
-            self.tmux("set", "-g", "remain-on-exit", "off")
-            self._tmux_started = True
-            return self.tmux("display", "-p", "-t", "lab:0", "#{pane_id}").strip()
-        return self.tmux(
-            "new-window", "-d", "-P", "-F", "#{pane_id}", "-t", "lab:", "-n", name, "-c", str(cwd)
-        ).strip()
+        if self.tmux.started:
+            return self.tmux.window("lab", "-n", name, "-c", str(cwd))
+        pane = self.tmux.window("lab", "-n", name, "-c", str(cwd), shell, size=(160, 45))
+        self.tmux("set", "-g", "default-command", shell)
+        self.tmux("set", "-g", "remain-on-exit", "off")
+        return pane
 
     def start(self, pane: str, *args: str, env: dict[str, str] | None = None) -> None:
         """Run opencode in a pane's shell and wait for its prompt."""
@@ -276,11 +234,11 @@ class Lab:
         import psutil
 
         pids: list[int] = []
-        if self._tmux_started:
+        if self.tmux.started:
             for line in self.tmux("list-panes", "-a", "-F", "#{pane_pid}", check=False).split():
                 with contextlib.suppress(psutil.NoSuchProcess, ValueError):
                     pids += [c.pid for c in psutil.Process(int(line)).children(recursive=True)]
-            kill_tmux_server(self.socket, self.env)
+            self.tmux.kill()
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

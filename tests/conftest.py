@@ -11,14 +11,13 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from devtools.lab import kill_tmux_server
+from devtools.private_tmux import PrivateTmux
 from devtools.store import OpencodeDB
 from devtools.terminal import attach
 from otop.sources.opencode.store import Store
@@ -94,41 +93,20 @@ def store(db: OpencodeDB) -> Iterator[Store]:
     s.close()
 
 
-class TmuxServer:
-    """A private tmux server (its own -L socket, no config) for one test."""
+class TmuxServer(PrivateTmux):
+    """A private tmux server for one test: its windows in session `s`, 120 by 30."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.socket = f"otop-test-{uuid.uuid4().hex[:10]}"
-        self.env = {**os.environ, "TMUX": ""}
-        self.env.pop("TMUX")
-        self.tmp = tmp
-        self.started = False
-
-    def __call__(self, *args: str, check: bool = True) -> str:
-        out = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, env=self.env
-        )
-        if check and out.returncode != 0:
-            raise RuntimeError(f"tmux {args}: {out.stderr}")
-        return out.stdout
+    def __init__(self) -> None:
+        super().__init__("otop-test")
 
     def new_window(self, cwd: Path, command: str, name: str = "w") -> str:
         """A window running `command` in `cwd`; returns its pane id."""
-        window = ["-n", name, "-c", str(cwd), "-P", "-F", "#{pane_id}", command]
-        if not self.started:
-            self.started = True
-            first = ["-f", "/dev/null", "new-session", "-d", "-s", "s", "-x", "120", "-y", "30"]
-            return self(*first, *window).strip()
-        return self("new-window", "-d", "-t", "s:", *window).strip()
-
-    def kill(self) -> None:
-        if self.started:
-            kill_tmux_server(self.socket, self.env)
+        return self.window("s", "-n", name, "-c", str(cwd), command, size=(120, 30))
 
 
 @pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[TmuxServer]:
-    server = TmuxServer(tmp_path)
+def tmux() -> Iterator[TmuxServer]:
+    server = TmuxServer()
     yield server
     server.kill()
 
@@ -311,7 +289,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     # machine's (a developer's own, or another test run's), whichever database it uses.
     own = str(data / "opencode" / "opencode.db")
     monkeypatch.setenv("OTOP_DB", own)
-    server = TmuxServer(tmp_path)
+    server = TmuxServer()
     server.env.update(XDG_DATA_HOME=str(data), PATH=f"{BIN}:{os.environ['PATH']}", OTOP_DB=own)
     server.env.pop("OPENCODE_DB", None)
     home = tmp_path / "home"

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from textual import events
+from textual.pilot import Pilot
 from textual.widgets import Input
 from textual.worker import WorkerCancelled
 
@@ -46,7 +47,7 @@ class SlowBackend(FixtureBackend):
 
 def run(
     backend: FixtureBackend,
-    body: Callable[[OtopApp, object], Awaitable[None]],
+    body: Callable[[OtopApp, Pilot[None]], Awaitable[None]],
     *,
     popup: bool = True,
     settle: bool = True,
@@ -79,7 +80,7 @@ def test_a_filter_and_enter_in_one_burst_jump(keys: str) -> None:
     and jump to the match; none of the letters acts as a table key."""
     backend = FixtureBackend()
 
-    async def body(app: OtopApp, pilot: object) -> None:
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
         burst(app, keys)
 
     app = run(backend, body)
@@ -91,7 +92,7 @@ def test_keys_before_the_first_rows_wait_for_them() -> None:
     """Keys typed before any scan has shown rows act on the rows once they show."""
     backend = SlowBackend()
 
-    async def body(app: OtopApp, pilot: object) -> None:
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
         burst(app, "/idle\r")
         await asyncio.sleep(0.3)
         assert backend.jumps == [] and app.is_running and app.scan is None
@@ -105,7 +106,7 @@ def test_moves_then_enter_select_the_moved_row() -> None:
     """j j k in one burst with Enter select the row they moved to, in order."""
     backend = FixtureBackend()
 
-    async def body(app: OtopApp, pilot: object) -> None:
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
         burst(app, ["j", "j", "k", "down", "enter"])
 
     run(backend, body)
@@ -116,7 +117,7 @@ def test_arrows_in_the_filter_move_the_match() -> None:
     """In the filter, down moves the highlighted match and Enter takes it."""
     backend = FixtureBackend()
 
-    async def body(app: OtopApp, pilot: object) -> None:
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
         burst(app, ["/", "o", "n", "e", "down", "enter"])
 
     app = run(backend, body)
@@ -128,7 +129,7 @@ def test_enter_with_no_match_does_nothing_and_says_so() -> None:
     """Enter in a filter that matches nothing keeps the popup open and says why."""
     backend = FixtureBackend()
 
-    async def body(app: OtopApp, pilot: object) -> None:
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
         burst(app, "/zzz\r")
         await settled(pilot)
         assert app.is_running and backend.jumps == []
@@ -145,7 +146,7 @@ def test_escape_in_a_burst_closes_the_popup() -> None:
     """Esc typed at once closes the popup, jumping nowhere."""
     backend = FixtureBackend()
 
-    async def body(app: OtopApp, pilot: object) -> None:
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
         burst(app, "\x1b")
 
     app = run(backend, body)
@@ -155,7 +156,7 @@ def test_escape_in_a_burst_closes_the_popup() -> None:
 def test_full_screen_enter_in_the_filter_opens_the_detail() -> None:
     """Full screen, Enter in the filter opens the detail view of the match, as Enter does."""
 
-    async def body(app: OtopApp, pilot: object) -> None:
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
         burst(app, "/busy\r")
         await settled(pilot)
         assert isinstance(app.screen, DetailScreen) and app.screen.agent.key == "pid:4003"
@@ -167,7 +168,7 @@ def test_reply_typed_at_once() -> None:
     """`i`, a prompt and Enter in one burst send that prompt to the selected agent."""
     backend = FixtureBackend()
 
-    async def body(app: OtopApp, pilot: object) -> None:
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
         burst(app, "iship it now\r")
         await settled(pilot)
 
@@ -178,7 +179,7 @@ def test_reply_typed_at_once() -> None:
 def test_a_panel_opened_in_a_burst_gets_the_next_keys() -> None:
     """`?` then `q` at once: the help opens and the next key closes it, the app stays."""
 
-    async def body(app: OtopApp, pilot: object) -> None:
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
         burst(app, "?")
         await settled(pilot)
         assert isinstance(app.screen, PanelScreen)

@@ -409,7 +409,7 @@ def copy_plugin(tmp_path: Path, where: str = "plugins/otop") -> Path:
 
 def server_without_otop(tmp_path: Path) -> TmuxServer:
     path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != BIN)
-    server = TmuxServer(tmp_path)
+    server = TmuxServer()
     server.env.update(PATH=path, XDG_DATA_HOME=str(tmp_path / "data"))
     assert subprocess.run(["sh", "-c", "command -v otop"], env=server.env).returncode != 0
     server.new_window(tmp_path, "sleep 600", "shell")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from otop.core.model import (
     Agent,
@@ -25,6 +26,9 @@ from otop.decide.agents import subagents
 from otop.outputs.row import directory_of
 from otop.sources.opencode.config import mcp_servers
 from otop.sources.opencode.rows import HistoryEntry, HistoryPart
+
+if TYPE_CHECKING:  # the fixed world serves tests that never start the app
+    from textual.pilot import Pilot
 
 NOW = 1_800_000_000.0
 EV = Evidence("argv", Confidence.CERTAIN, "argv names the session (-s)")
@@ -188,12 +192,9 @@ class FixtureBackend:
         return mcp_servers(self.config, directory_of(agent) if agent else None)
 
 
-async def settled(pilot: object) -> None:
+async def settled(pilot: Pilot[None]) -> None:
     """Wait until the app's workers have finished and their messages are handled: a condition,
     not a fixed delay (a worker may start another, e.g. an answer then a rescan)."""
-    from textual.pilot import Pilot
-
-    assert isinstance(pilot, Pilot)
     for _ in range(3):
         await pilot.app.workers.wait_for_complete()
         await pilot.pause()

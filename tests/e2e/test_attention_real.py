@@ -24,10 +24,11 @@ import psutil
 import pytest
 from textual.widgets import DataTable, Static
 
+from devtools import flaps
 from devtools.lab import OPENCODE_VERSIONS, Lab, wait_until
 from devtools.terminal import attach
 from otop.core.model import Agent, State
-from otop.decide.attention import FINISHED, WAITING, Attention
+from otop.decide.attention import DEFAULT_SETTLE, FINISHED, WAITING
 from otop.scan.scanner import Options, Scanner
 from otop.ui.app import OtopApp
 from otop.ui.backend import LiveBackend
@@ -42,9 +43,6 @@ QUESTION = (
     '[{"label":"red","description":"r"},{"label":"blue","description":"b"}]}]}'
 )
 PERMISSION = '[[call:read:{"filePath":"/etc/hostname"}]] read that file'
-# (version, settle seconds) -> finished events counted over the sampled multi-tool turns
-FLAPS: dict[tuple[str, float], int] = {}
-TURNS: dict[str, int] = {}
 
 
 class World:
@@ -338,12 +336,9 @@ def test_keys_typed_with_prefix_o_under_load(world: World) -> None:
         assert needle.decode() not in screen, screen
 
 
-def sample_until_idle(
-    w: World, samplers: dict[float, Attention], counts: dict[float, int]
-) -> tuple[list[str], float | None, float]:
-    """Feed each sampler the agent every 0.2 s, counting the `finished` events each tells,
-    until the agent has been idle for 4 s (at most 60 s): the states seen, and when idle was
-    first seen (monotonic and wall clock)."""
+def sample_until_idle(w: World) -> tuple[list[str], float | None, float]:
+    """Sample the agent every 0.2 s until it has been idle for 4 s (at most 60 s): the states
+    seen, and when idle was first seen (monotonic and wall clock)."""
     started = time.monotonic()
     idle_since: float | None = None
     idle_wall = 0.0
@@ -353,10 +348,6 @@ def sample_until_idle(
         assert a is not None
         if not seen or seen[-1] != a.state.value:
             seen.append(a.state.value)
-        now = time.time()
-        for settle, sampler in samplers.items():
-            told = sampler.update([a], set(), now)
-            counts[settle] += sum(e.kind == FINISHED for e in told)
         # Idle counts once the turn was seen leaving idle: on a loaded machine a turn may start
         # late (one that came and went between two samples is waited for 15 s at most).
         began = len(seen) > 1 or time.monotonic() - started > 15
@@ -385,30 +376,20 @@ def wait_for_an_event(w: World, before: int, seen: list[str]) -> None:
 def test_a_turn_of_several_tool_calls_is_one_finish_and_an_unseen_mark(world: World) -> None:
     """Three tool calls in one turn, the client elsewhere: exactly one `finished` event, the
     unseen mark on the status line and the badge; selecting the window in the client clears
-    it. The phases sampled every 0.2 s say how often a finish would flap without settling."""
+    it."""
     w = world
     w.look_at(None)
-    samplers = {s: Attention(settle=s) for s in (0.0, 0.5, 1.0, 2.0)}
-    counts = dict.fromkeys(samplers, 0)
-    for sampler in samplers.values():
-        a = w.agent(w.work)
-        assert a is not None
-        sampler.update([a], set(), time.time())
     for turn in range(2):
         before = len(w.told(w.work))
         w.lab.type(w.work, f"[[sh:echo one]] [[sh:sleep 1]] [[sh:echo three]] turn {turn}")
-        seen, idle_since, idle_wall = sample_until_idle(w, samplers, counts)
+        seen, idle_since, idle_wall = sample_until_idle(w)
         wait_for_an_event(w, before, seen)
         time.sleep(2)
         new = w.told(w.work)[before:]
         assert [e["event"] for e in new] == [FINISHED], new
         assert idle_since is not None
         print(f"finished told {new[0]['at'] / 1000 - idle_wall:.1f} s after idle was first seen")
-        print(f"turn {turn}: states sampled {seen}; finished counted so far {counts}")
-    TURNS[w.lab.version] = 2
-    for settle, n in counts.items():
-        FLAPS[w.lab.version, settle] = n
-    assert counts[2.0] == 2, counts  # one finish per turn at the default settle time
+        print(f"turn {turn}: states sampled {seen}")
     assert "●" in w.option("@otop_status") and "●" in w.option("@otop_badge", w.work)
     marked = w.agent_json(w.work)
     assert marked["unseen"] is True
@@ -419,11 +400,13 @@ def test_a_turn_of_several_tool_calls_is_one_finish_and_an_unseen_mark(world: Wo
 
 
 def test_flap_rate_measured(world: World) -> None:
-    """Prints, per settle time, how many `finished` events the sampled turns would have told
-    (one per turn is right; more is flapping)."""
-    version = world.lab.version
-    assert TURNS.get(version), "the multi-tool turns did not run"
-    print(f"\nopencode {version}: {TURNS[version]} turns of three tool calls each")
-    for (v, settle), n in sorted(FLAPS.items()):
-        if v == version:
-            print(f"  settle {settle:.1f} s: {n} finished events ({n / TURNS[v]:.1f} per turn)")
+    """Turns of three tool calls, sampled every 0.1 s through otop's scan and replayed through
+    the attention rules at several settle times (devtools/flaps.py), are one `finished` event
+    each and never `waiting` at the default settle time; the table printed says how often the
+    shorter ones would flap."""
+    w = world
+    turn, rounds = "three tools", 2
+    measured = flaps.measure(w.lab, w.scanner, w.work, turn, rounds)
+    print(f"\nopencode {w.lab.version}, {rounds} turns, sampled every 0.1 s")
+    print("\n".join(flaps.table({turn: measured}, rounds)))
+    assert measured[DEFAULT_SETTLE] == (rounds, flaps.TURNS[turn][2] * rounds), measured
