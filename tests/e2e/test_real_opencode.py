@@ -224,8 +224,16 @@ def test_question(lab: Lab, view: View, panes: dict[str, str]) -> None:
     a = view.wait(on(panes["one"], "question"))
     assert a["group"] == "waiting"
     mapped("question", a)
+    # The tool's row can come before the dialog is drawn (seen under CI load on tmux 3.5a): an
+    # Enter typed then went to the empty prompt, and the question waited for ever.
+    shown = ("Pick one?", "red", "blue")
+    wait_until(lambda: all(w in lab.screen(panes["one"]) for w in shown) or None, 20)
     lab.keys(panes["one"], "Enter")
-    view.wait(on(panes["one"], "idle"), 40)
+    try:
+        view.wait(on(panes["one"], "idle"), 40)
+    except TimeoutError:
+        print(lab.screen(panes["one"]))
+        raise
 
 
 def test_subagent(lab: Lab, view: View, panes: dict[str, str]) -> None:
