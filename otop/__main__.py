@@ -1,5 +1,5 @@
 """Run otop as `python -m otop`."""
 
-from otop.cli.entry import main
+from otop.cli.entry import command
 
-raise SystemExit(main())
+command()

@@ -23,6 +23,7 @@ from otop.core.text import json_text
 from otop.outputs.render import document, ordered, visible
 from otop.sources.processes import make_source
 from otop.watcher import runtime, snapshot
+from tests.conftest import TmuxServer, fake_opencode_in_bash, wait_for
 from tests.ui_world import AGENTS, NOW
 
 DB = "/data/opencode/opencode.db"
@@ -238,6 +239,7 @@ def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> Non
     loaded = set(out.stderr.decode().splitlines()[-1].split())
     assert {"otop.scan.scanner", "otop.cli.listing"} <= loaded
     heavy = {"argparse", "otop.cli.parser", "otop.cli.commands", "otop.actions.act", "libtmux"}
+    heavy |= {"subprocess", "selectors"}  # tmux is run by otop/core/spawn.py
     if make_source().name == "proc":  # not in the psutil lane, nor on macOS
         heavy.add("psutil")
     assert loaded & heavy == set(), loaded & heavy
@@ -248,3 +250,44 @@ def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> Non
         timeout=30,
     )
     assert parsed.returncode == 0 and json.loads(parsed.stdout)["agents"] == []
+
+
+def test_a_one_shot_list_runs_tmux_once(tmux: TmuxServer, tmp_path: Path) -> None:
+    """Without a watcher, `otop list --json` inside a tmux server runs tmux once: the
+    `@otop-servers` option, the panes and the clients in one process. Its output is whole
+    through a pipe, and a reader that stops early ends it quietly."""
+    from devtools.store import OpencodeDB
+
+    pane = tmux.new_window(tmp_path, fake_opencode_in_bash(), "agent")
+    tmux("set-option", "-g", "@otop-servers", "")
+    OpencodeDB(tmp_path / "data" / "opencode" / "opencode.db").close()
+    log = tmp_path / "tmux-runs"
+    wrapper = tmp_path / "bin" / "tmux"
+    wrapper.parent.mkdir()
+    real = subprocess.run(["sh", "-c", "command -v tmux"], capture_output=True, text=True)
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real.stdout.strip()} "$@"\n')
+    wrapper.chmod(0o755)
+    env = {
+        **tmux.env,
+        "PATH": f"{wrapper.parent}:{tmux.env.get('PATH', '')}",
+        "XDG_RUNTIME_DIR": str(tmp_path / "run"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    argv = [sys.executable, "-m", "otop", "-L", tmux.socket]
+
+    def agents() -> list[dict[str, object]]:
+        log.unlink(missing_ok=True)
+        out = subprocess.run([*argv, "list", "--json"], capture_output=True, env=env, timeout=30)
+        assert out.returncode == 0, out.stderr
+        found: list[dict[str, object]] = json.loads(out.stdout)["agents"]
+        return found
+
+    wait_for(lambda: pane in str(agents()), what="the agent in its pane")
+    runs = log.read_text().splitlines()
+    assert len(runs) == 1 and "@otop-servers" in runs[0] and "list-panes" in runs[0], runs
+    for command in (["list", "--json"], ["list"]):
+        cut = subprocess.run(
+            f"{' '.join(argv + command)} | head -c 1", shell=True, env=env, capture_output=True
+        )
+        assert cut.returncode == 0 and len(cut.stdout) == 1, cut
+        assert b"Traceback" not in cut.stderr and b"Broken pipe" not in cut.stderr, cut.stderr

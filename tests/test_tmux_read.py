@@ -129,6 +129,23 @@ def test_names_and_values_are_exact(tmux: TmuxServer, tmp_path: Path) -> None:
     assert t.values("@probe", "@unset", "window_name") == [hostile, "", pane.window_name]
 
 
+def test_first_look_reads_options_and_panes_in_one_command(
+    tmux: TmuxServer, tmp_path: Path
+) -> None:
+    """`first_look` reads options exactly and lists the panes in the same tmux process; the
+    next `panes()` takes that answer, and the one after asks tmux again."""
+    pane_id = tmux.new_window(tmp_path, "sleep 600", "plain")
+    hostile = "a\\037b %H\x1b[31m\tx\\$y \\|z é\\"
+    tmux("set-option", "-g", "@probe", hostile)
+    t = Tmux(Target(socket_name=tmux.socket))
+    assert t.first_look("@probe", "@unset") == [hostile, ""] and t.commands == 1
+    assert [p.id for p in t.panes()] == [pane_id] and t.commands == 1
+    second = tmux.new_window(tmp_path, "sleep 600", "later")
+    assert [p.id for p in t.panes()] == [pane_id, second] and t.commands == 2
+    none = Tmux(Target(socket_name=f"otop-none-{tmp_path.name}"))
+    assert none.first_look("@probe") == [""] and none.panes() == []
+
+
 def test_utf8_without_a_utf8_locale(tmux: TmuxServer, tmp_path: Path) -> None:
     """otop reads non-ASCII titles even when its own environment has no UTF-8 locale (tmux
     would print them as `_` to such a client)."""

@@ -8,14 +8,40 @@ otop.sources.opencode.paths."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import NoReturn
 
 OPTIONS = {"-L": "socket_name", "-S": "socket_path", "--db": "db"}
+
+
+def command() -> NoReturn:
+    """The `otop` command and `python -m otop`: `main`, ended as a command line tool should.
+
+    `otop list --json` is a one-shot that ends in a fraction of a second: the cyclic garbage
+    collector's passes while it imports find nothing worth freeing, and Python's teardown
+    (every module and object freed one by one) would cost it about a sixth of its time, so it
+    runs without the one and leaves without the other once its output is flushed. A reader
+    that stops reading (`otop list | head`) ends it quietly, as it ends other tools."""
+    one_shot = list_json(sys.argv[1:]) is not None
+    if one_shot:
+        gc.disable()
+    try:
+        code = main()
+        if one_shot:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    sys.exit(code)
 
 
 def main() -> int:

@@ -28,9 +28,11 @@ def scanner(
 ) -> Scanner:
     """A scanner for a tmux server and database, with the opencode servers configured."""
     target = Target.from_env(None, socket_name, socket_path)
-    # `@otop-servers` only when a tmux server runs: one command at start, never per scan.
+    tmux = Tmux(target)
+    # `@otop-servers` only when a tmux server runs: read once, in the same tmux process as
+    # the first scan's panes (that scan then runs no tmux of its own).
     option = (
-        Tmux(target).option("@otop-servers")
+        tmux.first_look("@otop-servers")[0]
         if target.socket_path or target.socket_name or os.environ.get("TMUX")
         else ""
     )
@@ -46,7 +48,8 @@ def scanner(
             # asked (`list --cpu`), so that it answers at once.
             min_cpu_window=0.25 if one_shot and cpu else 0.0,
             servers=tuple(servers),
-        )
+        ),
+        tmux=tmux,
     )
 
 

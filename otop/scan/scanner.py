@@ -41,7 +41,7 @@ from otop.sources.opencode.rows import HistoryEntry
 from otop.sources.opencode.servers import ServerConfig
 from otop.sources.opencode.store import Store
 from otop.sources.processes import ProcScanner
-from otop.sources.tmux import Target, Tmux, TmuxError
+from otop.sources.tmux import Running, Target, Tmux, TmuxError
 
 if TYPE_CHECKING:
     from otop.sources.opencode.remote import Remotes
@@ -74,8 +74,12 @@ class Scanner:
     """Keeps connections and cursors between scans, so each scan reads only what is new."""
 
     def __init__(
-        self, options: Options | None = None, env: Mapping[str, str] | None = None
+        self,
+        options: Options | None = None,
+        env: Mapping[str, str] | None = None,
+        tmux: Tmux | None = None,
     ) -> None:
+        """`tmux`: the server of the options, already asked something (`Tmux.first_look`)."""
         self.options = options or Options()
         self.paths: Paths = find_paths(env, self.options.db)
         explicit = self.options.db or (os.environ if env is None else env).get("OTOP_DB")
@@ -84,11 +88,8 @@ class Scanner:
         self.databases: dict[str, Database] = {self.default.path: self.default}
         own = Home(self.default.path, str(self.paths.data_dir), str(self.paths.config_dir), "")
         self.procs = ProcScanner(default=own)
-        self.tmux: Tmux | None = (
-            Tmux(Target.from_env(env, self.options.socket_name, self.options.socket_path))
-            if self.options.use_tmux
-            else None
-        )
+        target = Target.from_env(env, self.options.socket_name, self.options.socket_path)
+        self.tmux: Tmux | None = (tmux or Tmux(target)) if self.options.use_tmux else None
         self._remotes: Remotes | None = None
         self._sessions_in: dict[str, Database] = {}  # session id -> its database, last scan
 
@@ -154,8 +155,9 @@ class Scanner:
         """Look at everything once and join it into agents."""
         t0 = time.monotonic()
         problems: list[Problem] = []
+        running = self.tmux.start_panes() if self.tmux else None  # answers while /proc is read
         procs, open_logs = self.procs.scan(want_open_logs=self._wants_process_logs())
-        panes = self._panes(problems)
+        panes = self._panes(running, problems)
         now = time.time() if now is None else now
         groups, unknown = self._group(procs)
         servers = [p for p in procs if p.kind == ProcKind.SERVE]
@@ -300,11 +302,11 @@ class Scanner:
 
     # -- tmux -------------------------------------------------------------------------------
 
-    def _panes(self, problems: list[Problem]) -> list[Pane]:
-        if self.tmux is None:
+    def _panes(self, running: Running | None, problems: list[Problem]) -> list[Pane]:
+        if self.tmux is None or running is None:
             return []
         try:
-            return self.tmux.panes()
+            return self.tmux.panes(running)
         except TmuxError as exc:
             problems.append(Problem("tmux", f"tmux ({self.tmux.target.describe()}): {exc}"))
             return []

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from otop.core.model import Pane
+from otop.core.spawn import Child
 
 # Reading tmux the same way on every version (3.1c to 3.5a and on).
 #
@@ -88,6 +89,7 @@ _FIELDS = (
 )
 _PANES = record(_FIELDS, "P")
 _CLIENTS = record(("client_name", "pane_id", "client_width", "client_height"), "C")
+_LIST_PANES = ("list-panes", "-a", "-F", _PANES, ";", "list-clients", "-F", _CLIENTS)
 
 
 class TmuxError(Exception):
@@ -136,30 +138,28 @@ class Tmux:
         # and their sizes (columns, lines).
         self.looking: list[tuple[str, str]] = []
         self.sizes: list[tuple[int, int]] = []
+        self._first: tuple[float, Running] | None = None  # see start_panes
 
     def cmd(self, *args: str) -> list[str]:
-        """Run one tmux command; raise TmuxError with tmux's own words when it fails.
+        """Run one tmux command; raise TmuxError with tmux's own words when it fails."""
+        return self.start(*args).lines()
+
+    def start(self, *args: str) -> Running:
+        """Start one tmux command and return at once; its `lines()` wait for the answer (and
+        raise TmuxError when it failed, or could not start).
 
         tmux is run directly: otop needs nothing but the command's output, read as bytes and
         decoded here (bytes that are not UTF-8 become `\\xNN`, which `records` reads back).
         `-u` makes tmux print UTF-8 whatever the locale of the watcher's environment: without
         it, a client that is not UTF-8 gets every non-ASCII character of a title as `_`."""
         self.commands += 1
+        name = args[0] if args else "tmux"
         try:  # found on PATH as the shell would (shutil.which would load archive modules)
-            done = subprocess.run(
-                ["tmux", "-u", *self.target.args(), *args], capture_output=True, check=False
-            )
+            return Running(Child(["tmux", "-u", *self.target.args(), *args]), name)
         except FileNotFoundError:
-            raise TmuxError("tmux is not installed (not on PATH)") from None
+            return Running(None, name, "tmux is not installed (not on PATH)")
         except OSError as exc:
-            raise TmuxError(f"cannot run tmux: {exc.strerror}") from None
-        if done.returncode != 0:
-            err = done.stderr.decode("utf-8", "backslashreplace").strip()
-            raise TmuxError(" ".join(err.split()) or f"tmux {args[0]} failed")
-        lines = done.stdout.decode("utf-8", "backslashreplace").split("\n")
-        while lines and lines[-1] == "":
-            lines.pop()
-        return lines
+            return Running(None, name, f"cannot run tmux: {exc.strerror}")
 
     def chain(self, commands: Iterable[Sequence[str]]) -> list[str]:
         """Several commands in one tmux invocation (`a ; b ; c`); tmux stops at a failure."""
@@ -199,13 +199,34 @@ class Tmux:
                 return r[1:]
         return None
 
-    def panes(self) -> list[Pane]:
-        """Every pane of every session of the server; empty when no server runs. The same tmux
-        command lists the clients too (`looking`), at no extra process."""
+    def start_panes(self, options: Sequence[str] = ()) -> Running:
+        """Start listing every pane and client (see `panes`); with `options`, their values
+        first, in the same tmux process. Without, the answer of a `first_look` less than a
+        second old is given again instead: a one-shot's scan costs no second tmux process."""
+        first, self._first = self._first, None
+        if not options and first is not None and time.monotonic() - first[0] < 1.0:
+            return first[1]
+        ask = ["display-message", "-p", record(options, "O"), ";"] if options else []
+        return self.start(*ask, *_LIST_PANES)
+
+    def first_look(self, *options: str) -> list[str]:
+        """The named options' values as formats see them ("" when unset or no server runs),
+        with every pane and client read in the same tmux process (see `start_panes`)."""
+        running = self.start_panes(options)
         try:
-            found = records(
-                self.cmd("list-panes", "-a", "-F", _PANES, ";", "list-clients", "-F", _CLIENTS)
-            )
+            found = records(running.lines())
+        except TmuxError:
+            return [""] * len(options)  # a failure other than no server shows in the scan
+        self._first = (time.monotonic(), running)
+        row = next((r[1:] for r in found if r[:1] == ["O"]), [])
+        return row if len(row) == len(options) else [""] * len(options)
+
+    def panes(self, running: Running | None = None) -> list[Pane]:
+        """Every pane of every session of the server; empty when no server runs. The same tmux
+        command lists the clients too (`looking`), at no extra process. `running`: that
+        command, started earlier by `start_panes` (a scan reads /proc meanwhile)."""
+        try:
+            found = records((running or self.start_panes()).lines())
         except TmuxError as exc:
             if _no_server(str(exc)):
                 self.looking = []
@@ -279,6 +300,28 @@ class Tmux:
                 raise
         self.cmd("select-window", "-t", pane.window_id)
         self.cmd("select-pane", "-t", pane.id)
+
+
+class Running:
+    """A tmux command under way (see `Tmux.start`), or one that could not start (`error`)."""
+
+    def __init__(self, child: Child | None, name: str, error: str = "") -> None:
+        self.child = child
+        self.name = name
+        self.error = error
+
+    def lines(self) -> list[str]:
+        """What it printed, as lines; TmuxError with tmux's own words when it failed."""
+        if self.child is None:
+            raise TmuxError(self.error)
+        code, out, err = self.child.wait()
+        if code != 0:
+            text = err.decode("utf-8", "backslashreplace").strip()
+            raise TmuxError(" ".join(text.split()) or f"tmux {self.name} failed")
+        lines = out.decode("utf-8", "backslashreplace").split("\n")
+        while lines and lines[-1] == "":
+            lines.pop()
+        return lines
 
 
 class _Then(str):
