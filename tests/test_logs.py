@@ -121,3 +121,43 @@ def test_per_process_log_1_14(tmp_path: Path) -> None:
     assert run.started_at == parse_time("2026-11-25T14:12:06Z")
     assert run.sessions == ("ses_dddddddddddddddddddddddddd",)
     assert run.created == ("ses_dddddddddddddddddddddddddd",)
+
+
+def test_lines_without_a_session_keep_times_and_answer_questions(tmp_path: Path) -> None:
+    """Lines that name no session (read off their head alone) still count for their run's
+    first and last line, and a working line after a question still answers it; a quoted
+    value that imitates a head or a pair changes nothing."""
+    log = tmp_path / "opencode.log"
+    sid = "ses_aaaaaaaaaaaaaaaaaaaaaaaaaa"
+    write(
+        log,
+        line(5, "r1", "init"),
+        line(10, "r1", "loop", session__id=sid),
+        line(12, "r1", "asking", id="per_1", session__id=sid),
+        line(13, "r1", "tracking", hash="abc"),
+        line(14, "r2", "init", title='"x run=r1 level=INFO"'),
+    )
+    (run,) = [r for r in SharedLog(log).update(0.0) if r.run_id == "r1"]
+    assert run.pending_ask == "per_1"
+    assert run.started_at == parse_time("2026-11-25T14:00:05.000Z")
+    assert run.last_line_at == parse_time("2026-11-25T14:00:13.000Z")
+    write(log, line(20, "r1", "stream"))
+    (run,) = [r for r in SharedLog(log).update(0.0) if r.run_id == "r1"]
+    assert run.pending_ask is None and run.sessions == (sid,)
+    assert run.last_line_at == parse_time("2026-11-25T14:00:20.000Z")
+
+
+def test_parse_time_forms() -> None:
+    """Every form a log or a file name holds, the same seconds as datetime gives them."""
+    from datetime import datetime, timezone
+
+    def utc(y: int, mo: int, d: int, h: int, mi: int, s: int, us: int = 0) -> float:
+        return datetime(y, mo, d, h, mi, s, us, tzinfo=timezone.utc).timestamp()
+
+    assert parse_time("2026-11-25T14:29:30.123Z") == utc(2026, 11, 25, 14, 29, 30, 123000)
+    assert parse_time("2026-11-25T14:29:30.123456") == utc(2026, 11, 25, 14, 29, 30, 123456)
+    assert parse_time('"2026-11-25T14:29:30.5Z"') == utc(2026, 11, 25, 14, 29, 30, 500000)
+    assert parse_time("2026-11-25T14:29:30Z") == utc(2026, 11, 25, 14, 29, 30)
+    assert parse_time("2026-11-25T142930") == utc(2026, 11, 25, 14, 29, 30)
+    assert parse_time("2026-11-25T14:29:30+02:00") == utc(2026, 11, 25, 12, 29, 30)
+    assert parse_time("2026-13-25T14:29:30.1Z") is None and parse_time("x") is None

@@ -27,6 +27,26 @@ def parse_time(stamp: str) -> float | None:
     s = stamp.strip().strip('"')
     if s.endswith("Z"):
         s = s[:-1]
+    whole, _, fraction = s.partition(".")
+    if len(whole) == 19 and fraction.isdigit() and len(fraction) <= 6:
+        # A log's lines share their seconds: each whole second is parsed once.
+        base = _SECONDS.get(whole)
+        if base is None:
+            seconds = _parse(whole)
+            if seconds is None:
+                return None
+            if len(_SECONDS) > 4096:
+                _SECONDS.clear()
+            base = _SECONDS[whole] = int(seconds)
+        # As datetime counts: whole microseconds, divided once.
+        return (base * 1_000_000 + int(fraction.ljust(6, "0"))) / 1_000_000
+    return _parse(s)
+
+
+_SECONDS: dict[str, int] = {}
+
+
+def _parse(s: str) -> float | None:
     try:
         dt = datetime.fromisoformat(s)
     except ValueError:
@@ -87,6 +107,8 @@ def feed_line(runs: dict[str, _RunBuilder], line: str, source: str = "opencode.l
     """Fold one line of the shared (1.18) log into the runs it describes."""
     if not line.startswith("timestamp="):
         return
+    if _only_a_time(runs, line, source):
+        return
     pairs = parse_pairs(line)
     run_id = pairs.get("run")
     ts = parse_time(pairs.get("timestamp", ""))
@@ -96,6 +118,27 @@ def feed_line(runs: dict[str, _RunBuilder], line: str, source: str = "opencode.l
     if run is None:
         run = runs[run_id] = _RunBuilder(run_id=run_id, started_at=ts, source=source)
     _apply(run, pairs, ts)
+
+
+def _only_a_time(runs: dict[str, _RunBuilder], line: str, source: str) -> bool:
+    """Most lines name no session, directory or question: of those, only their time counts
+    (for their run's first and last line), read off the fixed head opencode writes them
+    with (`timestamp=... level=... run=...`) without splitting the rest into pairs. True when
+    the line was folded so; False for a line that needs all its pairs read."""
+    if "ses_" in line or "directory=" in line or "asking" in line:
+        return False
+    head = line.split(" ", 3)
+    if len(head) < 3 or not head[1].startswith("level=") or not head[2].startswith("run="):
+        return False
+    run_id, ts = head[2][4:], parse_time(head[0][10:])
+    run = runs.get(run_id)
+    if not run_id or run_id.startswith('"') or ts is None or (run and run.pending_ask):
+        return False  # a line may answer a pending question: its message decides
+    if run is None:
+        run = runs[run_id] = _RunBuilder(run_id=run_id, started_at=ts, source=source)
+    run.last_line_at = max(run.last_line_at, ts)
+    run.started_at = min(run.started_at, ts)
+    return True
 
 
 def _apply(run: _RunBuilder, pairs: dict[str, str], ts: float) -> None:
