@@ -156,32 +156,35 @@ def agent_ps() -> str | None:
     return str(exe)
 
 
-def peer_times(
-    root: Path, data: Path, env: dict[str, str], exe: str, runs: int = 10
-) -> list[float]:
-    """Seconds for a whole `agent-ps list --json` over the same agents and database (`data`
-    is XDG_DATA_HOME; NaN when it finds no agent). It reads `~/.local/share/opencode` whatever
-    XDG_DATA_HOME says (measured: with only XDG set it found no agent at all), so its HOME
-    points there, a directory made under `root`."""
+def peer_command(
+    root: Path, data: Path, env: dict[str, str], exe: str
+) -> tuple[list[str], dict[str, str]] | None:
+    """agent-ps's `list --json` over the same agents and database (`data` is XDG_DATA_HOME),
+    as (argv, environment); None when it finds no agent. It reads `~/.local/share/opencode`
+    whatever XDG_DATA_HOME says (measured: with only XDG set it found no agent at all), so its
+    HOME points there, a directory made under `root`."""
     home = root / "peer-home"
     if not home.exists():
         (home / ".local").mkdir(parents=True)
         (home / ".local" / "share").symlink_to(data)
+    argv = [exe, "--agent", "opencode", "list", "--json"]
     env = {**env, "HOME": str(home)}
-    found = subprocess.run(
-        [exe, "--agent", "opencode", "list", "--json"], env=env, capture_output=True, text=True
-    ).stdout
-    if '"pid"' not in found:
+    found = subprocess.run(argv, env=env, capture_output=True, text=True).stdout
+    return (argv, env) if '"pid"' in found else None
+
+
+def peer_times(
+    root: Path, data: Path, env: dict[str, str], exe: str, runs: int = 10
+) -> list[float]:
+    """Seconds for whole `agent-ps list --json` runs (see `peer_command`; NaN when it finds
+    no agent)."""
+    command = peer_command(root, data, env, exe)
+    if command is None:
         return [float("nan")]
     out = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run(
-            [exe, "--agent", "opencode", "list", "--json"],
-            env=env,
-            capture_output=True,
-            check=False,
-        )
+        subprocess.run(command[0], env=command[1], capture_output=True, check=False)
         out.append(time.perf_counter() - t0)
     return sorted(out)
 

@@ -26,7 +26,7 @@ import psutil
 from devtools import ROOT
 from devtools import bench_steady as steady
 from devtools.bench import import_times
-from devtools.bench_live import agent_ps, peer_times
+from devtools.bench_live import agent_ps, peer_command
 from devtools.bench_world import add_history, otop_exe
 from devtools.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
 from devtools.store import OpencodeDB
@@ -304,30 +304,33 @@ def measure(w: World, args: argparse.Namespace) -> tuple[steady.Times, dict[str,
     t: steady.Times = {}
     one: dict[str, float] = {}
     one["watcher 1"], one["watcher 2"] = (steady.cpu_percent(w.watcher, steady.LOOK) for _ in "12")
-    t["snap"] = [w.otop("list", "--json") for _ in range(args.runs)]
     exe = agent_ps()
-
-    def peers() -> list[float]:
-        return peer_times(w.lab.root, w.lab.data, w.lab.env, exe, args.runs) if exe else [nan]
-
-    t["peer"] = peers()
+    peer = peer_command(w.lab.root, w.lab.data, w.lab.env, exe) if exe else None
+    # Every otop figure compared with agent-ps is timed run by run beside it, at one moment.
+    snap = ([otop_exe(), "-L", w.lab.socket, "list", "--json"], w.lab.env)
+    t.update(
+        steady.interleaved({"snap": snap, "peer": peer} if peer else {"snap": snap}, args.runs)
+    )
     t["popup"], t["keys"], t["frame"] = popup_times(w, args.runs)
     t["sse"], t["sse db"] = sse_times(w, w.panes[args.working :], args.runs)
     t["sse otop"] = [told - wrote for told, wrote in zip(t["sse"], t["sse db"], strict=True)]
     one["first with"], one["cpu with"] = app_figures(w)
     steady.stop_watcher(w.lab)
-    t["cold"], t["outside"] = steady.no_watcher_list(w.lab, args.runs)
+    for name, times in steady.no_watcher_list(w.lab, args.runs, peer).items():
+        t[name if name != "peer" else "peer cold"] = times
     one["first alone"], one["cpu alone"] = app_figures(w)
     t0 = time.monotonic()
     db = OpencodeDB(Path(db_file(w.lab.env)))
     add_history(db, 10_000)
     db.close()
     one["added"] = time.monotonic() - t0
-    t["cold old"], t["outside old"] = steady.no_watcher_list(w.lab, args.runs)
-    t["peer old"] = peers()
+    for name, times in steady.no_watcher_list(w.lab, args.runs, peer).items():
+        t[name + " old"] = times
     w.watcher = steady.start_watcher(w.lab, str(ROOT / "otop.tmux"))
     time.sleep(5)  # the watcher has scanned the bigger database
     t["snap old"] = [w.otop("list", "--json") for _ in range(args.runs)]
+    for name in ("peer", "peer cold", "peer old"):
+        t.setdefault(name, [nan])  # agent-ps could not be installed, or found no agent
     return t, one
 
 

@@ -55,14 +55,36 @@ def start_watcher(lab: Lab, plugin: str) -> psutil.Process:
     return psutil.Process(int(lab.tmux("show", "-gqv", "@otop_watcher_pid")))
 
 
-def no_watcher_list(lab: Lab, runs: int) -> tuple[list[float], list[float]]:
-    """`otop list --json` scanning itself (no watcher): in the TUIs' tmux server, and with no
-    tmux server at all (outside tmux, a socket nobody serves)."""
+Command = tuple[list[str], dict[str, str]]
+
+
+def interleaved(commands: dict[str, Command], runs: int) -> dict[str, list[float]]:
+    """Seconds of whole runs of several commands, one of each in turn (the order turning each
+    round), so that commands compared share the moment's load; each list sorted."""
+    names = list(commands)
+    out: dict[str, list[float]] = {n: [] for n in names}
+    for i in range(runs):
+        for name in names[i % len(names) :] + names[: i % len(names)]:
+            argv, env = commands[name]
+            t0 = time.perf_counter()
+            subprocess.run(argv, env=env, capture_output=True, check=False)
+            out[name].append(time.perf_counter() - t0)
+    return {n: sorted(xs) for n, xs in out.items()}
+
+
+def no_watcher_list(lab: Lab, runs: int, peer: Command | None) -> dict[str, list[float]]:
+    """`otop list --json` scanning itself (no watcher): in the TUIs' tmux server ("cold"),
+    and with no tmux server at all ("outside": a socket nobody serves); each run beside one
+    of the peer's ("peer"), when there is one."""
     exe = otop_exe()
-    inside = timed([exe, "-L", lab.socket, "list", "--json"], lab.env, runs)
     env = {k: v for k, v in lab.env.items() if k != "TMUX"}
-    outside = timed([exe, "-L", f"{lab.socket}-none", "list", "--json"], env, runs)
-    return inside, outside
+    commands = {
+        "cold": ([exe, "-L", lab.socket, "list", "--json"], lab.env),
+        "outside": ([exe, "-L", f"{lab.socket}-none", "list", "--json"], env),
+    }
+    if peer is not None:
+        commands["peer"] = peer
+    return interleaved(commands, runs)
 
 
 @dataclass
@@ -180,9 +202,10 @@ Times = dict[str, list[float]]
 # (label, samples) rows, then (label, numerator, denominator, target) ratios of medians
 TIMED = [
     ("otop list --json from the running watcher", "snap", ""),
-    ("agent-ps list --json, same TUIs", "peer", ""),
+    ("agent-ps list --json, same TUIs, beside the watcher's answers", "peer", ""),
     ("the same (otop, watcher) after 10,000 old sessions", "snap old", ""),
     ("otop list --json with no watcher (it scans)", "cold", ""),
+    ("agent-ps beside those runs", "peer cold", ""),
     ("the same after 10,000 old sessions", "cold old", ""),
     ("agent-ps after them", "peer old", ""),
     ("otop list --json with no tmux server at all", "outside", ""),
@@ -197,10 +220,10 @@ TIMED = [
 RATIOS = [
     ("otop/agent-ps, from the watcher", "snap", "peer", "<= 0.35"),
     ("after/before the 10,000 sessions, from the watcher", "snap old", "snap", "<= 1.1"),
-    ("otop/agent-ps, no watcher", "cold", "peer", "<= 1.0"),
+    ("otop/agent-ps, no watcher", "cold", "peer cold", "<= 1.0"),
     ("otop/agent-ps after them, no watcher", "cold old", "peer old", "<= 1.0"),
     ("after/before the 10,000 sessions, no watcher", "cold old", "cold", "<= 1.1"),
-    ("otop/agent-ps, no tmux server", "outside", "peer", "<= 1.0"),
+    ("otop/agent-ps, no tmux server", "outside", "peer cold", "<= 1.0"),
     ("otop/agent-ps after them, no tmux server", "outside old", "peer old", "<= 1.0"),
 ]
 SINGLE = [

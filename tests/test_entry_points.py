@@ -117,3 +117,19 @@ def test_every_script_starts_its_tool(argv: list[str]) -> None:
     line (`--help` exits 0 with its usage)."""
     out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.startswith("usage: "), out.stderr[-2000:]
+
+
+def test_the_bench_times_compared_commands_side_by_side(tmp_path: Path) -> None:
+    """The bench's ratios compare commands timed one run of each in turn (the order turning
+    each round), not one block of runs minutes after another."""
+    from devtools.bench_steady import interleaved
+
+    log = tmp_path / "order"
+    commands = {
+        name: (["sh", "-c", f"echo {name} >> {log}"], {"PATH": "/usr/bin:/bin"})
+        for name in ("a", "b", "c")
+    }
+    times = interleaved(commands, 4)
+    assert log.read_text().split() == [*"abc", *"bca", *"cab", *"abc"]
+    assert {n: len(t) for n, t in times.items()} == {"a": 4, "b": 4, "c": 4}
+    assert all(t == sorted(t) and t[0] > 0 for t in times.values())
