@@ -20,7 +20,7 @@ def available(proc: str = "/proc") -> bool:
 def parse_stat(stat: bytes) -> Row | None:
     """A /proc/PID/stat line as a Row (the command name may hold spaces and parentheses)."""
     close = stat.rfind(b")")
-    fields = stat[close + 2 :].split(b" ")
+    fields = stat[close + 2 :].split(b" ", 22)  # up to rss: the rest is never read
     try:
         return Row(
             name=stat[stat.find(b"(") + 1 : close].decode("utf-8", "replace"),
@@ -64,12 +64,18 @@ class ProcFs:
         return out
 
     def _stat(self, pid: int) -> bytes | None:
-        """A process's stat line; None when it is gone."""
+        """A process's stat line; None when it is gone. Read with one system call, without a
+        file object: every scan reads every process's line (a fifth of the table's cost)."""
         try:
-            with open(f"{self.proc}/{pid}/stat", "rb") as f:
-                return f.read()
+            fd = os.open(f"{self.proc}/{pid}/stat", os.O_RDONLY)
         except OSError:
             return None
+        try:
+            return os.read(fd, 8192)  # one line, a few hundred bytes, made whole by the kernel
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
 
     def _row(self, pid: int) -> Row | None:
         stat = self._stat(pid)
