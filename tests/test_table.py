@@ -69,3 +69,31 @@ def test_one_changed_cell_is_rendered_alone() -> None:
             return cache.rendered
 
     assert set(asyncio.run(run())) == {("b", "CPU%")}
+
+
+def test_figures_hold_their_place_on_screen() -> None:
+    """A CPU or memory figure that moved a little is shown as before until it was on screen
+    FIGURE_HOLD seconds; one that moved by FIGURE_JUMP points, appeared or went is shown at
+    once; rows gone are forgotten."""
+    from otop.core.model import Group
+    from otop.outputs.row import RowView
+    from otop.ui.rows import FIGURE_HOLD, FIGURE_JUMP, Figures
+
+    clock = [100.0]
+    figures = Figures(lambda: clock[0])
+    view = RowView("a", Group.IDLE, "idle", "T", "id", "model", "1", "0", "2", "-")
+
+    def shown(cpu: str, memory: str = "300M") -> tuple[str, str]:
+        held = figures.hold("a", view._replace(cpu=cpu, memory=memory))
+        return held.cpu, held.memory
+
+    assert shown("1.2") == ("1.2", "300M")
+    clock[0] += 1.0
+    assert shown("2.9", "301M") == ("1.2", "300M")  # jitter: held
+    clock[0] += FIGURE_HOLD - 1.0
+    assert shown("3.1", "302M") == ("3.1", "302M")  # held long enough: the new figures
+    clock[0] += 0.5
+    assert shown(f"{3.1 + FIGURE_JUMP:.1f}") == (f"{3.1 + FIGURE_JUMP:.1f}", "300M")  # a jump
+    assert shown("") == ("", "300M")  # no figure any more
+    figures.keep(["b"])
+    assert figures.shown == {}

@@ -62,6 +62,7 @@ class OtopApp(App[None]):
         self.rows: list[Row] = []
         self.empty_shown = False
         self.shown_lines: dict[str, Text] = {}  # what put() last put in each widget
+        self.figures = tables.Figures()  # CPU and memory figures held on screen
         self.replying: Agent | None = None
         # Keys typed before the popup was open (otop/plugin/typeahead.py) come first.
         self.keyboard = Keyboard(self, self.BINDINGS, typed)
@@ -124,7 +125,9 @@ class OtopApp(App[None]):
             agents, sort=self.sort, flipped=self.flipped, needle=self.needle, children=self.show_all
         )
         widths = tables.layout(self.size.width)
-        drawn = [(row.key, tables.cells(row, scan.generated_at, widths)) for row in self.rows]
+        now = scan.generated_at
+        drawn = [(row.key, tables.cells(row, now, widths, self.figures)) for row in self.rows]
+        self.figures.keep(key for key, _ in drawn)
         self.table().fill(widths, drawn, current.key if current else None)
         view = tables.View(self.sort, self.flipped, self.needle, len(self.rows))
         self.put("#counts", tables.status_line(scan, agents, view, time.time()))

@@ -3,6 +3,7 @@ and filtered, with each agent's subagent children under it if asked."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +36,41 @@ NARROW_DROPS = ("UP", "CPU%")  # below 100 columns
 
 
 Drawn = list[tuple[str, list[Text]]]  # (row key, its cells) in table order
+
+# A CPU or memory figure on screen is held this long: an idle TUI's CPU moves by a point or two
+# at every scan, and each move drew its whole row again (most of the app's CPU while nothing
+# else changed). A CPU figure that moved by FIGURE_JUMP points or more is shown at once.
+FIGURE_HOLD = 6.0
+FIGURE_JUMP = 10.0
+
+
+class Figures:
+    """The CPU and memory figures the table shows, by row (the data itself, `list --json` and
+    the sort by CPU are not held)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.shown: dict[str, tuple[float, str, str]] = {}  # key -> (since, cpu, memory)
+
+    def hold(self, key: str, view: RowView) -> RowView:
+        """The view with the figures shown before, while they are held."""
+        now = self.clock()
+        old = self.shown.get(key)
+        if old is not None and now - old[0] < FIGURE_HOLD and not _jumped(old[1], view.cpu):
+            return view._replace(cpu=old[1], memory=old[2])
+        self.shown[key] = (now, view.cpu, view.memory)
+        return view
+
+    def keep(self, keys: Iterable[str]) -> None:
+        """Forget the rows no longer shown."""
+        wanted = set(keys)
+        self.shown = {k: v for k, v in self.shown.items() if k in wanted}
+
+
+def _jumped(before: str, now: str) -> bool:
+    if not before or not now:
+        return before != now  # a figure that appeared or went
+    return abs(float(now) - float(before)) >= FIGURE_JUMP
 
 
 def changed_cells(
@@ -80,9 +116,12 @@ class Row:
         )
 
 
-def cells(row: Row, now: float, widths: dict[str, int]) -> list[Text]:
-    """The row's cells for the columns in `widths`, each two lines: facts, then dimmed facts."""
-    v = row.view(now)
+def cells(
+    row: Row, now: float, widths: dict[str, int], figures: Figures | None = None
+) -> list[Text]:
+    """The row's cells for the columns in `widths`, each two lines: facts, then dimmed facts;
+    with its CPU and memory figures held by `figures`, if given."""
+    v = row.view(now) if figures is None else figures.hold(row.key, row.view(now))
     content = {
         "TITLE": (v.title, v.last_output or "-"),
         "STATE": (v.label, f"round {v.round_age}" if v.round_age else ""),
