@@ -239,9 +239,9 @@ def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> Non
     loaded = set(out.stderr.decode().splitlines()[-1].split())
     assert {"otop.scan.scanner", "otop.cli.listing"} <= loaded
     heavy = {"argparse", "otop.cli.parser", "otop.cli.commands", "otop.actions.act", "libtmux"}
-    heavy |= {"subprocess", "selectors"}  # tmux is run by otop/core/spawn.py
     if make_source().name == "proc":  # not in the psutil lane, nor on macOS
-        heavy.add("psutil")
+        # tmux is run by otop/core/spawn.py; psutil loads subprocess itself
+        heavy |= {"psutil", "subprocess", "selectors"}
     assert loaded & heavy == set(), loaded & heavy
     parsed = subprocess.run(
         [sys.executable, "-m", "otop", *argv[:4], "list", "--json", "--cpu"],
