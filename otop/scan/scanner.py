@@ -156,8 +156,10 @@ class Scanner:
         t0 = time.monotonic()
         problems: list[Problem] = []
         running = self.tmux.start_panes() if self.tmux else None  # answers while /proc is read
-        procs, open_logs = self.procs.scan(want_open_logs=self._wants_process_logs())
-        panes = self._panes(running, problems)
+        try:
+            procs, open_logs = self.procs.scan(want_open_logs=self._wants_process_logs())
+        finally:  # the tmux child is read and reaped even if reading /proc failed
+            panes = self._panes(running, problems)
         now = time.time() if now is None else now
         groups, unknown = self._group(procs)
         servers = [p for p in procs if p.kind == ProcKind.SERVE]
