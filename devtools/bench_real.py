@@ -314,21 +314,27 @@ def measure(w: World, args: argparse.Namespace) -> tuple[steady.Times, dict[str,
     t["popup"], t["keys"], t["frame"] = popup_times(w, args.runs)
     t["sse"], t["sse db"] = sse_times(w, w.panes[args.working :], args.runs)
     t["sse otop"] = [told - wrote for told, wrote in zip(t["sse"], t["sse db"], strict=True)]
-    one["first with"], one["cpu with"] = app_figures(w)
+    one["first with"], one["cpu with"] = steady.app_figures(w.lab)
     steady.stop_watcher(w.lab)
     for name, times in steady.no_watcher_list(w.lab, args.runs, peer).items():
         t[name if name != "peer" else "peer cold"] = times
-    one["first alone"], one["cpu alone"] = app_figures(w)
+    one["first alone"], one["cpu alone"] = steady.app_figures(w.lab)
+    # The watcher's answer before and after the write is timed just before and just after it
+    # (the write's seconds apart, not the minutes of the figures between): the load swings.
+    w.watcher = steady.start_watcher(w.lab, str(ROOT / "otop.tmux"))
+    time.sleep(5)  # the watcher has scanned
+    t["snap before"] = [w.otop("list", "--json") for _ in range(args.runs)]
     t0 = time.monotonic()
     db = OpencodeDB(Path(db_file(w.lab.env)))
     add_history(db, 10_000)
     db.close()
     one["added"] = time.monotonic() - t0
+    time.sleep(5)  # the watcher has scanned the bigger database
+    t["snap old"] = [w.otop("list", "--json") for _ in range(args.runs)]
+    steady.stop_watcher(w.lab)
     for name, times in steady.no_watcher_list(w.lab, args.runs, peer).items():
         t[name + " old"] = times
     w.watcher = steady.start_watcher(w.lab, str(ROOT / "otop.tmux"))
-    time.sleep(5)  # the watcher has scanned the bigger database
-    t["snap old"] = [w.otop("list", "--json") for _ in range(args.runs)]
     for name in ("peer", "peer cold", "peer old"):
         t.setdefault(name, [nan])  # agent-ps could not be installed, or found no agent
     return t, one
@@ -348,18 +354,6 @@ def report(w: World, args: argparse.Namespace) -> None:
         print(f"| imports of {name} | {sec * 1000:.1f} ms | | |")
     if args.soak:
         soaked(w, args)
-
-
-def app_figures(w: World) -> tuple[float, float]:
-    """The full-screen app's first rows (seconds) and its steady CPU (% of a core)."""
-    app = steady.App(w.lab)
-    try:
-        app.start()
-        time.sleep(5)
-        assert app.proc is not None
-        return app.first_rows, steady.cpu_percent(app.proc, steady.LOOK)
-    finally:
-        app.close()
 
 
 def soaked(w: World, args: argparse.Namespace) -> None:
