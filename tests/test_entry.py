@@ -217,7 +217,8 @@ def test_list_json_loads_nothing_heavy(world: Published) -> None:
 
 def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> None:
     """With no watcher's scan, `list --json` scans by itself and prints what `otop list`'s
-    parser would: without argparse, the other commands, or psutil where /proc is read."""
+    parser would: without argparse, the other commands, pathlib and urllib (paths are
+    strings), or psutil where /proc is read."""
     from devtools.store import OpencodeDB
 
     db = tmp_path / "opencode.db"
@@ -239,6 +240,7 @@ def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> Non
     loaded = set(out.stderr.decode().splitlines()[-1].split())
     assert {"otop.scan.scanner", "otop.cli.listing"} <= loaded
     heavy = {"argparse", "otop.cli.parser", "otop.cli.commands", "otop.actions.act", "libtmux"}
+    heavy |= {"pathlib", "urllib.parse", "ipaddress"}
     if make_source().name == "proc":  # not in the psutil lane, nor on macOS
         # tmux is run by otop/core/spawn.py; psutil loads subprocess itself
         heavy |= {"psutil", "subprocess", "selectors"}

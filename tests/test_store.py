@@ -108,6 +108,19 @@ def test_malformed_part_of_running_turn(db: OpencodeDB, store: Store) -> None:
     assert d.turn.malformed
 
 
+@pytest.mark.parametrize("name", ["100% done", "why?", "#1", "a b%3f"])
+def test_a_database_under_any_directory_name_is_read(tmp_path: Path, name: str) -> None:
+    """Characters that mean something in an SQLite URI (`%`, `?`, `#`) are escaped: the
+    database under that directory is the one read, not another file or an error."""
+    db = OpencodeDB(tmp_path / name / "opencode.db")
+    sid = db.session("/p", "found it")
+    (tmp_path / "a b?").mkdir()  # what `a b%3f` would name if `%` were left alone
+    s = Store(db.path)
+    d = s.detail(sid)
+    assert d is not None and d.brief.title == "found it"
+    assert s.path == str(tmp_path / name / "opencode.db")
+
+
 def test_missing_db(tmp_path: Path) -> None:
     """No database gives a plain-words error naming the path."""
     with pytest.raises(StoreError, match="no opencode database at"):
@@ -232,14 +245,17 @@ def test_newest_message_moves_on_a_prompt_not_on_a_streamed_part(
 def test_paths_follow_xdg_and_opencode_db(tmp_path: Path) -> None:
     """The DB is found under XDG_DATA_HOME, OPENCODE_DB overrides it, channel DBs are found."""
     env = {"HOME": str(tmp_path / "h"), "XDG_DATA_HOME": str(tmp_path / "x")}
-    assert find_paths(env).db == tmp_path / "x" / "opencode" / "opencode.db"
-    assert find_paths({"HOME": "/home/u"}).db == Path("/home/u/.local/share/opencode/opencode.db")
-    assert find_paths({**env, "OPENCODE_DB": "other.db"}).db == tmp_path / "x/opencode/other.db"
-    assert find_paths({**env, "OPENCODE_DB": "/abs/o.db"}).db == Path("/abs/o.db")
+    assert find_paths(env).db == str(tmp_path / "x" / "opencode" / "opencode.db")
+    assert find_paths({"HOME": "/home/u"}).db == "/home/u/.local/share/opencode/opencode.db"
+    assert find_paths({**env, "OPENCODE_DB": "other.db"}).db == str(
+        tmp_path / "x/opencode/other.db"
+    )
+    assert find_paths({**env, "OPENCODE_DB": "/abs/o.db"}).db == "/abs/o.db"
     chan = tmp_path / "x" / "opencode" / "opencode-beta.db"
     chan.parent.mkdir(parents=True)
     chan.write_bytes(b"")
-    assert find_paths(env).db == chan
+    assert find_paths(env).db == str(chan)
+    assert find_paths(env).shared_log == str(tmp_path / "x" / "opencode" / "log" / "opencode.log")
 
 
 def test_last_output_is_the_models_not_the_users(db: OpencodeDB, store: Store) -> None:

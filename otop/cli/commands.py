@@ -117,7 +117,7 @@ def _published_scan(scanner: Scanner, fresh: float) -> Scan | None:
     from otop.watcher.restore import scan_from
     from otop.watcher.runtime import RuntimeDirError
 
-    db = str(scanner.paths.db)
+    db = scanner.paths.db
     try:
         doc = snapshot.read(listing.socket_of(scanner), db, fresh=fresh)
     except RuntimeDirError:

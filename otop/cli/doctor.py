@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -138,7 +139,7 @@ def _database(scanner: Scanner) -> list[Check]:
     try:
         count, version = scanner.store.summary()
     except StoreError as exc:
-        missing = not path.exists()
+        missing = not os.path.exists(path)
         return [Check(WARN if missing else FAIL, "database", str(exc))]
     return [Check(OK, "database", f"{path}: {count} sessions, written by opencode {version}")]
 

@@ -3,8 +3,8 @@ watcher, the full-screen app, `otop serve`) should scan again."""
 
 from __future__ import annotations
 
+import os
 import time
-from pathlib import Path
 
 from otop.core.model import Group, Scan
 from otop.scan.scanner import Scanner
@@ -46,9 +46,9 @@ class Changes:
                 versions.append((db.path, db.store.data_version()))
             except StoreError:
                 versions.append((db.path, -1))
-            for p in (db.paths.shared_log, *map(Path, db.process_logs)):
+            for p in (db.paths.shared_log, *db.process_logs):
                 try:
-                    logs.append((str(p), p.stat().st_size))
+                    logs.append((p, os.stat(p).st_size))
                 except OSError:
                     continue
         return (self.pids.pids(), tuple(versions), tuple(logs))

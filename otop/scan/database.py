@@ -4,9 +4,9 @@ log runs. A scanner keeps one for each database its processes use (otop/scan/sca
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
 from otop.core.model import Home, LogRun, Problem, Proc, SessionBrief
 from otop.decide.runs import proc_dir
@@ -33,13 +33,12 @@ class Database:
 
     @classmethod
     def of(cls, home: Home) -> Database:
-        data = Path(home.data_dir)
-        config = Path(home.config_dir)
-        return cls(Paths(data_dir=data, config_dir=config, db=Path(home.db), log_dir=data / "log"))
+        log_dir = os.path.join(home.data_dir, "log")
+        return cls(Paths(home.data_dir, home.config_dir, home.db, log_dir))
 
     @property
     def path(self) -> str:
-        return str(self.paths.db)
+        return self.paths.db
 
     def close(self) -> None:
         self.store.close()
@@ -80,14 +79,13 @@ class Database:
         self.process_logs = {k: v for k, v in self.process_logs.items() if k in held}
         for pid, paths in open_logs.items():
             for path in paths:
-                p = Path(path)
                 try:
-                    size = p.stat().st_size
+                    size = os.stat(path).st_size
                 except OSError:
                     continue
                 cached = self.process_logs.get(path)
                 if cached is None or cached[0] != size:
-                    run = read_process_log(p)
+                    run = read_process_log(path)
                     if run is None:
                         continue
                     cached = (size, run)

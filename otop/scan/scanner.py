@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from otop.core.model import (
@@ -86,7 +85,7 @@ class Scanner:
         self.only: str | None = str(self.paths.db) if explicit else None
         self.default = Database(self.paths)
         self.databases: dict[str, Database] = {self.default.path: self.default}
-        own = Home(self.default.path, str(self.paths.data_dir), str(self.paths.config_dir), "")
+        own = Home(self.default.path, self.paths.data_dir, self.paths.config_dir, "")
         self.procs = ProcScanner(default=own)
         target = Target.from_env(env, self.options.socket_name, self.options.socket_path)
         self.tmux: Tmux | None = (tmux or Tmux(target)) if self.options.use_tmux else None
@@ -138,14 +137,14 @@ class Scanner:
 
     def _open(self, database: str) -> Database:
         """A database no scan of this scanner has used (the watcher's scan named it)."""
-        home = Home(database, os.path.dirname(database), str(self.paths.config_dir), "")
+        home = Home(database, os.path.dirname(database), self.paths.config_dir, "")
         db = self.databases[database] = Database.of(home)
         return db
 
-    def config_dir(self, agent: Agent | None) -> Path:
+    def config_dir(self, agent: Agent | None) -> str:
         """The opencode config directory of an agent's own data (MCP servers live there)."""
         home = agent.proc.home if agent is not None and agent.proc is not None else None
-        return Path(home.config_dir) if home is not None else self.paths.config_dir
+        return home.config_dir if home is not None else self.paths.config_dir
 
     def process_log_paths(self) -> list[str]:
         """The per-process log files (opencode 1.14) seen in the last scan."""

@@ -60,9 +60,9 @@ def read_config(path: Path) -> dict[str, Any]:
     return data
 
 
-def config_files(config_dir: Path, project: str | None) -> list[Path]:
+def config_files(config_dir: str | Path, project: str | None) -> list[Path]:
     """The files opencode merges, weakest first: global, then the project's up from its root."""
-    files = [config_dir / name for name in ("config.json", *NAMES)]
+    files = [Path(config_dir, name) for name in ("config.json", *NAMES)]
     if project:
         chain: list[Path] = []
         d = Path(project)
@@ -76,7 +76,7 @@ def config_files(config_dir: Path, project: str | None) -> list[Path]:
     return [f for f in files if f.is_file()]
 
 
-def mcp_servers(config_dir: Path, project: str | None) -> tuple[list[McpServer], list[str]]:
+def mcp_servers(config_dir: str | Path, project: str | None) -> tuple[list[McpServer], list[str]]:
     """MCP servers as opencode would merge them for a project, and the files it could not read."""
     merged: dict[str, McpServer] = {}
     problems: list[str] = []

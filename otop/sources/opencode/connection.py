@@ -8,8 +8,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Sequence
-from pathlib import Path
-from urllib.parse import quote
 
 
 class StoreError(Exception):
@@ -20,8 +18,8 @@ class Connection:
     """A read-only connection to one opencode database: opened on first use, its schema
     learned, what goes wrong said in plain words."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = 2.0) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 2.0) -> None:
+        self.path = os.fspath(path)
         self.busy_timeout = busy_timeout
         self._con: sqlite3.Connection | None = None
         self._lock = threading.Lock()
@@ -41,7 +39,7 @@ class Connection:
             raise StoreError(
                 f"no opencode database at {self.path} (has opencode run here?)"
             ) from None
-        uri = f"file:{quote(str(self.path))}?mode=ro"
+        uri = f"file:{uri_path(self.path)}?mode=ro"
         try:
             con = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout, check_same_thread=False)
             tables = {
@@ -103,7 +101,14 @@ class Connection:
         return int(row[0][0]) if row else 0  # type: ignore[call-overload]
 
 
-def _explain(exc: sqlite3.DatabaseError, path: Path, timeout: float) -> str:
+def uri_path(path: str) -> str:
+    """A file path as the path of an SQLite URI: `%`, `?` and `#` escaped (SQLite decodes
+    %HH and ends the path at `?` or `#`). Not urllib's quote: its import costs a one-shot
+    scan more than the rest of this module."""
+    return path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+
+
+def _explain(exc: sqlite3.DatabaseError, path: str, timeout: float) -> str:
     text = str(exc)
     if "locked" in text or "busy" in text:
         return f"{path} is locked by a writer (waited {timeout:g} s); try again"
@@ -114,6 +119,6 @@ def _explain(exc: sqlite3.DatabaseError, path: Path, timeout: float) -> str:
     return f"cannot read {path}: {text}"
 
 
-def _identity(path: Path) -> tuple[int, int]:
+def _identity(path: str) -> tuple[int, int]:
     st = os.stat(path)
     return st.st_dev, st.st_ino

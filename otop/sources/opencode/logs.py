@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 
 from otop.core.model import LogRun
 
@@ -168,8 +167,8 @@ def _apply(run: _RunBuilder, pairs: dict[str, str], ts: float) -> None:
 class SharedLog:
     """Incremental reader of the shared `opencode.log` (1.18 and newer)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
         self._offset = 0
         self._inode: int | None = None
         self._since: float | None = None
@@ -179,12 +178,12 @@ class SharedLog:
 
     @property
     def exists(self) -> bool:
-        return self.path.is_file()
+        return os.path.isfile(self.path)
 
     def update(self, since: float) -> list[LogRun]:
         """Read what was appended; on first use start near `since` (epoch s) in a long file."""
         try:
-            st = self.path.stat()
+            st = os.stat(self.path)
         except OSError:
             self._runs.clear()
             self._inode = None
@@ -207,7 +206,7 @@ class SharedLog:
         return [r.freeze() for r in self._runs.values()]
 
     def _read(self, size: int) -> None:
-        with self.path.open("rb") as f:
+        with open(self.path, "rb") as f:
             f.seek(self._offset)
             data = f.read(size - self._offset)
         self._offset += len(data)
@@ -223,7 +222,7 @@ class SharedLog:
         if size < 4 * _CHUNK:
             return 0
         lo, hi = 0, size
-        with self.path.open("rb") as f:
+        with open(self.path, "rb") as f:
             while hi - lo > _CHUNK:
                 mid = (lo + hi) // 2
                 f.seek(mid)
@@ -247,20 +246,22 @@ class SharedLog:
             return f.tell()
 
 
-def read_process_log(path: Path, max_bytes: int = 4 << 20) -> LogRun | None:
+def read_process_log(path: str | os.PathLike[str], max_bytes: int = 4 << 20) -> LogRun | None:
     """One per-process log file of opencode 1.14 and older, as a run."""
-    m = _PER_PROCESS_NAME.match(path.name)
+    path = os.fspath(path)
+    name = os.path.basename(path)
+    m = _PER_PROCESS_NAME.match(name)
     started = parse_time(m.group(1)) if m else None
     try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
+        size = os.stat(path).st_size
+        with open(path, "rb") as f:
             if size > max_bytes:
                 f.seek(size - max_bytes)
                 f.readline()
             text = f.read().decode("utf-8", "replace")
     except OSError:
         return None
-    run = _RunBuilder(run_id=path.stem, started_at=started or 0.0, source=str(path))
+    run = _RunBuilder(run_id=os.path.splitext(name)[0], started_at=started or 0.0, source=path)
     for line in text.splitlines():
         om = _OLD_LINE.match(line)
         ts = parse_time(om.group(1)) if om else None

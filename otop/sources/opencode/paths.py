@@ -1,8 +1,8 @@
 """Where opencode keeps its database, logs and config, found the way opencode finds them.
 
 Light on purpose: `otop list --json` resolves the database from here before anything else
-loads (otop/cli/entry.py), so this module imports only `os` (and otop/core/xdg.py); pathlib
-comes with `find_paths`.
+loads (otop/cli/entry.py), so this module imports only `os` (and otop/core/xdg.py). Paths are
+strings: nothing a one-shot scan reads needs pathlib (17 million instructions to import).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from otop.core.xdg import xdg_dir
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
 
 
 class Paths:
@@ -22,15 +21,15 @@ class Paths:
 
     __slots__ = ("config_dir", "data_dir", "db", "log_dir")
 
-    def __init__(self, data_dir: Path, config_dir: Path, db: Path, log_dir: Path) -> None:
+    def __init__(self, data_dir: str, config_dir: str, db: str, log_dir: str) -> None:
         self.data_dir = data_dir
         self.config_dir = config_dir
         self.db = db
         self.log_dir = log_dir
 
     @property
-    def shared_log(self) -> Path:
-        return self.log_dir / "opencode.log"
+    def shared_log(self) -> str:
+        return os.path.join(self.log_dir, "opencode.log")
 
 
 def data_dir(env: Mapping[str, str]) -> str:
@@ -74,9 +73,6 @@ def config_dir(env: Mapping[str, str]) -> str:
 
 def find_paths(env: Mapping[str, str] | None = None, db: str | None = None) -> Paths:
     """Resolve opencode's paths from the environment (XDG dirs, OPENCODE_DB) or an explicit DB."""
-    from pathlib import Path
-
     env = os.environ if env is None else env
-    data = Path(data_dir(env))
-    config = Path(config_dir(env))
-    return Paths(data_dir=data, config_dir=config, db=Path(db_file(env, db)), log_dir=data / "log")
+    data = data_dir(env)
+    return Paths(data, config_dir(env), db_file(env, db), os.path.join(data, "log"))

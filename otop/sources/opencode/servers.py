@@ -7,9 +7,9 @@ costs no network module imports when no server is configured.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import NamedTuple
 
 from otop.core.xdg import xdg_dir
@@ -51,9 +51,9 @@ def load_servers(
 ) -> tuple[list[ServerConfig], list[str]]:
     """Servers from `@otop-servers`, `$OTOP_SERVERS` and `$XDG_CONFIG_HOME/otop/servers`."""
     texts = [tmux_option, env.get("OTOP_SERVERS", "")]
-    path = Path(xdg_dir(env, "XDG_CONFIG_HOME", ".config")) / "otop" / "servers"
-    with contextlib.suppress(OSError):  # no config file is the common case
-        texts.append(path.read_text(encoding="utf-8"))
+    path = os.path.join(xdg_dir(env, "XDG_CONFIG_HOME", ".config"), "otop", "servers")
+    with contextlib.suppress(OSError), open(path, encoding="utf-8") as f:
+        texts.append(f.read())  # no config file is the common case
     configs: dict[str, ServerConfig] = {}
     errors: list[str] = []
     for text in texts:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from pathlib import Path
 
 from otop.core.model import MessageRow, PartRow, SessionBrief, SessionDetail, Todo, Tokens, Turn
 from otop.sources.opencode import turn as turn_rules
@@ -21,7 +21,7 @@ _CHILDREN_LIMIT = 8
 class Store(Connection):
     """opencode's sessions, messages and parts, tolerant of older schemas."""
 
-    def __init__(self, path: Path, *, busy_timeout: float = 2.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 2.0) -> None:
         super().__init__(path, busy_timeout=busy_timeout)
         self._sums: dict[tuple[str, float, int], tuple[Tokens, float]] = {}
 
