@@ -93,6 +93,19 @@ def test_no_module_over_400_lines() -> None:
     assert big == []
 
 
+def test_a_module_of_named_tuples_does_not_postpone_annotations() -> None:
+    """typing.NamedTuple compiles every string annotation at import: a module of otop that
+    defines one keeps its annotations evaluated (see otop/core/model.py), which a one-shot
+    `list --json` pays for in every such module it loads."""
+    postponed = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "otop").rglob("*.py")
+        if "(NamedTuple):" in (text := p.read_text())
+        and "from __future__ import annotations" in text.splitlines()
+    ]
+    assert postponed == []
+
+
 def test_no_six_line_repeat_in_otop() -> None:
     """No six consecutive lines of code appear twice in otop/ (blank lines, comments, imports,
     docstring-only and bracket-only lines aside)."""

@@ -6,8 +6,6 @@ working-idle-working around tool calls); the first look at an agent is a baselin
 watcher that starts (or restarts) replays nothing.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -146,7 +144,7 @@ class Attention:
         }
 
     @classmethod
-    def from_json(cls, data: object, settle: float = DEFAULT_SETTLE) -> Attention:
+    def from_json(cls, data: object, settle: float = DEFAULT_SETTLE) -> "Attention":
         """Marks kept by an earlier watcher; anything malformed is dropped, never trusted."""
         out = cls(settle)
         if not isinstance(data, dict):

@@ -9,8 +9,6 @@ among what own evidence allows, is never `certain` alone, and when nothing else 
 answer is "cannot tell" rather than a swap. The processes of one directory are decided together.
 """
 
-from __future__ import annotations
-
 from collections.abc import Sequence
 from typing import NamedTuple
 

@@ -1,7 +1,5 @@
 """Pure: one session's newest rows, plus liveness and what the screen or log shows, to a state."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from otop.core.model import Confidence, Evidence, SessionDetail, State, ToolRun, Turn

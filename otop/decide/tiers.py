@@ -2,8 +2,6 @@
 kind of evidence (argv, the pane's title, its screen, the log) and returns a Clue: the sessions
 that evidence allows, and whether it is the process's own or shared with others."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from types import MappingProxyType

@@ -1,7 +1,5 @@
 """Pure: agents as JSON, as a plain table, and as tmux-safe status text."""
 
-from __future__ import annotations
-
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 

@@ -2,8 +2,6 @@
 built here once, as plain strings, and every view lays it out: the plain table, the app's
 cells, the popup's first frame and the desktop bars."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 from otop.core.model import Agent, Group, ProcKind, SessionDetail, State, Subagent

@@ -4,8 +4,6 @@ Each opencode process is read against its own data (otop/sources/homes.py): proc
 grouped by the database they use, and each group is correlated and decided against that
 database, its log and its sessions alone (otop/scan/database.py keeps one per database)."""
 
-from __future__ import annotations
-
 import os
 import time
 from collections.abc import Mapping
@@ -98,7 +96,7 @@ class Scanner:
         return self.default.store
 
     @property
-    def remotes(self) -> Remotes:
+    def remotes(self) -> "Remotes":
         """The configured opencode servers' pollers, made (and the HTTP modules imported) on
         first use: a machine without servers never pays for them."""
         if self._remotes is None:
@@ -108,7 +106,7 @@ class Scanner:
         return self._remotes
 
     @remotes.setter
-    def remotes(self, value: Remotes) -> None:
+    def remotes(self, value: "Remotes") -> None:
         self._remotes = value
 
     def close(self) -> None:

@@ -3,8 +3,6 @@ each uses, from one of two sources behind one interface: /proc read directly (Li
 path, otop/sources/procfs.py) or psutil alone (macOS and the BSDs, otop/sources/portable.py).
 The source is chosen once per platform; OTOP_PROCESS_SOURCE=psutil (or =proc) forces one."""
 
-from __future__ import annotations
-
 import os
 import time
 from collections.abc import Iterable, Mapping

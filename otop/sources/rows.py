@@ -1,8 +1,6 @@
 """What a process source says of each process, every scan, and of the opencode processes
 it keeps: the same records from /proc and from psutil."""
 
-from __future__ import annotations
-
 from typing import NamedTuple, Protocol
 
 

@@ -1,7 +1,5 @@
 """tmux, read the same way on every version into plain pane records; jump, capture, options."""
 
-from __future__ import annotations
-
 import os
 import re
 import time
@@ -105,7 +103,7 @@ class Target(NamedTuple):
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, name: str | None = None, path: str | None = None
-    ) -> Target:
+    ) -> "Target":
         """Explicit -L/-S first, else the server this process runs inside ($TMUX), else default."""
         if name or path:
             return cls(socket_name=name, socket_path=path)
@@ -126,6 +124,28 @@ class Target(NamedTuple):
         if self.socket_name:
             return ["-L", self.socket_name]
         return []
+
+
+class Running:
+    """A tmux command under way (see `Tmux.start`), or one that could not start (`error`)."""
+
+    def __init__(self, child: Child | None, name: str, error: str = "") -> None:
+        self.child = child
+        self.name = name
+        self.error = error
+
+    def lines(self) -> list[str]:
+        """What it printed, as lines; TmuxError with tmux's own words when it failed."""
+        if self.child is None:
+            raise TmuxError(self.error)
+        code, out, err = self.child.wait()
+        if code != 0:
+            text = err.decode("utf-8", "backslashreplace").strip()
+            raise TmuxError(" ".join(text.split()) or f"tmux {self.name} failed")
+        lines = out.decode("utf-8", "backslashreplace").split("\n")
+        while lines and lines[-1] == "":
+            lines.pop()
+        return lines
 
 
 class Tmux:
@@ -300,28 +320,6 @@ class Tmux:
                 raise
         self.cmd("select-window", "-t", pane.window_id)
         self.cmd("select-pane", "-t", pane.id)
-
-
-class Running:
-    """A tmux command under way (see `Tmux.start`), or one that could not start (`error`)."""
-
-    def __init__(self, child: Child | None, name: str, error: str = "") -> None:
-        self.child = child
-        self.name = name
-        self.error = error
-
-    def lines(self) -> list[str]:
-        """What it printed, as lines; TmuxError with tmux's own words when it failed."""
-        if self.child is None:
-            raise TmuxError(self.error)
-        code, out, err = self.child.wait()
-        if code != 0:
-            text = err.decode("utf-8", "backslashreplace").strip()
-            raise TmuxError(" ".join(text.split()) or f"tmux {self.name} failed")
-        lines = out.decode("utf-8", "backslashreplace").split("\n")
-        while lines and lines[-1] == "":
-            lines.pop()
-        return lines
 
 
 class _Then(str):

@@ -1,7 +1,5 @@
 """Pure readers of opencode's JSON `data` columns; a malformed row degrades, never raises."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Callable, Sequence
 from typing import NamedTuple

@@ -4,8 +4,6 @@ Kept apart from the HTTP client (otop/sources/opencode/remote.py), so that readi
 costs no network module imports when no server is configured.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import re
