@@ -32,6 +32,7 @@ from devtools.lab import OPENCODE_VERSION, Lab, find_binary, wait_until
 from devtools.store import OpencodeDB
 from devtools.terminal import Terminal
 from otop.scan.scanner import Options, Scanner
+from otop.sources.opencode.connection import uri_path
 from otop.sources.opencode.paths import db_file
 
 LONG = "[[stream:400:0.25]] tell me a long story"  # 100 s of streaming
@@ -208,7 +209,7 @@ class Rows:
     """A session's message rows in opencode's database, counted read-only."""
 
     def __init__(self, env: dict[str, str], session_id: str) -> None:
-        self.con = sqlite3.connect(f"file:{db_file(env)}?mode=ro", uri=True)
+        self.con = sqlite3.connect(f"file:{uri_path(db_file(env))}?mode=ro", uri=True)
         self.session_id = session_id
         self.before = self.count()
 

@@ -80,7 +80,7 @@ class Scanner:
         self.options = options or Options()
         self.paths: Paths = find_paths(env, self.options.db)
         explicit = self.options.db or (os.environ if env is None else env).get("OTOP_DB")
-        self.only: str | None = str(self.paths.db) if explicit else None
+        self.only: str | None = self.paths.db if explicit else None
         self.default = Database(self.paths)
         self.databases: dict[str, Database] = {self.default.path: self.default}
         own = Home(self.default.path, self.paths.data_dir, self.paths.config_dir, "")
