@@ -3,9 +3,12 @@ and no signal to a pid read from a file unless it is this user's own watcher."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,6 +122,37 @@ def test_lock_file_symlink_is_not_followed(runtime: Path, tmp_path: Path) -> Non
         rundir.take_lock(lock)
     assert victim.read_text() == "keep me\n"
     assert rundir.holder(lock) is None
+
+
+def test_a_reader_of_the_lock_does_not_stop_a_watcher_starting(runtime: Path) -> None:
+    """A reader (`holder`: doctor, `list --json`, a test waiting for the watcher) holds a shared
+    lock for one read. A watcher starting in that moment takes the lock once the read is done,
+    rather than exit as if another watcher ran (a CI run lost its watcher so)."""
+    lock = rundir.lock_path("/tmp/sock")
+    reader = os.fdopen(rundir.open_private(lock, os.O_RDONLY | os.O_CREAT), encoding="utf-8")
+    fcntl.flock(reader, fcntl.LOCK_SH)
+    done = threading.Timer(0.1, lambda: fcntl.flock(reader, fcntl.LOCK_UN))
+    done.start()
+    try:
+        held = rundir.take_lock(lock)
+    finally:
+        done.join()
+        reader.close()
+    with held:
+        assert rundir.holder(lock) == os.getpid()
+
+
+def test_a_running_watcher_keeps_its_lock(runtime: Path) -> None:
+    """While a watcher holds the lock (its pid and counts in the file), another is refused,
+    and told which pid runs."""
+    lock = rundir.lock_path("/tmp/sock")
+    with rundir.take_lock(lock) as held:
+        rundir.write_beats(held, 3, 2, 1)
+        started = time.monotonic()
+        with pytest.raises(rundir.AlreadyRunning, match=f"pid {os.getpid()}"):
+            rundir.take_lock(lock)
+        assert time.monotonic() - started < 2.0
+        assert rundir.beats(lock) == (3, 2, 1)
 
 
 def test_no_signal_to_a_pid_that_is_not_a_watcher(

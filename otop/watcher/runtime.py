@@ -110,17 +110,32 @@ class AlreadyRunning(Exception):
         self.pid = pid
 
 
+# How long a starting watcher tries for the lock. A reader (`holder`, `beats`: `otop doctor`,
+# `list --json`, the tests) holds a shared lock for the microseconds of one read; a watcher
+# holds its exclusive lock for its life. One refusal is no proof that a watcher runs.
+LOCK_TRIES = 50
+LOCK_RETRY_S = 0.01
+
+
 def take_lock(path: str) -> IO[str]:
     """Hold the watcher lock for as long as the returned file stays open."""
+    import time
+
     fd = open_private(path, os.O_RDWR | os.O_CREAT)
     f = os.fdopen(fd, "r+", encoding="utf-8")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    for attempt in range(LOCK_TRIES):
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if attempt + 1 < LOCK_TRIES:
+                time.sleep(LOCK_RETRY_S)
+    else:
         f.seek(0)
-        text = f.read().strip()
+        words = f.read().split()
         f.close()
-        raise AlreadyRunning(int(text) if text.isdigit() else None) from None
+        pid = int(words[0]) if words and words[0].isdigit() else None
+        raise AlreadyRunning(pid)
     f.seek(0)
     f.truncate()
     f.write(f"{os.getpid()}\n")
