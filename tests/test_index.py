@@ -3,6 +3,11 @@ their events stand still: real SQLite files in the real schema."""
 
 from __future__ import annotations
 
+import json
+import os
+import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -10,10 +15,12 @@ import pytest
 
 from devtools.store import OpencodeDB, now_ms
 from otop.scan import details as details_module
+from otop.scan.database import kept_name
 from otop.scan.scanner import Options, Scanner
-from otop.sources.opencode.index import RootIndex
+from otop.sources.opencode import index as index_module
+from otop.sources.opencode.index import FULL_EVERY, RootIndex
 from otop.sources.opencode.store import Store
-from tests.conftest import spawn_fake
+from tests.conftest import spawn_fake, wait_for
 
 HOUR = 3_600_000
 
@@ -48,6 +55,24 @@ def test_a_new_directory_reads_in_full(db: OpencodeDB, store: Store) -> None:
     assert index.full_reads == 2
 
 
+def test_many_sessions_touched_at_once_are_a_full_read(
+    db: OpencodeDB, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import of many sessions at once is read in full again, not looked up one by one."""
+    monkeypatch.setattr(index_module, "MANY_TOUCHED", 2)
+    index = RootIndex(store)
+    since = time.time() - 1800
+    assert index.roots({"/a"}, since) == []
+    db.session("/a", "One")
+    db.session("/a", "Two")
+    assert {b.title for b in index.roots({"/a"}, since)} == {"One", "Two"}
+    assert index.full_reads == 1
+    for title in ("Three", "Four", "Five"):
+        db.session("/a", title)
+    assert len(index.roots({"/a"}, since)) == 5
+    assert index.full_reads == 2
+
+
 def test_older_schema_always_reads_in_full(tmp_path: Path) -> None:
     """opencode 1.14 has the event tables but writes nothing to them: every call is a full
     read, and a session made after the first read is still seen."""
@@ -63,6 +88,102 @@ def test_older_schema_always_reads_in_full(tmp_path: Path) -> None:
     assert index.full_reads == 0  # no incremental state kept at all
     store.close()
     db.close()
+
+
+def fresh_store(db: OpencodeDB) -> Store:
+    """Another process's connection to the same database (a one-shot's, say)."""
+    store = Store(db.path)
+    store.open()
+    return store
+
+
+def test_the_next_one_shot_follows_the_event_log_from_the_kept_index(
+    db: OpencodeDB, tmp_path: Path
+) -> None:
+    """A one-shot keeps its index in a file; the next takes it up and reads only the events
+    since: the new session, the renamed one, not the archived one, and no full read."""
+    keep = str(tmp_path / "kept.json")
+    old = db.session("/a", "Old in a", at=now_ms() - 48 * HOUR)
+    gone = db.session("/a", "Archived soon", at=now_ms() - 48 * HOUR)
+    db.session("/z", "Old elsewhere", at=now_ms() - 48 * HOUR)
+    since = time.time() - 1800
+    first = RootIndex(fresh_store(db), keep)
+    assert {b.title for b in first.roots({"/a"}, since)} == {"Old in a", "Archived soon"}
+    assert first.full_reads == 1
+    new = db.session("/c", "New in c")
+    db.touch(old, title="Renamed in a")
+    db.touch(gone, time_archived=now_ms())
+    second = RootIndex(fresh_store(db), keep)
+    before = second.store.queries
+    got = {b.id: b.title for b in second.roots({"/a"}, since + 1)}
+    assert got == {old: "Renamed in a", new: "New in c"}
+    assert second.full_reads == 0
+    # The log's end and the kept row's id; the events since and their briefs; the new row's id.
+    assert second.store.queries - before == 5
+    third = RootIndex(fresh_store(db), keep)
+    assert {b.id for b in third.roots({"/a"}, since + 2)} == {old, new}
+    assert third.full_reads == 0
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        "another database",
+        "another log",
+        "a directory not kept",
+        "too old",
+        "not json",
+        "a symlink",
+    ],
+)
+def test_a_kept_index_that_does_not_fit_is_a_full_read(
+    db: OpencodeDB, tmp_path: Path, spoil: str
+) -> None:
+    """The kept file is taken up only for the very database, its directories, within the
+    full-read period, whole, and never through a symlink; else the one-shot reads in full,
+    and still answers right."""
+    keep = tmp_path / "kept.json"
+    db.session("/a", "Old in a", at=now_ms() - 48 * HOUR)
+    db.session("/b", "Old in b", at=now_ms() - 48 * HOUR)
+    since = time.time() - 1800
+    first = fresh_store(db)
+    RootIndex(first, str(keep)).roots({"/a"}, since)
+    first.close()
+    dirs = {"/a"}
+    if spoil == "another database":
+        other = OpencodeDB(tmp_path / "other.db")
+        other.session("/a", "Other's")
+        for i in range(5):  # its event log runs past the kept cursor
+            other.session("/x", f"Other's old {i}", at=now_ms() - 48 * HOUR)
+        other.close()
+        db.close()  # its log checkpointed into the file: what is replaced is all of it
+        (tmp_path / "other.db").replace(db.path)  # same path, another file
+    elif spoil == "a directory not kept":
+        dirs = {"/a", "/b"}
+    elif spoil in ("another log", "too old"):
+        # The same file name, device and inode, with another log (a database made again
+        # where the old one was, its inode reused); or a full read too long ago.
+        state = json.loads(keep.read_text())
+        if spoil == "another log":
+            state["mark"] = "evt_of_another_log"
+        else:
+            state["full_at"] -= FULL_EVERY + 1
+        keep.write_text(json.dumps(state))
+    elif spoil == "not json":
+        keep.write_text('{"version": 1, "cursor": ')
+    else:
+        target = tmp_path / "elsewhere.json"
+        keep.replace(target)
+        keep.symlink_to(target)
+    index = RootIndex(fresh_store(db), str(keep))
+    titles = {b.title for b in index.roots(dirs, since)}
+    assert index.full_reads == 1
+    expected = {
+        "another database": {"Other's"},
+        "a directory not kept": {"Old in a", "Old in b"},
+    }.get(spoil, {"Old in a"})
+    assert titles == expected
+    assert not keep.is_symlink()  # a planted link is replaced, never written through
 
 
 def test_event_range_is_a_rowid_search(db: OpencodeDB, store: Store) -> None:
@@ -118,3 +239,40 @@ def test_scanner_reuses_details_until_the_session_changes(
         proc.kill()
         proc.wait()
         db.close()
+
+
+def test_one_shot_lists_keep_the_index_for_the_next(
+    db: OpencodeDB,
+    tmp_path: Path,
+    spawn: list[subprocess.Popen[bytes]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`otop list --json` without a watcher reads the session table in full once; the next
+    one-shot follows the event log from the index the first kept (its full read stays the
+    first's), and still lists the agent with the session it runs."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # the agent's, as otop's
+    d = tmp_path / "p"
+    d.mkdir()
+    sid = db.session(str(d), "Kept")
+    db.finished_turn(sid, "hi", "done")
+    spawn.append(spawn_fake(d, "-s", sid))
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "OTOP_DB": str(db.path)}
+    argv = [sys.executable, "-m", "otop", "-L", f"otop-none-{os.getpid()}", "list", "--json"]
+
+    def listed() -> list[str]:
+        out = subprocess.run(argv, capture_output=True, env=env, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return [a["session_id"] for a in json.loads(out.stdout)["agents"]]
+
+    wait_for(lambda: listed() == [sid], what="the agent")
+    kept = run / "otop" / kept_name(str(db.path))
+    first = json.loads(kept.read_text())
+    db.session(str(d), "Another in p")
+    assert listed() == [sid]
+    second = json.loads(kept.read_text())
+    assert second["full_at"] == first["full_at"]
+    assert second["cursor"] > first["cursor"]
+    assert "Another in p" in {row[1] for row in second["known"]}
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600

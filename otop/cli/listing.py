@@ -48,9 +48,23 @@ def scanner(
             # asked (`list --cpu`), so that it answers at once.
             min_cpu_window=0.25 if one_shot and cpu else 0.0,
             servers=tuple(servers),
+            # A one-shot leaves its index of sessions for the next: it then follows the event
+            # log from there, instead of reading the whole session table again.
+            keep_dir=_keep_dir() if one_shot else None,
         ),
         tmux=tmux,
     )
+
+
+def _keep_dir() -> str | None:
+    """The private runtime directory, or None where it cannot be had (then every one-shot
+    reads in full, as the first does)."""
+    from otop.watcher.runtime import RuntimeDirError, runtime_dir
+
+    try:
+        return runtime_dir()
+    except (RuntimeDirError, OSError):
+        return None
 
 
 def scan_once(scanner: Scanner) -> Scan:

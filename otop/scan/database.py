@@ -21,10 +21,12 @@ from otop.sources.opencode.store import Store
 class Database:
     """The state of one opencode database between scans."""
 
-    def __init__(self, paths: Paths) -> None:
+    def __init__(self, paths: Paths, keep_dir: str | None = None) -> None:
+        """`keep_dir`: where a one-shot scan keeps its index of root sessions for the next."""
         self.paths = paths
         self.store = Store(paths.db)
-        self.index = RootIndex(self.store)
+        keep = os.path.join(keep_dir, kept_name(paths.db)) if keep_dir else None
+        self.index = RootIndex(self.store, keep)
         self.details = Details(self.store)
         self.log = SharedLog(paths.shared_log)
         self.prompts: dict[str, tuple[float | None, str]] = {}  # id -> (updated, prompt)
@@ -32,9 +34,9 @@ class Database:
         self.used = time.monotonic()  # when a scan last needed it
 
     @classmethod
-    def of(cls, home: Home) -> Database:
+    def of(cls, home: Home, keep_dir: str | None = None) -> Database:
         log_dir = os.path.join(home.data_dir, "log")
-        return cls(Paths(home.data_dir, home.config_dir, home.db, log_dir))
+        return cls(Paths(home.data_dir, home.config_dir, home.db, log_dir), keep_dir)
 
     @property
     def path(self) -> str:
@@ -108,3 +110,8 @@ class Database:
                 self.prompts[sid] = (stamp(sid), fresh.get(sid, ""))
         self.prompts = {k: v for k, v in self.prompts.items() if k in known}
         return {sid: self.prompts[sid][1] for sid in ids if self.prompts[sid][1]}
+
+
+def kept_name(db: str) -> str:
+    """The file a one-shot keeps a database's index in, named after its real path."""
+    return "roots" + os.path.realpath(db).replace("/", "%") + ".json"

@@ -58,6 +58,7 @@ class Options(NamedTuple):
     orphan_window: float = ORPHAN_WINDOW
     use_tmux: bool = True
     servers: tuple[ServerConfig, ...] = ()
+    keep_dir: str | None = None  # a one-shot keeps its index of sessions here for the next
 
 
 class _Found(NamedTuple):
@@ -81,7 +82,7 @@ class Scanner:
         self.paths: Paths = find_paths(env, self.options.db)
         explicit = self.options.db or (os.environ if env is None else env).get("OTOP_DB")
         self.only: str | None = self.paths.db if explicit else None
-        self.default = Database(self.paths)
+        self.default = Database(self.paths, self.options.keep_dir)
         self.databases: dict[str, Database] = {self.default.path: self.default}
         own = Home(self.default.path, self.paths.data_dir, self.paths.config_dir, "")
         self.procs = ProcScanner(default=own)
@@ -206,7 +207,7 @@ class Scanner:
             if self.only is not None and p.home.db != self.only:
                 continue
             if p.home.db not in self.databases:
-                self.databases[p.home.db] = Database.of(p.home)
+                self.databases[p.home.db] = Database.of(p.home, self.options.keep_dir)
             members.setdefault(p.home.db, []).append(p)
         mono = time.monotonic()
         out = []
@@ -237,7 +238,7 @@ class Scanner:
                 db.close()
                 del self.databases[path]
             if replaced and db is self.default:
-                self.default = self.databases[path] = Database(self.paths)
+                self.default = self.databases[path] = Database(self.paths, self.options.keep_dir)
 
     def _wants_process_logs(self) -> bool:
         """Per-process logs (opencode 1.14) are read when a database has no shared log."""

@@ -61,6 +61,11 @@ class Connection:
             self._con.close()
             self._con = None
 
+    @property
+    def identity(self) -> tuple[int, int] | None:
+        """The device and inode of the file open now (None before it is opened)."""
+        return self._file
+
     def replaced(self) -> bool:
         """Whether the file open here was removed, or another put in its place, since."""
         if self._con is None:

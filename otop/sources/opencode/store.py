@@ -81,6 +81,12 @@ class Store(Connection):
         # cannot be followed, so read in full until an event shows it is kept.
         return int(str(rows[0][0] or 0)) or None
 
+    def event_id(self, rowid: int) -> str | None:
+        """The id of one row of the event log (random in part: it tells one log from another
+        whose rows number alike), or None when there is no such row."""
+        rows = self._rows("SELECT id FROM event WHERE rowid = ?", [rowid])
+        return str(rows[0][0]) if rows else None
+
     def touched_since(self, cursor: int) -> tuple[set[str], int]:
         """Sessions with events after a cursor (a rowid range: cheap however long the log)."""
         rows = self._rows("SELECT rowid, aggregate_id FROM event WHERE rowid > ?", [cursor])
