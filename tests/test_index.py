@@ -14,8 +14,11 @@ from pathlib import Path
 import pytest
 
 from devtools.store import OpencodeDB, now_ms
+from otop.core.model import Home
 from otop.scan import details as details_module
-from otop.scan.database import kept_name
+from otop.scan import kept
+from otop.scan.database import Database
+from otop.scan.kept import kept_name
 from otop.scan.scanner import Options, Scanner
 from otop.sources.opencode import index as index_module
 from otop.sources.opencode.index import FULL_EVERY, RootIndex
@@ -90,39 +93,48 @@ def test_older_schema_always_reads_in_full(tmp_path: Path) -> None:
     db.close()
 
 
-def fresh_store(db: OpencodeDB) -> Store:
-    """Another process's connection to the same database (a one-shot's, say)."""
-    store = Store(db.path)
-    store.open()
-    return store
+class OneShot:
+    """What one `otop list` without a watcher does with a database's kept state: take it up,
+    find the roots, keep the state for the next, end."""
+
+    def __init__(self, db: OpencodeDB, keep_dir: Path) -> None:
+        home = Home(str(db.path), str(db.path.parent), str(keep_dir / "config"), "open")
+        self.database = Database.of(home, str(keep_dir))
+        self.index = self.database.index
+
+    def roots(self, dirs: set[str], since: float) -> set[str]:
+        self.database.store.open()
+        self.database.recall()
+        titles = {b.title for b in self.index.roots(dirs, since)}
+        self.database.keep_for_next()
+        self.database.close()
+        return titles
 
 
 def test_the_next_one_shot_follows_the_event_log_from_the_kept_index(
     db: OpencodeDB, tmp_path: Path
 ) -> None:
-    """A one-shot keeps its index in a file; the next takes it up and reads only the events
-    since: the new session, the renamed one, not the archived one, and no full read."""
-    keep = str(tmp_path / "kept.json")
+    """A one-shot keeps its index; the next takes it up and reads only the events since: the
+    new session, the renamed one, not the archived one, and no full read."""
     old = db.session("/a", "Old in a", at=now_ms() - 48 * HOUR)
     gone = db.session("/a", "Archived soon", at=now_ms() - 48 * HOUR)
     db.session("/z", "Old elsewhere", at=now_ms() - 48 * HOUR)
     since = time.time() - 1800
-    first = RootIndex(fresh_store(db), keep)
-    assert {b.title for b in first.roots({"/a"}, since)} == {"Old in a", "Archived soon"}
-    assert first.full_reads == 1
-    new = db.session("/c", "New in c")
+    first = OneShot(db, tmp_path)
+    assert first.roots({"/a"}, since) == {"Old in a", "Archived soon"}
+    assert first.index.full_reads == 1
+    db.session("/c", "New in c")
     db.touch(old, title="Renamed in a")
     db.touch(gone, time_archived=now_ms())
-    second = RootIndex(fresh_store(db), keep)
-    before = second.store.queries
-    got = {b.id: b.title for b in second.roots({"/a"}, since + 1)}
-    assert got == {old: "Renamed in a", new: "New in c"}
-    assert second.full_reads == 0
+    second = OneShot(db, tmp_path)
+    queries = second.database.store.queries
+    assert second.roots({"/a"}, since + 1) == {"Renamed in a", "New in c"}
+    assert second.index.full_reads == 0
     # The log's end and the kept row's id; the events since and their briefs; the new row's id.
-    assert second.store.queries - before == 5
-    third = RootIndex(fresh_store(db), keep)
-    assert {b.id for b in third.roots({"/a"}, since + 2)} == {old, new}
-    assert third.full_reads == 0
+    assert second.database.store.queries - queries == 5
+    third = OneShot(db, tmp_path)
+    assert third.roots({"/a"}, since + 2) == {"Renamed in a", "New in c"}
+    assert third.index.full_reads == 0
 
 
 @pytest.mark.parametrize(
@@ -133,22 +145,22 @@ def test_the_next_one_shot_follows_the_event_log_from_the_kept_index(
         "a directory not kept",
         "too old",
         "not json",
+        "another layout",
         "a symlink",
     ],
 )
 def test_a_kept_index_that_does_not_fit_is_a_full_read(
     db: OpencodeDB, tmp_path: Path, spoil: str
 ) -> None:
-    """The kept file is taken up only for the very database, its directories, within the
-    full-read period, whole, and never through a symlink; else the one-shot reads in full,
-    and still answers right."""
-    keep = tmp_path / "kept.json"
+    """What was kept is taken up only for the very database and event log, its directories,
+    within the full-read period, whole, of this layout, and never through a symlink; else the
+    one-shot reads in full, and still answers right."""
+    keep = tmp_path / kept_name(str(db.path))
     db.session("/a", "Old in a", at=now_ms() - 48 * HOUR)
     db.session("/b", "Old in b", at=now_ms() - 48 * HOUR)
     since = time.time() - 1800
-    first = fresh_store(db)
-    RootIndex(first, str(keep)).roots({"/a"}, since)
-    first.close()
+    OneShot(db, tmp_path).roots({"/a"}, since)
+    state = json.loads(keep.read_text())
     dirs = {"/a"}
     if spoil == "another database":
         other = OpencodeDB(tmp_path / "other.db")
@@ -158,32 +170,32 @@ def test_a_kept_index_that_does_not_fit_is_a_full_read(
         other.close()
         db.close()  # its log checkpointed into the file: what is replaced is all of it
         (tmp_path / "other.db").replace(db.path)  # same path, another file
+    elif spoil == "another log":  # a database made again where the old one was, same inode
+        state["index"]["mark"] = "evt_of_another_log"
     elif spoil == "a directory not kept":
         dirs = {"/a", "/b"}
-    elif spoil in ("another log", "too old"):
-        # The same file name, device and inode, with another log (a database made again
-        # where the old one was, its inode reused); or a full read too long ago.
-        state = json.loads(keep.read_text())
-        if spoil == "another log":
-            state["mark"] = "evt_of_another_log"
-        else:
-            state["full_at"] -= FULL_EVERY + 1
+    elif spoil == "too old":
+        state["index"]["full_at"] -= FULL_EVERY + 1
+    elif spoil == "another layout":
+        state["version"] += 1
+    if spoil in ("another log", "too old", "another layout"):
         keep.write_text(json.dumps(state))
     elif spoil == "not json":
-        keep.write_text('{"version": 1, "cursor": ')
-    else:
+        keep.write_text(keep.read_text()[:-20])
+    elif spoil == "a symlink":
         target = tmp_path / "elsewhere.json"
         keep.replace(target)
         keep.symlink_to(target)
-    index = RootIndex(fresh_store(db), str(keep))
-    titles = {b.title for b in index.roots(dirs, since)}
-    assert index.full_reads == 1
+    again = OneShot(db, tmp_path)
+    titles = again.roots(dirs, since)
+    assert again.index.full_reads == 1
     expected = {
         "another database": {"Other's"},
         "a directory not kept": {"Old in a", "Old in b"},
     }.get(spoil, {"Old in a"})
     assert titles == expected
     assert not keep.is_symlink()  # a planted link is replaced, never written through
+    assert json.loads(keep.read_text())["version"] == kept.VERSION
 
 
 def test_event_range_is_a_rowid_search(db: OpencodeDB, store: Store) -> None:
@@ -267,12 +279,12 @@ def test_one_shot_lists_keep_the_index_for_the_next(
         return [a["session_id"] for a in json.loads(out.stdout)["agents"]]
 
     wait_for(lambda: listed() == [sid], what="the agent")
-    kept = run / "otop" / kept_name(str(db.path))
-    first = json.loads(kept.read_text())
+    kept_file = run / "otop" / kept_name(str(db.path))
+    first = json.loads(kept_file.read_text())["index"]
     db.session(str(d), "Another in p")
     assert listed() == [sid]
-    second = json.loads(kept.read_text())
+    second = json.loads(kept_file.read_text())["index"]
     assert second["full_at"] == first["full_at"]
     assert second["cursor"] > first["cursor"]
     assert "Another in p" in {row[1] for row in second["known"]}
-    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert stat.S_IMODE(kept_file.stat().st_mode) == 0o600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from otop.sources.opencode.logs import SharedLog, parse_pairs, parse_time, read_process_log
@@ -99,6 +100,72 @@ def test_truncated_log_restarts(tmp_path: Path) -> None:
     reader.update(0)
     log.write_text(line(12, "r9", "creating instance", directory="/z"))
     assert [r.run_id for r in reader.update(0)] == ["r9"]
+
+
+def kept_and_taken_up(reader: SharedLog, path: Path) -> SharedLog:
+    """A reader of the next one-shot that took up what `reader` kept (through JSON, as kept)."""
+    state = reader.kept()
+    assert state is not None
+    again = SharedLog(path)
+    assert again.take_up(json.loads(json.dumps(state)))
+    return again
+
+
+def test_a_reader_goes_on_from_what_another_kept(tmp_path: Path) -> None:
+    """A one-shot's reader goes on from where the last one-shot's stopped (a half-written line
+    and a pending question among what it kept) and folds the same runs as one reader that read
+    it all; it reads only what was appended since."""
+    log = tmp_path / "opencode.log"
+    sid1, sid2 = "ses_aaaaaaaaaaaaaaaaaaaaaaaaaa", "ses_bbbbbbbbbbbbbbbbbbbbbbbbbb"
+    half = line(22, "r2", "loop", session__id=sid2)
+    write(
+        log,
+        line(10, "r1", "creating instance", directory="/p"),
+        line(11, "r1", "created", id=sid1, directory="/p"),
+        line(12, "r2", "creating instance", directory="/q"),
+        line(20, "r1", "loop", session__id=sid2, step="0"),
+        line(21, "r1", "asking", id="que_x1"),
+        line(21.5, "r1", "loop", session__id=sid1, step="1"),
+        half[:25],
+    )
+    first = SharedLog(log)
+    first.update(0)
+    second = kept_and_taken_up(first, log)
+    write(log, half[25:], line(30, "r1", "asking", id="per_y2"), line(31, "r3", "x"))
+    whole = SharedLog(log).update(0)
+    assert second.update(0) == whole
+    assert second.bytes_read == log.stat().st_size - first.bytes_read
+    third = kept_and_taken_up(second, log)
+    write(log, line(32, "r1", "evaluated", permission="bash"))
+    assert third.update(0) == SharedLog(log).update(0) != whole
+
+
+def test_what_another_reader_kept_of_another_file_is_not_taken_up(tmp_path: Path) -> None:
+    """A log replaced (another inode) or cut shorter than where the kept reader stopped is
+    read again from its start; a state that is not whole is refused."""
+    log = tmp_path / "opencode.log"
+    write(log, line(10, "r1", "creating instance", directory="/p"), line(11, "r1", "x"))
+    reader = SharedLog(log)
+    reader.update(0)
+    state = reader.kept()
+    assert state is not None
+    text = log.read_text()
+    with log.open("r+") as f:  # the same file (inode), written again from its start
+        f.write(text.replace("run=r1", "run=r7"))
+    assert not SharedLog(log).take_up(state)
+    log.write_text(line(12, "r9", "x"))  # shorter
+    again = SharedLog(log)
+    assert not again.take_up(state)
+    assert [r.run_id for r in again.update(0)] == ["r9"]
+    other = tmp_path / "other.log"
+    write(other, line(10, "r1", "creating instance", directory="/p"), line(11, "r1", "x"))
+    write(other, line(13, "r8", "x"))
+    other.replace(log)  # longer, another file
+    again = SharedLog(log)
+    assert not again.take_up(state)
+    assert [r.run_id for r in again.update(0)] == ["r1", "r8"]
+    for broken in ({**state, "runs": [["r1", 1.0]]}, {**state, "offset": "x"}, {"inode": 1}):
+        assert not SharedLog(log).take_up(broken)
 
 
 def test_missing_log(tmp_path: Path) -> None:

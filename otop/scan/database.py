@@ -4,12 +4,14 @@ log runs. A scanner keeps one for each database its processes use (otop/scan/sca
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
 from otop.core.model import Home, LogRun, Problem, Proc, SessionBrief
 from otop.decide.runs import proc_dir
+from otop.scan import kept
 from otop.scan.details import Details
 from otop.sources.opencode.connection import StoreError
 from otop.sources.opencode.index import RootIndex
@@ -25,13 +27,14 @@ class Database:
         """`keep_dir`: where a one-shot scan keeps its index of root sessions for the next."""
         self.paths = paths
         self.store = Store(paths.db)
-        keep = os.path.join(keep_dir, kept_name(paths.db)) if keep_dir else None
-        self.index = RootIndex(self.store, keep)
+        self.index = RootIndex(self.store)
         self.details = Details(self.store)
         self.log = SharedLog(paths.shared_log)
         self.prompts: dict[str, tuple[float | None, str]] = {}  # id -> (updated, prompt)
         self.process_logs: dict[str, tuple[int, LogRun]] = {}  # path -> (size, run)
         self.used = time.monotonic()  # when a scan last needed it
+        self.keep = os.path.join(keep_dir, kept.kept_name(paths.db)) if keep_dir else None
+        self._kept_text: str | None = None  # what is in the kept file now, as far as known
 
     @classmethod
     def of(cls, home: Home, keep_dir: str | None = None) -> Database:
@@ -44,6 +47,37 @@ class Database:
 
     def close(self) -> None:
         self.store.close()
+
+    def recall(self) -> None:
+        """Take up what the last one-shot kept of this database (once, before the first scan;
+        a database not kept for is not looked up)."""
+        if self.keep is None or self._kept_text is not None:
+            return
+        self._kept_text = ""
+        found = kept.read(self.keep)
+        if found is None:
+            return
+        state, self._kept_text = found
+        if isinstance(state.get("log"), dict):
+            self.log.take_up(state["log"])
+        if isinstance(state.get("index"), dict):
+            with contextlib.suppress(StoreError):  # the scan says why, when it reads
+                self.index.take_up(state["index"])
+
+    def keep_for_next(self) -> None:
+        """Leave this database's state for the next one-shot (written when it changed)."""
+        if self.keep is None:
+            return
+        try:
+            index = self.index.kept()
+        except StoreError:
+            index = None
+        log = self.log.kept()
+        if index is None and log is None:
+            return  # nothing a next one-shot could go on from
+        text = kept.text_of({"index": index, "log": log})
+        if text != self._kept_text and kept.write(self.keep, text):
+            self._kept_text = text
 
     def sessions(
         self,
@@ -110,8 +144,3 @@ class Database:
                 self.prompts[sid] = (stamp(sid), fresh.get(sid, ""))
         self.prompts = {k: v for k, v in self.prompts.items() if k in known}
         return {sid: self.prompts[sid][1] for sid in ids if self.prompts[sid][1]}
-
-
-def kept_name(db: str) -> str:
-    """The file a one-shot keeps a database's index in, named after its real path."""
-    return "roots" + os.path.realpath(db).replace("/", "%") + ".json"

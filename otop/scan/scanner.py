@@ -256,6 +256,7 @@ class Scanner:
     ) -> _Found:
         """Correlate and decide the processes of one database against its own rows."""
         mine: list[Problem] = []
+        db.recall()
         shared_log = db.log.exists
         runs: list[LogRun] = []
         if procs and shared_log:
@@ -278,6 +279,7 @@ class Scanner:
         details = db.details.bound(ids, db_ok, mine)
         orphans = db.details.orphans(bindings, sessions, window, db_ok, mine)
         db.details.end()
+        db.keep_for_next()
         if db_ok:
             screens = self._screens(bindings, details)
             agents = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timezone
+from typing import Any
 
 from otop.core.model import LogRun
 
@@ -19,6 +20,8 @@ _WORK = {"loop", "process", "stream", "exiting loop", "evaluated", "touching fil
 # How far before the oldest live process to start reading a large log.
 _BACKTRACK = 300.0
 _CHUNK = 1 << 16
+# How many bytes before where a reader stopped are kept with it, to know the file again.
+_TAIL = 64
 
 
 def parse_time(stamp: str) -> float | None:
@@ -81,6 +84,33 @@ class _RunBuilder:
         self.last_line_at = 0.0
         self.pending_ask: str | None = None
         self.pending_ask_at: float | None = None
+
+    def kept(self) -> list[object]:
+        """Its fields, in the order `of` reads them (sessions in order of last mention)."""
+        return [
+            self.run_id,
+            self.started_at,
+            self.source,
+            self.directory,
+            self.sessions,
+            self.created,
+            self.last_line_at,
+            self.pending_ask,
+            self.pending_ask_at,
+        ]
+
+    @classmethod
+    def of(cls, fields: list[Any]) -> _RunBuilder:
+        """A builder again from what `kept` gave (raises ValueError or TypeError if it is not)."""
+        run_id, started_at, source, directory, sessions, created, last, ask, ask_at = fields
+        run = cls(str(run_id), float(started_at), str(source))
+        run.directory = None if directory is None else str(directory)
+        run.sessions = {str(sid): float(ts) for sid, ts in dict(sessions).items()}
+        run.created = [str(sid) for sid in created]
+        run.last_line_at = float(last)
+        run.pending_ask = None if ask is None else str(ask)
+        run.pending_ask_at = None if ask_at is None else float(ask_at)
+        return run
 
     def see_session(self, sid: str, ts: float) -> None:
         self.sessions.pop(sid, None)
@@ -204,6 +234,49 @@ class SharedLog:
         for rid in [k for k, r in self._runs.items() if r.last_line_at < since - _BACKTRACK]:
             del self._runs[rid]
         return [r.freeze() for r in self._runs.values()]
+
+    def kept(self) -> dict[str, object] | None:
+        """Where this reader is and the runs it folded so far, for the next one-shot to go on
+        from (None before it read anything)."""
+        if self._inode is None or self._since is None:
+            return None
+        try:
+            tail = self._tail(self._offset)
+        except OSError:
+            return None
+        return {
+            "inode": self._inode,
+            "offset": self._offset,
+            "tail": tail.decode("latin-1"),
+            "since": self._since,
+            "rest": self._rest.decode("latin-1"),  # bytes, one for one
+            "runs": [run.kept() for run in self._runs.values()],
+        }
+
+    def take_up(self, state: dict[str, Any]) -> bool:
+        """Go on from where a one-shot's reader stopped, when it read this very file (same
+        inode, not shorter than where it stopped)."""
+        try:
+            st = os.stat(self.path)
+            inode, offset = int(state["inode"]), int(state["offset"])
+            if inode != st.st_ino or not 0 <= offset <= st.st_size:
+                return False
+            if self._tail(offset) != str(state["tail"]).encode("latin-1"):
+                return False  # another file made where the old one was, its inode reused
+            runs = [_RunBuilder.of(fields) for fields in state["runs"]]
+            since, rest = float(state["since"]), str(state["rest"]).encode("latin-1")
+        except (OSError, ValueError, TypeError, KeyError, UnicodeError):
+            return False
+        self._inode, self._offset, self._since, self._rest = inode, offset, since, rest
+        self._runs = {run.run_id: run for run in runs}
+        return True
+
+    def _tail(self, offset: int) -> bytes:
+        """The bytes just before an offset: what tells this file from another at that inode."""
+        start = max(0, offset - _TAIL)
+        with open(self.path, "rb") as f:
+            f.seek(start)
+            return f.read(offset - start)
 
     def _read(self, size: int) -> None:
         with open(self.path, "rb") as f:
