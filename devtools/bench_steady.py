@@ -74,12 +74,16 @@ def interleaved(commands: dict[str, Command], runs: int) -> dict[str, list[float
 
 def no_watcher_list(lab: Lab, runs: int, peer: Command | None) -> dict[str, list[float]]:
     """`otop list --json` scanning itself (no watcher): in the TUIs' tmux server ("cold"),
-    and with no tmux server at all ("outside": a socket nobody serves); each run beside one
-    of the peer's ("peer"), when there is one."""
+    with nothing kept from the run before ("fresh": no runtime directory to keep it in, so
+    every run reads the session table and the log as the first one-shot of a day does), and
+    with no tmux server at all ("outside": a socket nobody serves); each run beside one of
+    the peer's ("peer"), when there is one."""
     exe = otop_exe()
     env = {k: v for k, v in lab.env.items() if k != "TMUX"}
+    nowhere = {**lab.env, "XDG_RUNTIME_DIR": os.path.join(lab.root, "no-such-directory")}
     commands = {
         "cold": ([exe, "-L", lab.socket, "list", "--json"], lab.env),
+        "fresh": ([exe, "-L", lab.socket, "list", "--json"], nowhere),
         "outside": ([exe, "-L", f"{lab.socket}-none", "list", "--json"], env),
     }
     if peer is not None:
@@ -221,6 +225,8 @@ TIMED = [
     ("agent-ps beside those runs", "peer cold", ""),
     ("the same after 10,000 old sessions", "cold old", ""),
     ("agent-ps after them", "peer old", ""),
+    ("otop list --json with no watcher and nothing kept", "fresh", ""),
+    ("the same after the 10,000 sessions", "fresh old", ""),
     ("otop list --json with no tmux server at all", "outside", ""),
     ("the same after the 10,000 sessions", "outside old", ""),
     ("prefix+O to the popup's first rows, real client", "popup", "450 ms"),
@@ -236,6 +242,8 @@ RATIOS = [
     ("otop/agent-ps, no watcher", "cold", "peer cold", "<= 1.0"),
     ("otop/agent-ps after them, no watcher", "cold old", "peer old", "<= 1.0"),
     ("after/before the 10,000 sessions, no watcher", "cold old", "cold", "<= 1.1"),
+    ("otop/agent-ps, no watcher, nothing kept", "fresh", "peer cold", "<= 1.0"),
+    ("after/before the 10,000 sessions, no watcher, nothing kept", "fresh old", "fresh", ""),
     ("otop/agent-ps, no tmux server", "outside", "peer cold", "<= 1.0"),
     ("otop/agent-ps after them, no tmux server", "outside old", "peer old", "<= 1.0"),
 ]
