@@ -24,7 +24,8 @@ class Database:
     """The state of one opencode database between scans."""
 
     def __init__(self, paths: Paths, keep_dir: str | None = None) -> None:
-        """`keep_dir`: where a one-shot scan keeps its index of root sessions for the next."""
+        """`keep_dir`: where a one-shot scan keeps what it read of this database for the next
+        (otop/scan/kept.py); None for scanners that live on (the watcher, the app, serve)."""
         self.paths = paths
         self.store = Store(paths.db)
         self.index = RootIndex(self.store)
@@ -49,8 +50,8 @@ class Database:
         self.store.close()
 
     def recall(self) -> None:
-        """Take up what the last one-shot kept of this database (once, before the first scan;
-        a database not kept for is not looked up)."""
+        """Take up what the last one-shot kept of this database (once, before its first scan;
+        nothing without a keep directory)."""
         if self.keep is None or self._kept_text is not None:
             return
         self._kept_text = ""
