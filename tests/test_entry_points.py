@@ -74,6 +74,37 @@ def test_the_first_rows_come_before_textual(world: World) -> None:
     assert world.server("display", "-p", "-t", pane, "#{alternate_on}").strip() == "1"
 
 
+def test_the_watchers_scan_is_drawn_before_textual(world: World) -> None:
+    """With a watcher, the full-screen app draws the watcher's latest scan as plain rows at
+    once, as it draws its own first scan without one, while Textual loads (held back here)."""
+    add_agents(world)
+    world.load()
+    wait_for(world.watcher, what="the watcher")
+    world.wait_beats(2)
+    code = (
+        "import sys, time\n"
+        "class Slow:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'textual':\n"
+        "            time.sleep(600)\n"
+        "sys.meta_path.insert(0, Slow())\n"
+        f"sys.argv = ['otop', '-L', {world.server.socket!r}]\n"
+        "from otop.cli.entry import command\n"
+        "command()\n"
+    )
+    pane = world.server.new_window(
+        world.tmp, f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+    )
+
+    def screen() -> str:
+        return world.server("capture-pane", "-p", "-t", pane)
+
+    wait_for(lambda: "Work perm" in screen(), 30, what="the first rows")
+    text = screen()
+    assert "sort: urgency" in text and "loading…" in text and "permission" in text, text
+    assert world.server("display", "-p", "-t", pane, "#{alternate_on}").strip() == "1"
+
+
 @pytest.mark.tmux
 def test_the_plugin_runs_the_command_its_option_names(tmp_path: Path) -> None:
     """With no otop on PATH and `@otop-command` set to `python -m otop`, loading the plugin

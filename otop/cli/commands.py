@@ -65,11 +65,16 @@ def cmd_ui(args: argparse.Namespace) -> int:
     if args.client:
         os.environ[act.CLIENT_ENV] = args.client
         typed = typeahead.take(backend.tmux, args.client)
+    # The first rows are drawn before Textual loads: the watcher's latest scan, else the app's
+    # own first one. The popup's were drawn already when the watcher's were fresh enough
+    # (otop/cli/entry.py::first_frame, before this module loaded).
     first = _published_scan(scanner, snapshot.FIRST_FRAME_FRESH)
     drawn = False
-    if first is None:  # no watcher's scan: the app's own first one, drawn before Textual loads
+    if first is None:
         first = backend.scan()
         drawn = _first_frame(first, raw=not popup)
+    elif not popup:
+        drawn = _first_frame(first, raw=True)
     try:
         from otop.ui.app import OtopApp
 
