@@ -320,17 +320,20 @@ def measure(w: World, args: argparse.Namespace) -> tuple[steady.Times, dict[str,
     for name, times in steady.no_watcher_list(w.lab, args.runs, peer).items():
         t[name if name != "peer" else "peer cold"] = times
     one["first alone"], one["cpu alone"] = steady.app_figures(w.lab)
-    # The watcher's answer before and after the write is timed just before and just after it
-    # (the write's seconds apart, not the minutes of the figures between): the load swings.
+    # Answers before and after the write are timed just before and just after it (the write's
+    # seconds apart, not the minutes of the figures between): the load swings.
+    steady.settle()
+    for name, times in steady.no_watcher_list(w.lab, args.runs, peer).items():
+        t[name + " before"] = times
     w.watcher = steady.start_watcher(w.lab, str(ROOT / "otop.tmux"))
-    settle()
+    steady.settle()
     t["snap before"] = [w.otop("list", "--json") for _ in range(args.runs)]
     t0 = time.monotonic()
     db = OpencodeDB(Path(db_file(w.lab.env)))
     add_history(db, 10_000)
     db.close()
     one["added"] = time.monotonic() - t0
-    settle()
+    steady.settle()
     t["snap old"] = [w.otop("list", "--json") for _ in range(args.runs)]
     steady.stop_watcher(w.lab)
     for name, times in steady.no_watcher_list(w.lab, args.runs, peer).items():
@@ -339,15 +342,6 @@ def measure(w: World, args: argparse.Namespace) -> tuple[steady.Times, dict[str,
     for name in ("peer", "peer cold", "peer old"):
         t.setdefault(name, [nan])  # agent-ps could not be installed, or found no agent
     return t, one
-
-
-def settle() -> None:
-    """Before timing the watcher's answers around the write: what was written is on disk, and
-    the watcher has scanned the world it finds (its first scans, or the 10,000 new sessions).
-    The kernel writing back the bench's ~370 MB, or a watcher catching up, loads the machine
-    while the runs are timed: the write had not settled (1.07-1.21 after/before without this)."""
-    os.sync()
-    time.sleep(10)
 
 
 def report(w: World, args: argparse.Namespace) -> None:
