@@ -162,5 +162,16 @@ def test_the_bench_times_compared_commands_side_by_side(tmp_path: Path) -> None:
     }
     times = interleaved(commands, 4)
     assert log.read_text().split() == [*"abc", *"bca", *"cab", *"abc"]
-    assert {n: len(t) for n, t in times.items()} == {"a": 4, "b": 4, "c": 4}
-    assert all(t == sorted(t) and t[0] > 0 for t in times.values())
+    assert {n: len(t) for n, t in times.items()} == {n: 4 for n in ("a", "b", "c")} | {
+        f"{n} cpu": 4 for n in ("a", "b", "c")
+    }
+    assert all(t == sorted(t) and t[0] >= 0 for t in times.values())
+    assert all(times[n][0] > 0 for n in "abc")
+    # CPU time is the command's own (its children's included), not the clock's.
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    waits = "import time\ntime.sleep(0.3)"
+    times = interleaved(
+        {"burn": ([sys.executable, "-c", burn], {}), "waits": ([sys.executable, "-c", waits], {})},
+        1,
+    )
+    assert times["burn cpu"][0] >= 0.25 and times["waits cpu"][0] < 0.2 < times["waits"][0]
