@@ -261,10 +261,10 @@ RATIOS = [
     ("otop/agent-ps, no watcher", "cold", "peer cold", "<= 1.0"),
     ("otop/agent-ps after them, no watcher", "cold old", "peer old", "<= 1.0"),
     ("after/before the 10,000 sessions, no watcher", "cold old", "cold before", "<= 1.1"),
-    ("the same in CPU time", "cold old cpu", "cold before cpu", "<= 1.1"),
+    ("the same in CPU time", "cold cpu old", "cold cpu before", "<= 1.1"),
     ("otop/agent-ps, no watcher, nothing kept", "fresh", "peer cold", "<= 1.0"),
     ("after/before the 10,000 sessions, no watcher, nothing kept", "fresh old", "fresh before", ""),
-    ("the same in CPU time", "fresh old cpu", "fresh before cpu", ""),
+    ("the same in CPU time", "fresh cpu old", "fresh cpu before", ""),
     ("otop/agent-ps, no tmux server", "outside", "peer cold", "<= 1.0"),
     ("otop/agent-ps after them, no tmux server", "outside old", "peer old", "<= 1.0"),
 ]
