@@ -12,20 +12,21 @@ import json
 import os
 from typing import Any
 
+from otop.watcher.runtime import open_private, private_name
+
 # The file's layout; another number is read as no file.
 VERSION = 1
 
 
 def kept_name(db: str) -> str:
     """The file a database's state is kept in, named after the database's real path."""
-    return "kept" + os.path.realpath(db).replace("/", "%") + ".json"
+    return private_name("kept", db, ".json")
 
 
 def read(path: str) -> tuple[dict[str, Any], str] | None:
     """The state kept at a path and its text, or None (never through a symlink)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        with os.fdopen(fd, encoding="utf-8") as f:
+        with os.fdopen(open_private(path, os.O_RDONLY), encoding="utf-8") as f:
             text = f.read()
         state = json.loads(text)
     except (OSError, ValueError):
@@ -45,8 +46,8 @@ def write(path: str, text: str) -> bool:
     written through); False when it could not be written."""
     part = f"{path}.{os.getpid()}"
     try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        with os.fdopen(os.open(part, flags, 0o600), "w", encoding="utf-8") as f:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        with os.fdopen(open_private(part, flags), "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(part, path)
     except OSError:

@@ -91,10 +91,14 @@ def server_alive(socket_path: str) -> bool:
 
 
 def private_file(kind: str, socket_path: str, ext: str) -> str:
-    """A file of the runtime directory that belongs to one tmux server, named after the
-    socket's real path (on macOS /tmp is /private/tmp, and tmux says the latter)."""
-    real = os.path.realpath(socket_path)
-    return os.path.join(runtime_dir(), kind + real.replace("/", "%") + ext)
+    """A file of the runtime directory that belongs to one tmux server."""
+    return os.path.join(runtime_dir(), private_name(kind, socket_path, ext))
+
+
+def private_name(kind: str, path: str, ext: str) -> str:
+    """The name of a runtime file that belongs to one file (a tmux socket, a database), after
+    its real path (on macOS /tmp is /private/tmp, and tmux says the latter)."""
+    return kind + os.path.realpath(path).replace("/", "%") + ext
 
 
 def lock_path(socket_path: str) -> str:
