@@ -42,6 +42,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The watcher's locks, attention and kept files of every test in a runtime directory of
+    # this run's own (removed at its end), not in the machine's: what the tests start reads and
+    # writes there, and a user's running otop neither sees them nor is seen.
+    runtime = tempfile.mkdtemp(prefix="otop-run-")
+    config.add_cleanup(lambda: shutil.rmtree(runtime, ignore_errors=True))
+    os.environ["XDG_RUNTIME_DIR"] = runtime
     binary = config.getoption("--tmux")
     if binary:
         # A directory holding only this tmux, first on PATH: tmux servers, their clients, the
