@@ -43,7 +43,8 @@ def test_one_full_read_then_the_event_log(db: OpencodeDB, store: Store) -> None:
     got = {b.id: b.title for b in index.roots({"/a"}, since)}
     assert got == {old: "Renamed in a", new: "New in c"}
     assert child not in got
-    assert index.full_reads == 1 and store.queries - before == 2
+    # The log's newest row, the sessions touched before it, their briefs.
+    assert index.full_reads == 1 and store.queries - before == 3
     db.touch(new, time_archived=now_ms())
     assert set(b.id for b in index.roots({"/a"}, since)) == {old}
 
@@ -74,6 +75,21 @@ def test_many_sessions_touched_at_once_are_a_full_read(
         db.session("/a", title)
     assert len(index.roots({"/a"}, since)) == 5
     assert index.full_reads == 2
+
+
+def test_touched_sessions_stop_one_past_the_most(db: OpencodeDB, store: Store) -> None:
+    """The log after a cursor names each touched session once, however many events it has;
+    past `most` sessions the query stops at one more, and the cursor is the log's newest row."""
+    start = store.event_cursor() or 0
+    busy = db.session("/a", "Busy")
+    for n in range(20):
+        db.touch(busy, title=f"Busy {n}")
+    others = [db.session("/a", f"Other {n}") for n in range(6)]
+    newest = store.event_cursor()
+    assert store.touched_since(start, 10) == ({busy, *others}, newest)
+    touched, cursor = store.touched_since(start, 3)
+    assert len(touched) == 4 and touched <= {busy, *others} and cursor == newest
+    assert store.touched_since(cursor, 3) == (set(), cursor)
 
 
 def test_older_schema_always_reads_in_full(tmp_path: Path) -> None:
@@ -130,8 +146,9 @@ def test_the_next_one_shot_follows_the_event_log_from_the_kept_index(
     queries = second.database.store.queries
     assert second.roots({"/a"}, since + 1) == {"Renamed in a", "New in c"}
     assert second.index.full_reads == 0
-    # The log's end and the kept row's id; the events since and their briefs; the new row's id.
-    assert second.database.store.queries - queries == 5
+    # The log's end and the kept row's id; the log's end again, the sessions touched before it
+    # and their briefs; the new row's id.
+    assert second.database.store.queries - queries == 6
     third = OneShot(db, tmp_path)
     assert third.roots({"/a"}, since + 2) == {"Renamed in a", "New in c"}
     assert third.index.full_reads == 0

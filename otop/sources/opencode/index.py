@@ -53,7 +53,7 @@ class RootIndex:
             and 0.0 <= now - self.full_at <= FULL_EVERY
             and since >= self.since
         ):
-            touched, cursor = self.store.touched_since(self.cursor)
+            touched, cursor = self.store.touched_since(self.cursor, MANY_TOUCHED)
             if len(touched) <= MANY_TOUCHED:
                 return self._follow(touched, cursor, dirs, since)
         return self._full_read(dirs, since, now)

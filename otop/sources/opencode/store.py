@@ -87,11 +87,18 @@ class Store(Connection):
         rows = self._rows("SELECT id FROM event WHERE rowid = ?", [rowid])
         return str(rows[0][0]) if rows else None
 
-    def touched_since(self, cursor: int) -> tuple[set[str], int]:
-        """Sessions with events after a cursor (a rowid range: cheap however long the log)."""
-        rows = self._rows("SELECT rowid, aggregate_id FROM event WHERE rowid > ?", [cursor])
-        ids = {str(r[1]) for r in rows}
-        return ids, max([cursor, *(int(r[0]) for r in rows)])  # type: ignore[call-overload]
+    def touched_since(self, cursor: int, most: int) -> tuple[set[str], int]:
+        """Sessions with events after a cursor (a rowid range: cheap however long the log) and
+        the log's newest row. Past `most` sessions it stops at one more (the caller reads in
+        full then), not at the end of an import's thousands of rows."""
+        newest = int(str(self._rows("SELECT max(rowid) FROM event")[0][0] or 0))
+        if newest <= cursor:
+            return set(), cursor
+        rows = self._rows(
+            "SELECT DISTINCT aggregate_id FROM event WHERE rowid > ? AND rowid <= ? LIMIT ?",
+            [cursor, newest, most + 1],
+        )
+        return {str(r[0]) for r in rows}, newest
 
     def sequences(self, ids: Iterable[str]) -> dict[str, int] | None:
         """Each session's event count so far (changes with every write to it), or None when
