@@ -101,16 +101,6 @@ class World:
     def idle_count(self) -> int:
         return sum(s == "idle" for s in self.states().values())
 
-    def otop(self, *args: str) -> float:
-        t0 = time.perf_counter()
-        subprocess.run(
-            [otop_exe(), "-L", self.lab.socket, *args],
-            env=self.lab.env,
-            capture_output=True,
-            check=True,
-        )
-        return time.perf_counter() - t0
-
     def close(self) -> None:
         self.scanner.close()
         self.lab.close()
@@ -327,14 +317,16 @@ def measure(w: World, args: argparse.Namespace) -> tuple[steady.Times, dict[str,
         t[name + " before"] = times
     w.watcher = steady.start_watcher(w.lab, str(ROOT / "otop.tmux"))
     steady.settle()
-    t["snap before"] = [w.otop("list", "--json") for _ in range(args.runs)]
+    for name, times in steady.interleaved({"snap": snap}, args.runs).items():
+        t[name + " before"] = times  # "snap before", and its CPU time "snap cpu before"
     t0 = time.monotonic()
     db = OpencodeDB(Path(db_file(w.lab.env)))
     add_history(db, 10_000)
     db.close()
     one["added"] = time.monotonic() - t0
     steady.settle()
-    t["snap old"] = [w.otop("list", "--json") for _ in range(args.runs)]
+    for name, times in steady.interleaved({"snap": snap}, args.runs).items():
+        t[name + " old"] = times  # "snap old", and its CPU time "snap cpu old"
     steady.stop_watcher(w.lab)
     for name, times in steady.no_watcher_list(w.lab, args.runs, peer).items():
         t[name + " old"] = times

@@ -258,6 +258,7 @@ TIMED = [
 RATIOS = [
     ("otop/agent-ps, from the watcher", "snap", "peer", "<= 0.35"),
     ("after/before the 10,000 sessions, from the watcher", "snap old", "snap before", "<= 1.1"),
+    ("the same in CPU time", "snap cpu old", "snap cpu before", "<= 1.1"),
     ("otop/agent-ps, no watcher", "cold", "peer cold", "<= 1.0"),
     ("otop/agent-ps after them, no watcher", "cold old", "peer old", "<= 1.0"),
     ("after/before the 10,000 sessions, no watcher", "cold old", "cold before", "<= 1.1"),
