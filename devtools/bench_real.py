@@ -318,7 +318,7 @@ def measure(w: World, args: argparse.Namespace) -> tuple[steady.Times, dict[str,
     w.watcher = steady.start_watcher(w.lab, str(ROOT / "otop.tmux"))
     steady.settle()
     for name, times in steady.interleaved({"snap": snap}, args.runs).items():
-        t[name + " before"] = times  # "snap before", and its CPU time "snap cpu before"
+        t[name + " before"] = times  # "snap before"; "snap cpu before", "snap own before"
     t0 = time.monotonic()
     db = OpencodeDB(Path(db_file(w.lab.env)))
     add_history(db, 10_000)
@@ -326,7 +326,7 @@ def measure(w: World, args: argparse.Namespace) -> tuple[steady.Times, dict[str,
     one["added"] = time.monotonic() - t0
     steady.settle()
     for name, times in steady.interleaved({"snap": snap}, args.runs).items():
-        t[name + " old"] = times  # "snap old", and its CPU time "snap cpu old"
+        t[name + " old"] = times  # "snap old"; "snap cpu old", "snap own old"
     steady.stop_watcher(w.lab)
     for name, times in steady.no_watcher_list(w.lab, args.runs, peer).items():
         t[name + " old"] = times

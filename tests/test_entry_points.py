@@ -158,8 +158,8 @@ def test_the_bench_times_compared_commands_side_by_side(tmp_path: Path) -> None:
     }
     times = interleaved(commands, 4)
     assert log.read_text().split() == [*"abc", *"bca", *"cab", *"abc"]
-    assert {n: len(t) for n, t in times.items()} == {n: 4 for n in ("a", "b", "c")} | {
-        f"{n} cpu": 4 for n in ("a", "b", "c")
+    assert {n: len(t) for n, t in times.items()} == {
+        f"{n}{kind}": 4 for n in "abc" for kind in ("", " cpu", " own")
     }
     assert all(t == sorted(t) and t[0] >= 0 for t in times.values())
     assert all(times[n][0] > 0 for n in "abc")
@@ -171,3 +171,23 @@ def test_the_bench_times_compared_commands_side_by_side(tmp_path: Path) -> None:
         1,
     )
     assert times["burn cpu"][0] >= 0.25 and times["waits cpu"][0] < 0.2 < times["waits"][0]
+    # Its own time leaves out only the wait for a core: sleeping is the command's own.
+    assert times["waits own"][0] > 0.25
+
+
+@pytest.mark.skipif(not Path("/proc/self/schedstat").exists(), reason="Linux's schedstat")
+def test_the_bench_leaves_out_the_wait_for_a_core() -> None:
+    """A command sharing its one core with a busy process: its wall time about doubles, its
+    own time (the wall less its wait for a core) stays near its CPU time."""
+    from devtools.bench_steady import interleaved
+
+    pin = "import os, time\nos.sched_setaffinity(0, {0})\nt = time.process_time()\n"
+    burn = pin + "while time.process_time() - t < 0.3: pass"
+    rival = subprocess.Popen([sys.executable, "-c", pin + "while True: pass"])
+    try:
+        times = interleaved({"burn": ([sys.executable, "-c", burn], {})}, 1)
+    finally:
+        rival.kill()
+        rival.wait()
+    wall, own, cpu = times["burn"][0], times["burn own"][0], times["burn cpu"][0]
+    assert wall > 0.5 and cpu >= 0.25 and own < 0.8 * wall and own < cpu + 0.15, times
