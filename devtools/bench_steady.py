@@ -267,34 +267,23 @@ TIMED = [
     ("Enter in a TUI to opencode's row of the prompt", "sse db", ""),
     ("that row to the /events event (otop's own part)", "sse otop", ""),
 ]
+# After/before the 10,000 sessions is judged in CPU time: what a growing history would cost the
+# command. On a machine this loaded, most of a run's wall time is waiting for a core (about
+# 100 of 150 ms, from schedstat), and that wait drifts by a third over minutes, before and after
+# alike: the wall and own-time ratios are printed, not judged.
 RATIOS = [
     ("otop/agent-ps, from the watcher", "snap", "peer", "<= 0.35"),
     ("after/before the 10,000 sessions, from the watcher", "snap old", "snap before", ""),
-    (
-        "the same in its own time (less its wait for a core)",
-        "snap own old",
-        "snap own before",
-        "<= 1.1",
-    ),
-    ("the same in CPU time", "snap cpu old", "snap cpu before", ""),
+    ("the same, less its wait for a core", "snap own old", "snap own before", ""),
+    ("the same in CPU time", "snap cpu old", "snap cpu before", "<= 1.1"),
     ("otop/agent-ps, no watcher", "cold", "peer cold", "<= 1.0"),
     ("otop/agent-ps after them, no watcher", "cold old", "peer old", "<= 1.0"),
     ("after/before the 10,000 sessions, no watcher", "cold old", "cold before", ""),
-    (
-        "the same in its own time (less its wait for a core)",
-        "cold own old",
-        "cold own before",
-        "<= 1.1",
-    ),
-    ("the same in CPU time", "cold cpu old", "cold cpu before", ""),
+    ("the same, less its wait for a core", "cold own old", "cold own before", ""),
+    ("the same in CPU time", "cold cpu old", "cold cpu before", "<= 1.1"),
     ("otop/agent-ps, no watcher, nothing kept", "fresh", "peer cold", "<= 1.0"),
     ("after/before the 10,000 sessions, no watcher, nothing kept", "fresh old", "fresh before", ""),
-    (
-        "the same in its own time (less its wait for a core)",
-        "fresh own old",
-        "fresh own before",
-        "",
-    ),
+    ("the same, less its wait for a core", "fresh own old", "fresh own before", ""),
     ("the same in CPU time", "fresh cpu old", "fresh cpu before", ""),
     ("otop/agent-ps, no tmux server", "outside", "peer cold", "<= 1.0"),
     ("otop/agent-ps after them, no tmux server", "outside old", "peer old", "<= 1.0"),
