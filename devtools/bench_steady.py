@@ -287,6 +287,9 @@ RATIOS = [
     ("the same in CPU time", "fresh cpu old", "fresh cpu before", ""),
     ("otop/agent-ps, no tmux server", "outside", "peer cold", "<= 1.0"),
     ("otop/agent-ps after them, no tmux server", "outside old", "peer old", "<= 1.0"),
+    ("after/before the 10,000 sessions, no tmux server", "outside old", "outside before", ""),
+    ("the same, less its wait for a core", "outside own old", "outside own before", ""),
+    ("the same in CPU time", "outside cpu old", "outside cpu before", "<= 1.1"),
 ]
 SINGLE = [
     ("otop full screen, steady CPU, with a watcher", "cpu with", "%", "< 1.5 %"),
