@@ -100,6 +100,10 @@ class Lab:
             "LANG": "C.UTF-8",
             **QUIET_ENV,
         }
+        # The caller's runtime directory (the test run's own, under pytest): the lab's watcher
+        # keeps its lock and scan where the caller's reads look for them.
+        if "XDG_RUNTIME_DIR" in os.environ:
+            self.env["XDG_RUNTIME_DIR"] = os.environ["XDG_RUNTIME_DIR"]
         # The tmux server runs with this very dict: what a caller adds to `env` reaches it.
         self.tmux = PrivateTmux("otop-lab", self.env)
         self.socket = self.tmux.socket
