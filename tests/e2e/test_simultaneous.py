@@ -70,13 +70,15 @@ def truth(lab: Lab, tags: dict[str, str]) -> dict[str, str]:
         con.close()
 
 
-def look(scanner: Scanner, panes: list[str], real: dict[str, str], tally: Tally) -> int:
+def look(scanner: Scanner, panes: list[str], lab: Lab, tags: dict[str, str], tally: Tally) -> int:
     """One scan: count panes bound right (certain or likely); record any pane bound to another
     pane's session at all, or to any wrong session at certain or likely (an old session
-    offered as a guess, marked so, is allowed)."""
+    offered as a guess, marked so, is allowed). The truth is read after the scan: a prompt
+    written between a truth read before it and the scan made a right answer look wrong."""
     tally.looks += 1
     right = 0
     agents = {a.pane.id: a for a in scanner.scan().agents if a.pane and a.proc}
+    real = truth(lab, tags)
     for pane in panes:
         a = agents.get(pane)
         if a is None:
@@ -108,17 +110,16 @@ def one_round(lab: Lab, panes: list[str], number: int, tally: Tally) -> None:
         order.reverse()  # never the start order
         for p in order:
             lab.type(p, f"{tags[p]} [[title:Round {number} pane {p[1:]}]] [[stream:2:0.1]]")
-            look(scanner, panes, truth(lab, tags), tally)
+            look(scanner, panes, lab, tags, tally)
         deadline = time.monotonic() + 90
         while True:
-            real = truth(lab, tags)
-            if look(scanner, panes, real, tally) == PANES:
+            if look(scanner, panes, lab, tags, tally) == PANES:
                 tally.settled_after.append(time.monotonic() - t0)
                 break
             assert time.monotonic() < deadline, f"round {number} never settled: {tally}"
             time.sleep(0.3)
         for _ in range(5):  # and it stays right
-            look(scanner, panes, truth(lab, tags), tally)
+            look(scanner, panes, lab, tags, tally)
     finally:
         for b in burners:
             b.kill()
