@@ -36,6 +36,14 @@ class PrivateTmux:
             raise RuntimeError(f"tmux {' '.join(args)}: {out.stderr.strip()}")
         return out.stdout
 
+    def binding(self, key: str, table: str = "prefix") -> str:
+        """What a key runs in a key table, as `list-keys` prints it ("" when unbound): read
+        from the whole table, since tmux 3.7c prints nothing for `list-keys -T TABLE KEY`."""
+        from otop.plugin.wiring import bound_key
+
+        lines = self("list-keys", "-T", table, check=False).splitlines()
+        return next((line for line in lines if bound_key(line) == key), "")
+
     def window(self, session: str, *args: str, size: tuple[int, int] | None = None) -> str:
         """A new window in `session` (`args`: new-window's, e.g. -n NAME -c DIR COMMAND); the
         first makes the server (with no config file) and the session, `size` columns by rows.

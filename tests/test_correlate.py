@@ -183,6 +183,20 @@ def test_pane_title_cut_at_40() -> None:
     assert b[0].session_id == "ses_A"
 
 
+def test_pane_title_as_tmux_37_keeps_it() -> None:
+    """A title holding `\\` and `#(` matches as tmux 3.7 and newer keep it in the pane title
+    (backslashes doubled, `#(` made `_(`), and a title differing elsewhere still does not."""
+    title = "Fix C:\\tmp #(quoting)"
+    panes = [
+        pane("%1", "/dev/pts/1", "OC | Fix C:\\\\tmp _(quoting)"),
+        pane("%2", "/dev/pts/2", "OC | Fix C:\\\\tmp _(quoted)"),
+    ]
+    procs = [proc(1, tty="/dev/pts/1"), proc(2, tty="/dev/pts/2")]
+    b = correlate(world(procs, panes, sessions=[ses("ses_A", title)]))
+    assert [x.session_id for x in b] == ["ses_A", None]
+    assert b[0].session_evidence.source == "pane title"
+
+
 def test_home_title_means_no_session() -> None:
     """The home-screen title `OpenCode` means no session is open."""
     panes = [pane("%1", "/dev/pts/1", "OpenCode")]

@@ -111,7 +111,7 @@ def test_the_plugin_runs_the_command_its_option_names(tmp_path: Path) -> None:
         server("set-option", "-g", "@otop-command", f"{sys.executable} -m otop")
         server("run-shell", shlex.quote(str(plugin_dir / "otop.tmux")))
         wait_for(
-            lambda: server("list-keys", "-T", "prefix", "O", check=False),
+            lambda: server.binding("O"),
             timeout=30,
             what="prefix+O bound",
         )

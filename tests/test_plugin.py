@@ -16,7 +16,7 @@ import pytest
 
 from otop.outputs.render import tmux_escape
 from otop.plugin import options, wiring
-from otop.sources.tmux import literal
+from otop.sources.tmux_args import literal
 from otop.watcher import snapshot as published
 from otop.watcher.runtime import holder, lock_path
 from tests.conftest import (
@@ -68,12 +68,12 @@ def test_tpm_load_binds_keys_and_wires_status_once(world: World) -> None:
     world.server("set-option", "-g", "status-right", "[#{otop_status}] %H:%M")
     world.load()
     world.load()
-    popup = world.server("list-keys", "-T", "prefix", "O")
+    popup = world.server.binding("O")
     if tmux_version() >= (3, 2):
         assert "display-popup" in popup and "otop popup" in popup and "#{q:client_name}" in popup
     else:
         assert "new-session" in popup and "otop popup" in popup and "--own-session" in popup
-    assert "jump --next --notify" in world.server("list-keys", "-T", "prefix", "N")
+    assert "jump --next --notify" in world.server.binding("N")
     assert world.option("status-right") == "[#{@otop_status}] %H:%M"
     for name in wiring.FORMAT_OPTIONS:
         assert world.option(name).count("#{@otop_badge}") == 1
@@ -256,7 +256,7 @@ def test_user_key_is_kept_and_reported_once(world: World) -> None:
     world.server("bind-key", "-T", "prefix", "O", "display-message", "mine")
     first = wiring.setup(world.tmux, start=False)
     second = wiring.setup(world.tmux, start=False)
-    assert "mine" in world.server("list-keys", "-T", "prefix", "O")
+    assert "mine" in world.server.binding("O")
     assert first.bound == ["N"] and second.bound == ["N"]
     assert any("prefix+O is already bound" in m for m in first.messages)
     assert not second.messages
@@ -270,14 +270,14 @@ def test_options_change_keys_and_bad_values_are_reported(world: World) -> None:
     world.server("set-option", "-g", "@otop-popup-width", "90%")
     report = wiring.setup(world.tmux, start=False)
     assert report.bound == ["P"]
-    binding = world.server("list-keys", "-T", "prefix", "P")
+    binding = world.server.binding("P")
     sized = "-w 90%" in binding if tmux_version() >= (3, 2) else "-w" not in binding
     assert sized and "--interval 2" in binding
     assert any("@otop-interval 'soon'" in m for m in report.messages)
-    assert world.server("list-keys", "-T", "prefix", "N", check=False) == ""
+    assert world.server.binding("N") == ""
     world.server("set-option", "-g", "@otop-key", "off")
     assert wiring.setup(world.tmux, start=False).bound == []
-    assert world.server("list-keys", "-T", "prefix", "P", check=False) == ""
+    assert world.server.binding("P") == ""
 
 
 def test_badges_off(world: World) -> None:
@@ -438,15 +438,14 @@ def test_first_load_without_otop_installs_a_venv(tmp_path: Path) -> None:
         )  # a reload while it installs
         wait_for(
             lambda: (
-                server("list-keys", "-T", "prefix", "O", check=False)
-                or "failed" in server("show-options", "-gqv", "@otop_status")
+                server.binding("O") or "failed" in server("show-options", "-gqv", "@otop_status")
             ),
             timeout=280,
             what="the plugin to install and bind prefix+O",
         )
         assert "failed" not in server("show-options", "-gqv", "@otop_status")
         assert (plugin_dir / ".venv" / "bin" / "otop").exists()
-        assert str(plugin_dir / ".venv") in server("list-keys", "-T", "prefix", "O")
+        assert str(plugin_dir / ".venv") in server.binding("O")
         pins = (plugin_dir / "scripts" / "plugin-constraints.txt").read_text().splitlines()
         frozen = subprocess.run(
             [str(plugin_dir / ".venv" / "bin" / "python"), "-m", "pip", "freeze"],
@@ -483,7 +482,7 @@ def test_failed_install_says_why(tmp_path: Path) -> None:
         )
         assert not (plugin_dir / ".venv").exists()
         wait_for(lambda: not (plugin_dir / ".venv-installing").exists(), what="the lock")
-        assert not server("list-keys", "-T", "prefix", "O", check=False)
+        assert not server.binding("O")
         log = plugin_dir / ".venv-install.log"
         tried = log.stat().st_mtime_ns
         # Every later load (an offline machine reloading tmux.conf) tries nothing again...

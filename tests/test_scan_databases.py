@@ -91,3 +91,42 @@ def test_its_own_database_replaced_is_read_anew(tmp_path: Path) -> None:
         assert not [p for p in held_under(path.parent) if p.endswith(" (deleted)")]
     finally:
         scanner.close()
+
+
+def test_only_a_server_of_its_own_database_keeps_a_dead_turn_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn its TUI left unfinished is `stale` beside an `opencode serve` of another data
+    directory (another user's service, an opencode 2 one), and taken as a server's (not stale)
+    beside a server of its own database."""
+    own = tmp_path / "own"
+    db = OpencodeDB(own / "opencode" / "opencode.db")
+    ses = db.session(str(tmp_path), "Killed mid-turn")
+    db.user(ses, "go")
+    db.assistant(ses)
+    db.close()
+    other = tmp_path / "other"
+    OpencodeDB(other / "opencode" / "opencode.db").close()
+    scanner = Scanner(Options(use_tmux=False), env={"XDG_DATA_HOME": str(own)})
+
+    def state(server: int) -> str | None:
+        """The turn's state, once the scan sees the server's process."""
+        procs, _ = scanner.procs.scan(want_open_logs=False)
+        if server not in {p.pid for p in procs}:
+            return None
+        found = [a for a in scanner.scan().agents if a.session_id == ses]
+        return found[0].state.value if found else None
+
+    servers = []
+    try:
+        for home, want in ((other, "stale"), (own, "generating")):
+            monkeypatch.setenv("XDG_DATA_HOME", str(home))  # the server's own environment
+            servers.append(spawn_fake(tmp_path, "serve", "--port", "0"))
+            pid = servers[-1].pid
+            wait_for(lambda: state(pid) is not None, what="the server seen")
+            assert state(pid) == want
+    finally:
+        for s in servers:
+            s.kill()
+            s.wait()
+        scanner.close()

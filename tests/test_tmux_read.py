@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from otop.decide.screen import held_by_new_tmux
 from otop.sources.tmux import (
     FIELD_END,
     RECORD_END,
@@ -21,7 +22,8 @@ from otop.sources.tmux import (
     record,
     records,
 )
-from tests.conftest import Client, TmuxServer, wait_for
+from otop.sources.tmux_args import chained
+from tests.conftest import Client, TmuxServer, tmux_version, wait_for
 
 # (case, output lines as the command printed them, records expected)
 DECODED = [
@@ -97,7 +99,9 @@ def test_pane_records_survive_hostile_titles(tmux: TmuxServer, tmp_path: Path) -
     def titles() -> dict[str, str]:
         return {p.id: p.title for p in t.panes() if p.id in panes}
 
-    want = {p: kept.decode() for p, (_, kept) in panes.items()}
+    # tmux 3.7 and newer keep a title's backslashes doubled and its `#(` as `_(`.
+    held = held_by_new_tmux if tmux_version() >= (3, 7) else str
+    want = {p: held(kept.decode()) for p, (_, kept) in panes.items()}
     wait_for(lambda: titles() == want, what="every title", timeout=10)
     listed = {p.id: p for p in t.panes()}
     assert len(listed) == 10 + len(TITLES)
@@ -114,7 +118,13 @@ def test_names_and_values_are_exact(tmux: TmuxServer, tmp_path: Path) -> None:
     pane_id = tmux.new_window(tmp_path, "sleep 600", "plain")
     window = tmux("display", "-p", "-t", pane_id, "#{window_id}").strip()
     tmux("rename-session", "-t", "s", "sess \\037 é|x")
-    tmux("rename-window", "-t", window, "win \\ \\033 ✓\x1b")
+    name = "win \\ \\033 ✓\x1b"
+    if tmux_version() >= (3, 7):
+        # tmux 3.7 and newer refuse a window name holding a control character.
+        with pytest.raises(RuntimeError, match="invalid window name"):
+            tmux("rename-window", "-t", window, name)
+        name = name.replace("\x1b", "\\033")
+    tmux("rename-window", "-t", window, name)
     hostile = "a\\037b %H 100% \x1b[31m\tx\\$y \\|z é\\"
     tmux("set-option", "-g", "@probe", hostile)
     t = Tmux(Target(socket_name=tmux.socket))
@@ -125,7 +135,9 @@ def test_names_and_values_are_exact(tmux: TmuxServer, tmp_path: Path) -> None:
         return tmux("display", "-p", "-t", pane_id, "#{" + name + "}").rstrip("\n")
 
     assert pane.session == held("session_name") and "é|x" in pane.session
-    assert pane.window_name == held("window_name") and pane.window_name.endswith("✓\\033")
+    # Kept escaped: ESC as the text `\033`, and from 3.7 on every backslash doubled too.
+    end = "✓\\\\033" if tmux_version() >= (3, 7) else "✓\\033"
+    assert pane.window_name == held("window_name") and pane.window_name.endswith(end)
     assert t.values("@probe", "@unset", "window_name") == [hostile, "", pane.window_name]
 
 
@@ -206,3 +218,35 @@ def test_no_tmux_on_path_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(TmuxError, match=r"^tmux is not installed \(not on PATH\)$"):
         Tmux(Target(socket_name="otop-none")).cmd("list-panes")
+
+
+def test_a_long_chain_runs_whole_on_every_version(tmux: TmuxServer, tmp_path: Path) -> None:
+    """A chain of 2,400 arguments (the typeahead table is 1,300) runs every command: tmux 3.7c
+    and 3.8 refuse more than 1,000 arguments in one invocation ("command too long")."""
+    tmux.new_window(tmp_path, "sleep 60")
+    server = Tmux(Target(socket_name=tmux.socket))
+    server.chain(["set-option", "-gq", f"@otop_chain_{i}", f"value {i};"] for i in range(480))
+    assert tmux("show-options", "-gqv", "@otop_chain_0").strip() == "value 0;"
+    assert tmux("show-options", "-gqv", "@otop_chain_479").strip() == "value 479;"
+
+
+@pytest.mark.parametrize(
+    ("commands", "cut"),
+    [
+        pytest.param([["set-option", "-gq", f"@o{i}", "v"] for i in range(500)], True, id="many"),
+        pytest.param(
+            [["set-option", "-gq", f"@o{i}", "v" * 3000] for i in range(9)], True, id="long"
+        ),
+        pytest.param([["display-message", "-p", "a"], ["list-keys"]], False, id="short"),
+    ],
+)
+def test_chained_cuts_within_what_one_invocation_may_send(
+    commands: list[list[str]], cut: bool
+) -> None:
+    """Each invocation of a chain holds fewer than 1,000 arguments and 16 KiB, and together
+    they hold every command once, in order, separated by `;`."""
+    batches = chained(commands)
+    assert all(len(b) < 1000 and sum(len(w) + 1 for w in b) < 16_000 for b in batches)
+    words = [w for b in batches for w in [*b, ";"]][:-1]
+    assert words == [w for c in commands for w in [*c, ";"]][:-1]
+    assert (len(batches) > 1) == cut

@@ -26,9 +26,12 @@ def test_the_readme_names_the_versions_tested() -> None:
     opencode = list(opencode_versions())
     tmux = [v.upstream for v in tmux_versions()]
     oldest = min(tmux, key=lambda v: tmux_version(f"tmux {v}"))
+    built = [v.upstream for v in tmux_versions() if "binary" not in v.roles]
+    unpacked = [v.upstream for v in tmux_versions() if "binary" in v.roles]
     phrases = [
         f"tmux {oldest} or newer",
-        f"build tmux {listed(tmux)} from Debian's sources",
+        f"build tmux {listed(built)} from Debian's sources and run {listed(unpacked)} from"
+        " Debian's binary packages",
         f"`opencode-linux-x64` {listed(opencode)} from npm",
         f"({', '.join(v.package for v in tmux_versions())}, into `.cache/tmux/`",
         f"on opencode {listed(opencode)}, in a tmux server",

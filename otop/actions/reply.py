@@ -11,7 +11,8 @@ from otop.core.model import Agent, Group, State
 from otop.core.text import clean
 from otop.decide.screen import squeeze
 from otop.sources.opencode import prompt
-from otop.sources.tmux import Tmux, TmuxError, literal
+from otop.sources.tmux import Tmux, TmuxError
+from otop.sources.tmux_args import literal
 
 MAX_TEXT = 4000
 

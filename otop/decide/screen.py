@@ -52,7 +52,16 @@ def title_session(pane_title: str) -> str | None:
 
 
 def title_matches(pane_part: str, session_title: str) -> bool:
-    """Whether a session's title, cut as the TUI cuts it, is the one in a pane title."""
+    """Whether a session's title, cut as the TUI cuts it (and kept as tmux keeps it), is the
+    one in a pane title."""
     want = pane_part.strip()
     have = session_title.strip()
-    return bool(want) and (have == want or have[:TITLE_CUT].strip() == want)
+    return bool(want) and any(
+        want in (kept(have), kept(have[:TITLE_CUT]).strip()) for kept in (str, held_by_new_tmux)
+    )
+
+
+def held_by_new_tmux(title: str) -> str:
+    """A pane title as tmux 3.7 and newer keep it (measured on 3.7c and 3.8): backslashes
+    doubled, and `#(` made `_(` so no title can run a command through a format."""
+    return title.replace("\\", "\\\\").replace("#(", "_(")

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 
-from otop.sources.tmux import THEN, Tmux, TmuxError
+from otop.sources.tmux import Tmux, TmuxError
+from otop.sources.tmux_args import THEN
 
 TABLE = "otop-typeahead"
 OPTION = "@otop_typeahead"

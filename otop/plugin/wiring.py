@@ -90,12 +90,27 @@ def next_binding() -> list[str]:
 
 
 def _binding(tmux: Tmux, key: str) -> str | None:
-    """What a prefix key runs now, or None when it is free."""
+    """What a prefix key runs now, or None when it is free.
+
+    Read from the whole table: tmux 3.7c prints nothing for `list-keys -T prefix KEY`
+    (measured), so a user's own binding would look free there and be overwritten."""
     try:
-        out = tmux.cmd("list-keys", "-T", "prefix", key)
+        out = tmux.cmd("list-keys", "-T", "prefix")
     except TmuxError:
         return None
-    return "\n".join(out) or None
+    return next((line for line in out if bound_key(line) == key), None)
+
+
+def bound_key(line: str) -> str | None:
+    """The key a `list-keys` line binds (`bind-key [-r] -T TABLE KEY COMMAND...`), unquoted as
+    tmux quotes it (`\\;`, `'"'`, `"'"`)."""
+    words = line.split()
+    if "-T" not in words or words.index("-T") + 2 >= len(words):
+        return None
+    key = words[words.index("-T") + 2]
+    if len(key) >= 2 and key[0] == key[-1] and key[0] in "'\"":
+        return key[1:-1]
+    return key[1:] if key.startswith("\\") and len(key) > 1 else key
 
 
 def _ours(binding: str | None) -> bool:

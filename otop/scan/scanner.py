@@ -145,10 +145,6 @@ class Scanner:
         home = agent.proc.home if agent is not None and agent.proc is not None else None
         return home.config_dir if home is not None else self.paths.config_dir
 
-    def process_log_paths(self) -> list[str]:
-        """The per-process log files (opencode 1.14) seen in the last scan."""
-        return [p for db in self.databases.values() for p in db.process_logs]
-
     def scan(self, now: float | None = None) -> Scan:
         """Look at everything once and join it into agents."""
         t0 = time.monotonic()
@@ -160,7 +156,6 @@ class Scanner:
             panes = self._panes(running, problems)
         now = time.time() if now is None else now
         groups, unknown = self._group(procs)
-        servers = [p for p in procs if p.kind == ProcKind.SERVE]
         agents: list[Agent] = []
         orphans: list[tuple[Database, SessionDetail]] = []
         self._sessions_in = {}
@@ -179,6 +174,8 @@ class Scanner:
         free = [p for p in panes if not _runs_opencode(p)]
         for db, detail in orphans:
             pane = orphan_pane(detail.brief.title, free, taken)
+            # Only a server of this very database may be driving its sessions.
+            servers = [p for p in procs if p.kind == ProcKind.SERVE and _uses(p, db)]
             agent = orphan_agent(detail, pane, servers, now)
             agents.append(agent._replace(database=db.path))
         self._forget({db.path for db, members in groups if members})
@@ -387,6 +384,10 @@ class Scanner:
                 time.sleep(wait)
             cpu.update(self.procs.measure(missing))
         return cpu
+
+
+def _uses(proc: Proc, db: Database) -> bool:
+    return proc.home is not None and proc.home.db == db.path
 
 
 def _runs_a_tool(d: SessionDetail) -> bool:

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from otop.core.model import Pane
 from otop.core.spawn import Child
+from otop.sources.tmux_args import chained
 
 # Reading tmux the same way on every version (3.1c to 3.5a and on).
 #
@@ -182,13 +183,12 @@ class Tmux:
             return Running(None, name, f"cannot run tmux: {exc.strerror}")
 
     def chain(self, commands: Iterable[Sequence[str]]) -> list[str]:
-        """Several commands in one tmux invocation (`a ; b ; c`); tmux stops at a failure."""
-        args: list[str] = []
-        for c in commands:
-            if args:
-                args.append(";")
-            args += [literal(a) for a in c]
-        return self.cmd(*args) if args else []
+        """Several commands in as few tmux invocations as fit (`a ; b ; c`); tmux stops at a
+        failure, and so do the invocations after it (TmuxError)."""
+        out: list[str] = []
+        for args in chained(commands):
+            out += self.cmd(*args)
+        return out
 
     def option(self, name: str, default: str = "", scope: str = "-g") -> str:
         """One option's value as `show-options` prints it, or the default when it is unset.
@@ -320,21 +320,6 @@ class Tmux:
                 raise
         self.cmd("select-window", "-t", pane.window_id)
         self.cmd("select-pane", "-t", pane.id)
-
-
-class _Then(str):
-    """The separator between the commands of one key binding (`bind-key K a \\; b`)."""
-
-
-# Passed as it is by `chain` and `literal`, where any other argument ending in `;` is escaped.
-THEN = _Then("\\;")
-
-
-def literal(arg: str) -> str:
-    """An argument tmux will not split: a trailing `;` would end the command, `\\;` does not."""
-    if arg is THEN:
-        return arg
-    return arg[:-1] + "\\;" if arg.endswith(";") else arg
 
 
 def split_captures(lines: Sequence[str], token: str, ids: Sequence[str]) -> dict[str, str]:

@@ -22,7 +22,8 @@ from otop.outputs.render import document, ordered, status_text, visible, window_
 from otop.outputs.row import row_view
 from otop.scan.changes import Changes
 from otop.scan.scanner import Scanner
-from otop.sources.tmux import Tmux, TmuxError, literal
+from otop.sources.tmux import Tmux, TmuxError
+from otop.sources.tmux_args import literal
 from otop.watcher import snapshot
 from otop.watcher.notify import Notifier
 from otop.watcher.runtime import RuntimeDirError, server_alive
