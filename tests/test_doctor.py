@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from otop.cli import exits
 from otop.cli.parser import main
 from otop.core.versions import tmux_versions
 from tests.conftest import World, agent_cmd, pid_in, wait_for
@@ -59,7 +60,7 @@ def test_corrupt_database_fails(
     bad = world.tmp / "bad.db"
     bad.write_bytes(b"this is not a database at all" * 100)
     status, out = doctor(capsys, "-L", world.server.socket, "--db", str(bad))
-    assert status == 1
+    assert status == exits.NO_DATABASE
     assert "FAIL  database" in out
 
 
@@ -100,21 +101,22 @@ def test_old_tmux_warns(
 def test_no_tmux_fails(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without tmux on PATH nothing of the plugin can work: FAIL and exit 1."""
+    """Without tmux on PATH nothing of the plugin can work: FAIL, and the status of no tmux."""
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     status, out = doctor(capsys)
-    assert status == 1
+    assert status == exits.NO_TMUX
     assert "FAIL  tmux      tmux is not installed" in out
 
 
 def test_unreachable_server_is_named(
     world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A configured opencode server that does not answer is a warning with its reason."""
+    """A configured opencode server that does not answer is a warning with its reason, and the
+    status of a server that failed."""
     monkeypatch.setenv("OTOP_SERVERS", "nope=http://127.0.0.1:9")
     status, out = doctor(capsys, "-L", world.server.socket)
-    assert status == 0
+    assert status == exits.NO_SERVER
     assert "warn  server    server nope (http://127.0.0.1:9): unreachable:" in out
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from otop.cli import exits
 from otop.cli.entry import list_json
 from otop.cli.parser import build_parser
 from otop.core.model import Scan
@@ -234,7 +235,7 @@ def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> Non
     )
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "run")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, timeout=30)
-    assert out.returncode == 0, out.stderr
+    assert out.returncode == exits.NO_TMUX, out.stderr  # the server it names is not there
     doc = json.loads(out.stdout)
     assert doc["version"] == 1 and doc["agents"] == [] and "snapshot" not in doc
     loaded = set(out.stderr.decode().splitlines()[-1].split())
@@ -251,7 +252,7 @@ def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> Non
         env=env,
         timeout=30,
     )
-    assert parsed.returncode == 0 and json.loads(parsed.stdout)["agents"] == []
+    assert parsed.returncode == exits.NO_TMUX and json.loads(parsed.stdout)["agents"] == []
 
 
 def test_a_one_shot_list_runs_tmux_once(tmux: TmuxServer, tmp_path: Path) -> None:

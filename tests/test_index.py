@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from devtools.store import OpencodeDB, now_ms
+from otop.cli import exits
 from otop.core.model import Home
 from otop.scan import details as details_module
 from otop.scan import kept
@@ -292,7 +293,7 @@ def test_one_shot_lists_keep_the_index_for_the_next(
 
     def listed() -> list[str]:
         out = subprocess.run(argv, capture_output=True, env=env, timeout=30)
-        assert out.returncode == 0, out.stderr
+        assert out.returncode == exits.NO_TMUX, out.stderr  # no tmux server at that name
         return [a["session_id"] for a in json.loads(out.stdout)["agents"]]
 
     wait_for(lambda: listed() == [sid], what="the agent")

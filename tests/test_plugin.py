@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from otop.cli import exits
 from otop.outputs.render import tmux_escape
 from otop.plugin import options, wiring
 from otop.sources.tmux_args import literal
@@ -618,5 +619,5 @@ def test_list_answers_from_the_watchers_snapshot(
     assert "snapshot" not in fresh
     assert [a["session_id"] for a in fresh["agents"]] == [a["session_id"] for a in doc["agents"]]
     world.server.kill()
-    assert main(["-L", world.server.socket, "list", "--json"]) == 0
+    assert main(["-L", world.server.socket, "list", "--json"]) == exits.NO_TMUX  # it is gone
     assert "snapshot" not in json.loads(capsys.readouterr().out)

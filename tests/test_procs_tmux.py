@@ -32,6 +32,15 @@ from tests.conftest import TmuxServer, fake_opencode_in_bash, spawn_fake, wait_f
         (["/x/opencode.exe", "--model", "m", "proj"], ProcKind.TUI, None, False, "proj"),
         (["opencode", "auth", "login"], None, None, False, None),
         (["opencode", "models"], None, None, False, None),
+        (["/x/bin/opencode", "serve", "--service"], ProcKind.SERVICE, None, False, None),
+        (["opencode", "service", "status"], None, None, False, None),
+        (
+            ["opencode", "--server", "http://127.0.0.1:1", "-s", "ses_q"],
+            ProcKind.TUI,
+            "ses_q",
+            False,
+            None,
+        ),
     ],
 )
 def test_parse_argv(

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from devtools.store import OpencodeDB, now_ms
+from otop.cli import exits
 from otop.cli.parser import main
-from tests.conftest import PERMISSION_SCREEN, TmuxServer, agent_cmd, pid_in
+from tests.conftest import PERMISSION_SCREEN, TmuxServer, agent_cmd, pid_in, spawn_fake, wait_for
 
 
 def log_line(ts: float, run: str, message: str, **kv: str) -> str:
@@ -186,8 +187,12 @@ def test_jump(
 def test_list_without_tmux_server(
     world: dict[str, object], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """With an unknown tmux socket, agents are still listed, without panes."""
-    doc = run_json(capsys, "-L", "otop-test-no-such-server", "list", "--json")
+    """With an unknown tmux socket, agents are still listed, without panes, and the status
+    says that the tmux server asked for is not there."""
+    assert main(["-L", "otop-test-no-such-server", "list", "--json"]) == exits.NO_TMUX
+    out, err = capsys.readouterr()
+    assert "otop: no tmux server at -L otop-test-no-such-server" in err
+    doc = json.loads(out)
     agents = doc["agents"]
     assert isinstance(agents, list) and len(agents) >= 3
     assert all(a["pane"] is None for a in agents)
@@ -251,3 +256,38 @@ def test_unfinished_session_with_a_server_is_not_stale(
     assert mine[0]["state"] == "generating"
     assert mine[0]["kind"] == "serve"
     assert mine[0]["evidence"]["session"]["confidence"] == "guess"
+
+
+def test_exit_statuses_say_whether_otop_could_look(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`list` exits 0 on a quiet machine, and beside an agent of its own data directory while
+    otop's own database does not exist (saying nothing of it); 4 for a named database it cannot
+    read; 3 for a tmux server named that is not there."""
+    monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.delenv("OTOP_DB", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "nothing"))
+    assert main(["list"]) == exits.LOOKED
+    theirs = tmp_path / "theirs"
+    db = OpencodeDB(theirs / "opencode" / "opencode.db")
+    ses = db.session(str(tmp_path), "Work elsewhere")
+    db.finished_turn(ses, "hi", "Done.")
+    db.close()
+    monkeypatch.setenv("XDG_DATA_HOME", str(theirs))  # the agent's own environment
+    fake = spawn_fake(tmp_path, "-s", ses)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "nothing"))
+    try:
+        capsys.readouterr()
+
+        def listed() -> bool:
+            status = main(["list", "--json"])
+            out, err = capsys.readouterr()
+            found = [a for a in json.loads(out)["agents"] if a["session_id"] == ses]
+            return status == exits.LOOKED and bool(found) and "no opencode database" not in err
+
+        wait_for(listed, what="its agent listed, exit 0")
+        assert main(["--db", str(tmp_path / "nothing" / "x.db"), "list"]) == exits.NO_DATABASE
+        assert main(["-L", "otop-test-none", "list"]) == exits.NO_TMUX
+    finally:
+        fake.kill()
+        fake.wait()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -117,14 +118,18 @@ def test_only_a_server_of_its_own_database_keeps_a_dead_turn_live(
         found = [a for a in scanner.scan().agents if a.session_id == ses]
         return found[0].state.value if found else None
 
-    servers = []
+    servers: list[subprocess.Popen[bytes]] = []
+
+    def beside_a_server_of(home: Path) -> str | None:
+        monkeypatch.setenv("XDG_DATA_HOME", str(home))  # the server's own environment
+        server = spawn_fake(tmp_path, "serve", "--port", "0")
+        servers.append(server)
+        wait_for(lambda: state(server.pid) is not None, what="the server seen")
+        return state(server.pid)
+
     try:
-        for home, want in ((other, "stale"), (own, "generating")):
-            monkeypatch.setenv("XDG_DATA_HOME", str(home))  # the server's own environment
-            servers.append(spawn_fake(tmp_path, "serve", "--port", "0"))
-            pid = servers[-1].pid
-            wait_for(lambda: state(pid) is not None, what="the server seen")
-            assert state(pid) == want
+        assert beside_a_server_of(other) == "stale"
+        assert beside_a_server_of(own) == "generating"
     finally:
         for s in servers:
             s.kill()

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from otop.cli import exits
 from otop.cli.parser import main
 from otop.core.model import Scan, State
 from otop.outputs import bar
@@ -261,7 +262,7 @@ def test_bar_from_a_server(running: Running, capsys: pytest.CaptureFixture[str])
     assert main(["bar", "--format", "plain", "--from", f"http://127.0.0.1:{running.port}"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "W1 G1" and "  permission:read  Work perm" in out[2]
-    assert main(["bar", "--from", "http://127.0.0.1:9"]) == 2
+    assert main(["bar", "--from", "http://127.0.0.1:9"]) == exits.NO_SERVER
     assert "cannot read http://127.0.0.1:9/agents" in capsys.readouterr().err
 
 

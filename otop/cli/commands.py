@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 
 from otop.actions import act
-from otop.cli import listing
-from otop.cli.console import UsageError, say
+from otop.cli import exits, listing
+from otop.cli.console import CommandError, UsageError, say
 from otop.core.model import Agent, Scan
 from otop.core.net import loopback
 from otop.outputs.render import message_text, ordered, visible
@@ -288,13 +288,18 @@ def cmd_bar(args: argparse.Namespace) -> int:
         scan = _fetch(args.source, args.token or os.environ.get("OTOP_TOKEN"))
         agents = list(scan.agents)  # as the server listed them
         problems = [p.message for p in scan.problems]
+        status = exits.LOOKED
     else:
-        scan = listing.scan_once(_scanner(args))
+        scanner = _scanner(args)
+        scan = listing.scan_once(scanner)
         agents = ordered(a for a in scan.agents if visible(a, False))
-        problems = [p.message for p in scan.problems if p.source == "database" and agents]
+        named = scanner.only is not None
+        own = exits.own_database_counts(scan, agents, named)
+        problems = [p.message for p in scan.problems if p.source != "database" or own]
+        status = exits.of_scan(scan, agents, named)
     rows = [row_view(a, scan.generated_at) for a in agents]
     say(FORMATS[args.format](rows, problems))
-    return 0
+    return status
 
 
 def _fetch(url: str, token: str | None) -> Scan:
@@ -311,10 +316,10 @@ def _fetch(url: str, token: str | None) -> Scan:
     try:
         doc = Client(ServerConfig("serve", base), timeout=5.0, token=token).get("/agents")
     except (ServerError, OSError, ValueError) as exc:
-        raise UsageError(f"cannot read {target}: {describe(exc)}") from None
+        raise CommandError(f"cannot read {target}: {describe(exc)}", exits.NO_SERVER) from None
     scan = scan_from(doc, None) if isinstance(doc, dict) else None
     if scan is None:
-        raise UsageError(f"{target} did not answer an agents document")
+        raise CommandError(f"{target} did not answer an agents document", exits.NO_SERVER)
     return scan
 
 
@@ -343,6 +348,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from otop.outputs.explain import explain
 
     scanner = _scanner(args)
-    agent = _find(scanner, args.target)
+    scan = listing.scan_once(scanner)
+    try:
+        agent = act.find(scan, args.target)
+    except act.ActionError as exc:
+        raise UsageError(str(exc)) from None
     say(explain(agent, time.time()))
-    return 0
+    return exits.of_scan(scan, scan.agents, scanner.only is not None)

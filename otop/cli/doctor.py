@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from otop import __version__
+from otop.cli import exits
 from otop.core.model import Agent, Confidence
 from otop.core.text import clean
 from otop.core.versions import tmux_versions
@@ -37,6 +38,7 @@ class Check:
     verdict: str
     topic: str
     text: str
+    status: int = exits.LOOKED  # the exit status this check calls for (otop/cli/exits.py)
 
 
 def _packages() -> list[Check]:
@@ -54,7 +56,9 @@ def _packages() -> list[Check]:
 def _tmux(tmux: Tmux) -> tuple[list[Check], bool]:
     """tmux itself, then whether a server answers."""
     if shutil.which("tmux") is None:
-        return [Check(FAIL, "tmux", "tmux is not installed (apt-get install tmux)")], False
+        return [
+            Check(FAIL, "tmux", "tmux is not installed (apt-get install tmux)", exits.NO_TMUX)
+        ], False
     version = installed_version()
     shown = f"{version[0]}.{version[1]}" if version != (99, 0) else "a development build"
     tested = [v.upstream for v in tmux_versions()]
@@ -74,7 +78,9 @@ def _tmux(tmux: Tmux) -> tuple[list[Check], bool]:
         tmux.cmd("display-message", "-p", "#{socket_path}")
     except TmuxError:
         where = tmux.target.describe()
-        out.append(Check(WARN, "tmux", f"no tmux server at {where}: run this inside tmux"))
+        asked = tmux.target.socket_name or tmux.target.socket_path
+        status = exits.NO_TMUX if asked else exits.LOOKED
+        out.append(Check(WARN, "tmux", f"no tmux server at {where}: run this inside tmux", status))
         return out, False
     return out, True
 
@@ -140,14 +146,19 @@ def _database(scanner: Scanner) -> list[Check]:
         count, version = scanner.store.summary()
     except StoreError as exc:
         missing = not os.path.exists(path)
-        return [Check(WARN if missing else FAIL, "database", str(exc))]
+        status = exits.NO_DATABASE if scanner.only or not missing else exits.LOOKED
+        return [Check(WARN if missing else FAIL, "database", str(exc), status)]
     return [Check(OK, "database", f"{path}: {count} sessions, written by opencode {version}")]
 
 
 def _agents(scanner: Scanner) -> list[Check]:
     scanner.wait_for_servers()
     scan = scanner.scan()
-    out = [Check(WARN, p.source, p.message) for p in scan.problems if p.source != "database"]
+    out = [
+        Check(WARN, p.source, p.message, exits.of_scan(scan._replace(problems=(p,)), [], False))
+        for p in scan.problems
+        if p.source not in ("database", "tmux")  # said by the checks of their own
+    ]
     for name, client in scanner.remotes.clients.items():
         if not any(p.source == "server" and f"server {name} " in p.message for p in scan.problems):
             out.append(Check(OK, "server", f"{name} ({client.config.url}) answers"))
@@ -209,9 +220,11 @@ def _guard(fn: Callable[[], list[Check]], topic: str) -> list[Check]:
 
 
 def report(checks: list[Check]) -> tuple[str, int]:
-    """The checks as lines, and the exit status: 1 when something a user needs is broken."""
+    """The checks as lines, and the exit status: the first a check calls for, else 1 when
+    something a user needs is broken."""
     lines = [f"{c.verdict:<4}  {c.topic:<9} {c.text}" for c in checks]
     failed = sum(c.verdict == FAIL for c in checks)
     warned = sum(c.verdict == WARN for c in checks)
     lines.append(f"\n{failed} broken, {warned} to look at, {len(checks) - failed - warned} fine.")
-    return "\n".join(lines), 1 if failed else 0
+    status = next((c.status for c in checks if c.status), exits.FAILED if failed else exits.LOOKED)
+    return "\n".join(lines), status

@@ -129,12 +129,13 @@ def scanned(
     """`list --json` from a scan of its own (no watcher's is fresh): only the scan is loaded,
     not the other commands or their parser."""
     from otop.cli import listing
-    from otop.cli.console import UsageError, say
+    from otop.cli.console import CommandError, say
+    from otop.cli.exits import INTERRUPTED
 
     try:
         return listing.run(listing.scanner(socket_name, socket_path, db), True, show_all)
-    except UsageError as exc:
+    except CommandError as exc:
         say(f"otop: {exc}", file=sys.stderr)
-        return 2
+        return exc.status
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
+from otop.cli import exits
 from otop.cli.console import say
 from otop.core.model import Scan
 from otop.core.text import json_text
@@ -81,10 +82,10 @@ def socket_of(scanner: Scanner) -> str:
 
 
 def run(scanner: Scanner, as_json: bool, show_all: bool) -> int:
-    """Print every agent once; 1 when the database is missing and it matters."""
+    """Print every agent once; the exit status says whether otop could look (otop/cli/exits.py)."""
     scan = scan_once(scanner)
     agents = ordered(a for a in scan.agents if visible(a, show_all))
-    fatal = [p for p in scan.problems if p.source == "database"]
+    named = scanner.only is not None
     if as_json:
         print(json_text(document(scan, agents)))
     else:
@@ -94,12 +95,11 @@ def run(scanner: Scanner, as_json: bool, show_all: bool) -> int:
         for name in sorted({a.server for a in agents if a.server}):
             say(f"\nserver {name}:")
             say(table([a for a in agents if a.server == name], scan.generated_at, _width()))
+    own_counts = exits.own_database_counts(scan, agents, named)
     for p in scan.problems:
-        if as_json or agents or scanner.only or p.source != "database":
+        if p.source != "database" or own_counts or (as_json and not agents):
             say(f"otop: {p.message}", file=sys.stderr)
-    # A missing database with live agents, or one asked for by name, is a problem; without
-    # either, it is just a quiet machine.
-    return 1 if fatal and (agents or scanner.only) else 0
+    return exits.of_scan(scan, agents, named)
 
 
 def _empty(scan: Scan) -> str:

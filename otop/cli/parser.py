@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from otop import __version__
-from otop.cli.console import UsageError, say
+from otop.cli.console import CommandError, say
+from otop.cli.exits import INTERRUPTED
 
 TARGET = "session id (or its end), pane id (%%3) or pid"
 if TYPE_CHECKING:
@@ -152,11 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         handler: Callable[[argparse.Namespace], int] = getattr(commands, args.func)
         return handler(args)
-    except UsageError as exc:
+    except CommandError as exc:
         say(f"otop: {exc}", file=sys.stderr)
-        return 2
+        return exc.status
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
 
 
 def _published(args: argparse.Namespace) -> bool:

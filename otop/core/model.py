@@ -105,6 +105,7 @@ class ProcKind(str, Enum):
     RUN = "run"
     SERVE = "serve"
     ATTACH = "attach"
+    SERVICE = "service"  # opencode 2's per-user background service (`serve --service`)
 
 
 class Home(NamedTuple):
@@ -136,6 +137,7 @@ class Proc(NamedTuple):
     children: int = 0  # live child processes (tool commands)
     home: Home | None = None  # its opencode data; None: not found (home_problem says why)
     home_problem: str = ""
+    version: str | None = None  # its executable's opencode version, where a package says it
 
 
 class Pane(NamedTuple):

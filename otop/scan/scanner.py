@@ -24,21 +24,20 @@ from otop.core.model import (
 from otop.decide.agents import (
     orphan_agent,
     process_agent,
-    recent_in_dir,
     server_agents,
     unknown_data_agent,
 )
 from otop.decide.correlate import correlate, orphan_pane
-from otop.decide.screen import shows_permission
-from otop.decide.tiers import Binding, World
+from otop.decide.tiers import World
 from otop.scan.database import Database
-from otop.sources.opencode.connection import StoreError
+from otop.scan.screens import look_closer, permission_screens, tmux_panes
+from otop.sources.opencode.binary import generation
 from otop.sources.opencode.paths import Paths, find_paths
 from otop.sources.opencode.rows import HistoryEntry
 from otop.sources.opencode.servers import ServerConfig
 from otop.sources.opencode.store import Store
 from otop.sources.processes import ProcScanner
-from otop.sources.tmux import Running, Target, Tmux, TmuxError
+from otop.sources.tmux import Target, Tmux
 
 if TYPE_CHECKING:
     from otop.sources.opencode.remote import Remotes
@@ -153,8 +152,11 @@ class Scanner:
         try:
             procs, open_logs = self.procs.scan(want_open_logs=self._wants_process_logs())
         finally:  # the tmux child is read and reaped even if reading /proc failed
-            panes = self._panes(running, problems)
+            panes = tmux_panes(self.tmux, running, problems)
         now = time.time() if now is None else now
+        # opencode 2 keeps its data in a per-user service, not in a database its TUIs hold.
+        current = [p for p in procs if generation(p.version) == 2]
+        procs = [p for p in procs if generation(p.version) != 2]
         groups, unknown = self._group(procs)
         agents: list[Agent] = []
         orphans: list[tuple[Database, SessionDetail]] = []
@@ -170,6 +172,7 @@ class Scanner:
                 unknown_data_agent(b, cpu, f"cannot tell which database: {b.proc.home_problem}")
                 for b in correlate(world)
             ]
+        agents += _current_agents(current, panes, cpu, now)
         taken = {a.pane.id for a in agents if a.pane is not None}
         free = [p for p in panes if not _runs_opencode(p)]
         for db, detail in orphans:
@@ -269,8 +272,8 @@ class Scanner:
         log_ok = shared_log or bool(process_runs)
         world = World(procs, panes, runs, process_runs, sessions, log_ok, now)
         bindings = correlate(world) if procs else []
-        if db_ok and any(b.wants_screen and b.pane is not None for b in bindings):
-            bindings = self._look_closer(db, world, bindings, mine)
+        if db_ok and self.tmux and any(b.wants_screen and b.pane is not None for b in bindings):
+            bindings = look_closer(self.tmux, db, world, bindings, mine)
         db.details.begin()
         ids = [b.session_id for b in bindings if b.session_id]
         details = db.details.bound(ids, db_ok, mine)
@@ -278,7 +281,7 @@ class Scanner:
         db.details.end()
         db.keep_for_next()
         if db_ok:
-            screens = self._screens(bindings, details)
+            screens = permission_screens(self.tmux, bindings, details) if self.tmux else {}
             agents = [
                 process_agent(b, details, screens, cpu, now)._replace(database=db.path)
                 for b in bindings
@@ -295,59 +298,11 @@ class Scanner:
             self._sessions_in[d.brief.id] = db
         if db is self.default:
             problems += mine
-        else:  # another database's trouble is its agents', not the whole view's
-            problems += [Problem("data", f"{db.path}: {p.message}") for p in mine]
+        else:  # another database's trouble is its agents', not the whole view's; one its
+            # TUIs have not made yet is said, but it is no failure to read (otop/cli/exits.py)
+            source = "data" if os.path.exists(db.path) else "data not made yet"
+            problems += [Problem(source, f"{db.path}: {p.message}") for p in mine]
         return _Found(agents, [(db, d) for d in orphans])
-
-    # -- tmux -------------------------------------------------------------------------------
-
-    def _panes(self, running: Running | None, problems: list[Problem]) -> list[Pane]:
-        if self.tmux is None or running is None:
-            return []
-        try:
-            return self.tmux.panes(running)
-        except TmuxError as exc:
-            problems.append(Problem("tmux", f"tmux ({self.tmux.target.describe()}): {exc}"))
-            return []
-
-    def _look_closer(
-        self, db: Database, world: World, bindings: list[Binding], problems: list[Problem]
-    ) -> list[Binding]:
-        """The screen tier, only when own evidence left panes undecided: capture those panes,
-        read their candidate sessions' newest prompts, and correlate again."""
-        unsure = [b for b in bindings if b.wants_screen and b.pane is not None]
-        if self.tmux is None:
-            return bindings
-        try:
-            screens = self.tmux.capture([b.pane.id for b in unsure if b.pane is not None])
-            wanted = {c for b in unsure for c in (b.candidates or recent_in_dir(world, b))}
-            prompts = db.newest_prompts(wanted, world.sessions)
-        except (TmuxError, StoreError) as exc:
-            problems.append(Problem("screen", f"cannot read panes to tell sessions apart: {exc}"))
-            return bindings
-        return correlate(world._replace(screens=screens, prompts=prompts))
-
-    def _screens(
-        self, bindings: list[Binding], details: Mapping[str, SessionDetail]
-    ) -> dict[str, bool]:
-        """For panes whose session runs a tool (its own or a subagent's): does the screen show a
-        permission? (A permission prompt is a running tool in the database; a turn that only
-        streams or thinks needs no look at its screen.)"""
-        if self.tmux is None:
-            return {}
-        wanted = [
-            b.pane.id
-            for b in bindings
-            if b.pane is not None
-            and b.session_id is not None
-            and b.session_id in details
-            and _runs_a_tool(details[b.session_id])
-        ]
-        try:
-            shots = self.tmux.capture(wanted)
-        except TmuxError:
-            return {}
-        return {pid: shows_permission(text) for pid, text in shots.items()}
 
     # -- the rest ---------------------------------------------------------------------------
 
@@ -386,14 +341,28 @@ class Scanner:
         return cpu
 
 
+def _current_agents(
+    procs: list[Proc], panes: list[Pane], cpu: Mapping[int, float | None], now: float
+) -> list[Agent]:
+    """opencode 2's TUIs, in their panes: what each shows lives in its per-user service, which
+    otop does not read yet, so it says that rather than guess (the service is no agent)."""
+    clients = [p for p in procs if p.kind != ProcKind.SERVICE]
+    if not clients:
+        return []
+    world = World(clients, panes, [], {}, {}, False, now)
+    return [
+        unknown_data_agent(
+            b,
+            cpu,
+            f"opencode {b.proc.version} keeps its sessions in its per-user service,"
+            " which otop does not read yet",
+        )
+        for b in correlate(world)
+    ]
+
+
 def _uses(proc: Proc, db: Database) -> bool:
     return proc.home is not None and proc.home.db == db.path
-
-
-def _runs_a_tool(d: SessionDetail) -> bool:
-    return not d.turn.completed and bool(
-        d.turn.running_tools or any(c.turn.running_tools for c in d.children)
-    )
 
 
 def _runs_opencode(p: Pane) -> bool:

@@ -27,6 +27,8 @@ _OTHER = frozenset(
         "generate",
         "plugin",
         "db",
+        "service",  # opencode 2: start, stop or ask after the per-user service
+        "api",
     }
 )
 _KINDS = {
@@ -57,6 +59,7 @@ _VALUED = {
     "--variant",
     "--mdns-domain",
     "--cors",
+    "--server",  # opencode 2: the service a TUI is a client of
 }
 
 
@@ -65,6 +68,8 @@ def parse_argv(argv: Sequence[str]) -> tuple[ProcKind | None, str | None, bool, 
     session, cont, positional = _options(argv[1:])
     if positional:
         first = positional[0]
+        if first == "serve" and "--service" in argv:
+            return ProcKind.SERVICE, session, cont, None  # opencode 2's per-user service
         if first in _KINDS:
             return _KINDS[first], session, cont, None
         if first in _OTHER:

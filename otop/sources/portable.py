@@ -97,9 +97,13 @@ class Portable:
                     cwd: str | None = p.cwd()
                 except (psutil.AccessDenied, psutil.ZombieProcess, FileNotFoundError):
                     cwd = None
+                try:
+                    exe: str | None = p.exe() or None
+                except (psutil.AccessDenied, psutil.ZombieProcess, FileNotFoundError):
+                    exe = None
         except _GONE:
             return None
-        return Facts(uid, argv, cwd, started)
+        return Facts(uid, argv, cwd, started, exe)
 
     def open_files(self, pid: int) -> list[str]:
         try:

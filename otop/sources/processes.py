@@ -11,6 +11,7 @@ from typing import NamedTuple
 from otop.core.model import Home, Proc, ProcKind
 from otop.sources.argv import NAMES, parse_argv
 from otop.sources.homes import home_of, opened
+from otop.sources.opencode.binary import version_of
 from otop.sources.rows import Row, Source
 
 SOURCE_ENV = "OTOP_PROCESS_SOURCE"
@@ -51,6 +52,7 @@ class _Static(NamedTuple):
     dir_arg: str | None
     cwd: str | None
     started_at: float
+    version: str | None
 
 
 class ProcScanner:
@@ -150,9 +152,12 @@ class ProcScanner:
         if facts is None:
             return None
         if facts.uid != os.getuid():
-            return _Static((), None, None, False, None, None, 0.0)
+            return _Static((), None, None, False, None, None, 0.0, None)
         kind, session, cont, dir_arg = parse_argv(facts.argv or ("opencode",))
-        return _Static(facts.argv, kind, session, cont, dir_arg, facts.cwd, facts.started_at)
+        version = version_of(facts.exe) if kind is not None else None
+        return _Static(
+            facts.argv, kind, session, cont, dir_arg, facts.cwd, facts.started_at, version
+        )
 
     def measure(self, procs: Iterable[Proc]) -> dict[int, float | None]:
         """CPU % of processes since this scanner last looked at them (a second sample now)."""
@@ -206,6 +211,7 @@ class ProcScanner:
             children=children.get(pid, 0),
             home=home,
             home_problem=problem,
+            version=info.version,
         )
 
 

@@ -128,7 +128,11 @@ class ProcFs:
             cwd = None
         if cwd is not None and cwd.endswith(DELETED) and not os.path.exists(cwd):
             cwd = cwd[: -len(DELETED)]  # its directory was removed: the path it had
-        return Facts(uid, argv, cwd, self.boot_time() + row.start / _TICKS)
+        try:
+            exe: str | None = os.readlink(f"{base}/exe")
+        except OSError:
+            exe = None
+        return Facts(uid, argv, cwd, self.boot_time() + row.start / _TICKS, exe)
 
     def boot_time(self) -> float:
         """When the machine started (epoch seconds): a start in stat counts from it."""

@@ -23,6 +23,7 @@ class Facts(NamedTuple):
     argv: tuple[str, ...]
     cwd: str | None  # None: it cannot be read (gone, or another user's)
     started_at: float  # epoch seconds
+    exe: str | None = None  # its executable's path, where it can be read
 
 
 class Source(Protocol):
