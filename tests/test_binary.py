@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from otop.cli import exits
 from otop.cli.parser import main
 from otop.core.model import ProcKind, State
 from otop.scan.scanner import Options, Scanner
@@ -80,9 +81,10 @@ def opencode_2(tmp_path: Path) -> Path:
 def test_an_opencode_2_tui_beside_a_1x_one(
     tmux: TmuxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An opencode 2 TUI and its service, in a home whose database has opencode 2's schema:
-    the TUI is listed in its own pane, its session and state `unknown` with the reason, the
-    service is no agent, and `list` exits 0 with no complaint of a database."""
+    """An opencode 2 TUI and its service process, in a home whose database has opencode 2's
+    schema but whose service says nowhere where it listens: the TUI is listed in its own pane,
+    its session and state `unknown` with the reason, the service is no agent, no database is
+    complained of, and `list` exits with the status of a server it could not read."""
     exe = opencode_2(tmp_path)
     home = tmp_path / "home"
     data = home / "data" / "opencode"
@@ -116,11 +118,11 @@ def test_an_opencode_2_tui_beside_a_1x_one(
         assert len(agents) == 1 and agents[0].pane is not None and agents[0].pane.id == pane
         assert int(pane[1:]) >= 10
         assert agents[0].state == State.UNKNOWN and agents[0].session is None
-        assert "per-user service" in agents[0].evidence_session.detail
+        assert "no opencode service is running" in agents[0].evidence_session.detail
         assert [p for p in scanner.scan().problems if str(home) in p.message] == []
         scanner.close()
         monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-        assert main(["-L", tmux.socket, "list"]) == 0
+        assert main(["-L", tmux.socket, "list"]) == exits.NO_SERVER
     finally:
         service.kill()
         service.wait()

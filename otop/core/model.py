@@ -111,12 +111,14 @@ class ProcKind(str, Enum):
 class Home(NamedTuple):
     """The opencode data one process uses: its database, the data directory its logs are in
     (`log/` there), its config directory, and how the database was found (`open`: the
-    process holds it open; `environment`: its environment names it)."""
+    process holds it open; `environment`: its environment names it); its state directory
+    (where opencode 2's per-user service says where it listens), "" when unknown."""
 
     db: str
     data_dir: str
     config_dir: str
     found: str
+    state_dir: str = ""
 
 
 class Proc(NamedTuple):

@@ -5,6 +5,8 @@ from typing import NamedTuple
 from otop.core.model import Confidence, Evidence, SessionDetail, State, ToolRun, Turn
 
 ABORTED = "MessageAbortedError"
+# The tool that runs a subagent: `task` in opencode 1.x, `subagent` in opencode 2.
+SUBAGENT_TOOLS = ("task", "subagent")
 # A live process whose unfinished turn wrote nothing for this long, with no CPU and no tool
 # command running, is taken to be stuck.
 STUCK_AFTER = 15 * 60.0
@@ -114,7 +116,7 @@ def _running_tool(session: SessionDetail, turn: Turn, sig: Signals, now: float) 
                 waiting_since=t.started_at,
             )
     for t in tools:
-        if t.tool == "task":
+        if t.tool in SUBAGENT_TOOLS:
             return _task(t, _busiest_child(session, sig, now))
     if tools:
         t = tools[0]
@@ -133,8 +135,8 @@ def _task(t: ToolRun, child: Verdict | None) -> Verdict:
         )
     return Verdict(
         State.SUBAGENT,
-        "task",
-        _ev("db", f"running task tool {t.part_id} (subagent {t.child_session_id or '?'})"),
+        t.tool,
+        _ev("db", f"running {t.tool} tool {t.part_id} (subagent {t.child_session_id or '?'})"),
     )
 
 
@@ -152,7 +154,7 @@ def _without_tools(turn: Turn, sig: Signals, now: float, ref: str) -> Verdict:
 
 def _first_tool(session: SessionDetail) -> str | None:
     for t in session.turn.running_tools:
-        if t.tool != "task":
+        if t.tool not in SUBAGENT_TOOLS:
             return t.tool
     for child in session.children:
         for t in child.turn.running_tools:
@@ -198,8 +200,8 @@ def busy_state(turn: Turn) -> tuple[State, str | None, str]:
     """What a session its server calls busy is doing, from its turn: a subagent, a tool, a
     reasoning stream, or text."""
     for run in turn.running_tools:
-        if run.tool == "task":
-            return State.SUBAGENT, "task", f"task {run.part_id} running"
+        if run.tool in SUBAGENT_TOOLS:
+            return State.SUBAGENT, run.tool, f"{run.tool} {run.part_id} running"
         return State.TOOL, run.tool, f"{run.tool} {run.part_id} running"
     if turn.reasoning_open:
         return State.THINKING, None, "reasoning open"

@@ -29,6 +29,7 @@ from otop.decide.agents import (
 )
 from otop.decide.correlate import correlate, orphan_pane
 from otop.decide.tiers import World
+from otop.scan.current import Services
 from otop.scan.database import Database
 from otop.scan.screens import look_closer, permission_screens, tmux_panes
 from otop.sources.opencode.binary import generation
@@ -88,6 +89,7 @@ class Scanner:
         target = Target.from_env(env, self.options.socket_name, self.options.socket_path)
         self.tmux: Tmux | None = (tmux or Tmux(target)) if self.options.use_tmux else None
         self._remotes: Remotes | None = None
+        self.services = Services()  # opencode 2's, one per state directory of its TUIs
         self._sessions_in: dict[str, Database] = {}  # session id -> its database, last scan
 
     @property
@@ -172,7 +174,7 @@ class Scanner:
                 unknown_data_agent(b, cpu, f"cannot tell which database: {b.proc.home_problem}")
                 for b in correlate(world)
             ]
-        agents += _current_agents(current, panes, cpu, now)
+        agents += self.services.agents(self.tmux, current, panes, cpu, now, problems)
         taken = {a.pane.id for a in agents if a.pane is not None}
         free = [p for p in panes if not _runs_opencode(p)]
         for db, detail in orphans:
@@ -273,7 +275,7 @@ class Scanner:
         world = World(procs, panes, runs, process_runs, sessions, log_ok, now)
         bindings = correlate(world) if procs else []
         if db_ok and self.tmux and any(b.wants_screen and b.pane is not None for b in bindings):
-            bindings = look_closer(self.tmux, db, world, bindings, mine)
+            bindings = look_closer(self.tmux, db.newest_prompts, world, bindings, mine)
         db.details.begin()
         ids = [b.session_id for b in bindings if b.session_id]
         details = db.details.bound(ids, db_ok, mine)
@@ -339,26 +341,6 @@ class Scanner:
                 time.sleep(wait)
             cpu.update(self.procs.measure(missing))
         return cpu
-
-
-def _current_agents(
-    procs: list[Proc], panes: list[Pane], cpu: Mapping[int, float | None], now: float
-) -> list[Agent]:
-    """opencode 2's TUIs, in their panes: what each shows lives in its per-user service, which
-    otop does not read yet, so it says that rather than guess (the service is no agent)."""
-    clients = [p for p in procs if p.kind != ProcKind.SERVICE]
-    if not clients:
-        return []
-    world = World(clients, panes, [], {}, {}, False, now)
-    return [
-        unknown_data_agent(
-            b,
-            cpu,
-            f"opencode {b.proc.version} keeps its sessions in its per-user service,"
-            " which otop does not read yet",
-        )
-        for b in correlate(world)
-    ]
 
 
 def _uses(proc: Proc, db: Database) -> bool:

@@ -3,14 +3,13 @@ decide (which session a pane shows; whether a running tool is a permission promp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from otop.core.model import Pane, Problem, SessionDetail
+from otop.core.model import Pane, Problem, SessionBrief, SessionDetail
 from otop.decide.agents import recent_in_dir
 from otop.decide.correlate import correlate
 from otop.decide.screen import shows_permission
 from otop.decide.tiers import Binding, World
-from otop.scan.database import Database
 from otop.sources.opencode.connection import StoreError
 from otop.sources.tmux import Running, Tmux, TmuxError
 
@@ -34,15 +33,22 @@ def tmux_panes(tmux: Tmux | None, running: Running | None, problems: list[Proble
 
 
 def look_closer(
-    tmux: Tmux, db: Database, world: World, bindings: list[Binding], problems: list[Problem]
+    tmux: Tmux,
+    prompts_of: Callable[[set[str], Mapping[str, SessionBrief]], dict[str, str]],
+    world: World,
+    bindings: list[Binding],
+    problems: list[Problem],
 ) -> list[Binding]:
     """The screen tier, only when own evidence left panes undecided: capture those panes,
-    read their candidate sessions' newest prompts, and correlate again."""
+    read their candidate sessions' newest prompts (`prompts_of`: a database's, or none), and
+    correlate again."""
     unsure = [b for b in bindings if b.wants_screen and b.pane is not None]
+    if not unsure:
+        return bindings
     try:
         screens = tmux.capture([b.pane.id for b in unsure if b.pane is not None])
         wanted = {c for b in unsure for c in (b.candidates or recent_in_dir(world, b))}
-        prompts = db.newest_prompts(wanted, world.sessions)
+        prompts = prompts_of(wanted, world.sessions)
     except (TmuxError, StoreError) as exc:
         problems.append(Problem("screen", f"cannot read panes to tell sessions apart: {exc}"))
         return bindings

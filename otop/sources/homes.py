@@ -9,7 +9,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from otop.core.model import Home
-from otop.sources.opencode.paths import config_dir, data_dir, db_file
+from otop.sources.opencode.paths import config_dir, data_dir, db_file, state_dir
 
 _OPENED = "open"  # the process holds the database open
 _NAMED = "environment"  # its environment names it (it has not opened one yet)
@@ -47,7 +47,7 @@ def home_of(
             return None, "it holds no database open, and its environment cannot be read"
         db, how = named, _NAMED
     if env is not None:
-        return Home(db, data_dir(env), config_dir(env), how), ""
+        return Home(db, data_dir(env), config_dir(env), how, state_dir(env)), ""
     # Without its environment, the database's own directory is its data directory (opencode
     # keeps the database and the log directory side by side).
     return Home(db, os.path.dirname(db), fallback.config_dir, how), ""

@@ -36,6 +36,10 @@ def data_dir(env: Mapping[str, str]) -> str:
     return os.path.join(xdg_dir(env, "XDG_DATA_HOME", ".local/share"), "opencode")
 
 
+def state_dir(env: Mapping[str, str]) -> str:
+    return os.path.join(xdg_dir(env, "XDG_STATE_HOME", ".local/state"), "opencode")
+
+
 def db_file(env: Mapping[str, str], db: str | None = None) -> str:
     """The database: an explicit one (--db, $OTOP_DB, $OPENCODE_DB; relative to the data
     directory), else the stable channel's, else the most recently written channel's

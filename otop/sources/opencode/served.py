@@ -4,7 +4,6 @@ cleaned. A malformed field degrades to a default, never raises."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,11 +14,11 @@ from otop.core.model import (
     ServerSession,
     SessionBrief,
     SessionDetail,
-    Tokens,
     Turn,
 )
 from otop.core.text import clean
 from otop.sources.opencode import turn as turn_rules
+from otop.sources.opencode.fields import as_map, seconds, session_detail
 from otop.sources.opencode.rows import last_line
 
 if TYPE_CHECKING:
@@ -51,8 +50,8 @@ def sessions(view: View) -> list[ServerSession]:
         out.append(
             ServerSession(
                 detail=_detail(s, sid, _last_words(recent) if recent is not None else ""),
-                updated=_s(_map(s.get("time")).get("updated")),
-                status=_map(view.status.get(sid)).get("type", "idle"),
+                updated=seconds(as_map(s.get("time")).get("updated")),
+                status=as_map(view.status.get(sid)).get("type", "idle"),
                 permission=sid in asks,
                 question=sid in asked,
                 request_id=request,
@@ -64,28 +63,12 @@ def sessions(view: View) -> list[ServerSession]:
 
 
 def _detail(s: Json, sid: str, last_output: str) -> SessionDetail:
-    times, model, tokens = _map(s.get("time")), _map(s.get("model")), _map(s.get("tokens"))
-    cache = _map(tokens.get("cache"))
+    times = as_map(s.get("time"))
     title, where = clean(str(s.get("title") or "")), clean(str(s.get("directory") or ""))
     brief = SessionBrief(
-        sid, title, where, _s(times.get("created")), _s(times.get("updated")), True
+        sid, title, where, seconds(times.get("created")), seconds(times.get("updated")), True
     )
-    return SessionDetail(
-        brief=brief,
-        model=clean(f"{model.get('providerID', '')}/{model.get('id', '')}").strip("/"),
-        agent=clean(str(s.get("agent") or "")),
-        tokens=Tokens(
-            input=_int(tokens.get("input")),
-            output=_int(tokens.get("output")),
-            reasoning=_int(tokens.get("reasoning")),
-            cache_read=_int(cache.get("read")),
-            cache_write=_int(cache.get("write")),
-        ),
-        cost=_finite(s.get("cost")),
-        messages=0,
-        last_output=last_output,
-        turn=Turn(last_message_id=sid),
-    )
+    return session_detail(s, brief, 0, last_output, Turn(last_message_id=sid))
 
 
 def _turn(messages: Sequence[Json]) -> Turn:
@@ -100,7 +83,7 @@ def _turn(messages: Sequence[Json]) -> Turn:
         times = info.get("time") if isinstance(info.get("time"), Mapping) else {}
         assert isinstance(times, Mapping)
         mid = str(info.get("id") or "")
-        at = _s(times.get("created"))
+        at = seconds(times.get("created"))
         recent.append(MessageRow(mid, at, at, dict(info)))
         rows = raw_parts if isinstance(raw_parts, list) else []
         parts[mid] = [PartRow(str(p.get("id", "")), at, p) for p in rows if isinstance(p, dict)]
@@ -121,22 +104,6 @@ def _last_words(messages: Sequence[Json]) -> str:
     return ""
 
 
-def _map(v: object) -> Json:
-    return v if isinstance(v, Mapping) else {}
-
-
 def _request_id(v: object) -> str | None:
     """A pending request's id, if it looks like one (it is sent back to the server)."""
     return str(v) if _REQUEST.match(str(v)) else None
-
-
-def _int(v: object) -> int:
-    return int(v) if isinstance(v, (int, float)) and math.isfinite(v) else 0
-
-
-def _finite(v: object) -> float:
-    return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else 0.0
-
-
-def _s(ms: object) -> float:
-    return float(ms) / 1000.0 if isinstance(ms, (int, float)) and math.isfinite(ms) else 0.0
