@@ -24,10 +24,14 @@ T = TypeVar("T")
 # scripts/install-opencode installs each); $OTOP_OPENCODE_VERSIONS (comma-separated) narrows
 # a lane of scripts/test to some of them.
 OPENCODE_VERSION = opencode_versions()[0]
-OPENCODE_VERSIONS = (
+_ASKED = (
     tuple(v for v in os.environ.get("OTOP_OPENCODE_VERSIONS", "").split(",") if v)
     or opencode_versions()
 )
+# The 1.x line (a database per home, read by the 1.x suites) and opencode 2 (a per-user
+# service, read by tests/e2e/test_current_real.py).
+OPENCODE_VERSIONS = tuple(v for v in _ASKED if not v.startswith("2."))
+CURRENT_VERSIONS = tuple(v for v in _ASKED if v.startswith("2."))
 READY_TEXTS = ("Ask anything", "ctrl+p commands")
 QUIET_ENV = {
     "OPENCODE_DISABLE_AUTOUPDATE": "1",
@@ -48,7 +52,14 @@ def find_binary(version: str = OPENCODE_VERSION) -> str | None:
     if version == OPENCODE_VERSION and env and os.access(env, os.X_OK):
         return env
     root = ROOT / ".cache" / "opencode" / version
-    for pkg in ("opencode-linux-x64", "opencode-linux-x64-baseline", "opencode-linux-arm64"):
+    for pkg in (
+        *("opencode-linux-x64", "opencode-linux-x64-baseline", "opencode-linux-arm64"),
+        *(
+            "@opencode/cli-linux-x64",
+            "@opencode/cli-linux-x64-baseline",
+            "@opencode/cli-linux-arm64",
+        ),
+    ):
         cand = root / "node_modules" / pkg / "bin" / "opencode"
         if os.access(cand, os.X_OK):
             return str(cand)
@@ -246,8 +257,22 @@ class Lab:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        self._stop_service()
         self.server.shutdown()
         self.server.server_close()
+
+    def _stop_service(self) -> None:
+        """opencode 2's per-user service of this lab's home, which outlives the TUIs: stopped
+        by the pid its service.json names, when that process runs this lab's binary."""
+        path = Path(self.env["XDG_STATE_HOME"]) / "opencode" / "service.json"
+        try:
+            pid = int(json.loads(path.read_text())["pid"])
+            exe = os.path.realpath(f"/proc/{pid}/exe") if os.path.isdir("/proc") else ""
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        if exe == os.path.realpath(self.binary):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def cleanup_files(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)

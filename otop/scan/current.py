@@ -42,11 +42,10 @@ class Services:
         now: float,
         problems: list[Problem],
     ) -> list[Agent]:
-        """Agents of the opencode 2 TUIs among `procs` (services are no agents)."""
+        """Agents of the opencode 2 processes among `procs`."""
         groups: dict[str, list[Proc]] = {}
-        for p in procs:
-            if p.kind != ProcKind.SERVICE:
-                groups.setdefault(p.home.state_dir if p.home else "", []).append(p)
+        for p in _agents_among(procs):
+            groups.setdefault(p.home.state_dir if p.home else "", []).append(p)
         out: list[Agent] = []
         for state_dir, members in groups.items():
             out += self._of(tmux, state_dir, members, panes, cpu, now, problems)
@@ -86,6 +85,17 @@ class Services:
         if kept is None or kept.where != where:  # a restarted service listens anew
             kept = self._services[state_dir] = Service(where)
         return kept
+
+
+def _agents_among(procs: list[Proc]) -> list[Proc]:
+    """The processes that are agents: not the per-user service, nor the private server a
+    `--standalone` TUI starts as its child (`serve --stdio`): that TUI is the agent."""
+    tuis = {p.pid for p in procs if p.kind == ProcKind.TUI}
+    return [
+        p
+        for p in procs
+        if p.kind != ProcKind.SERVICE and not (p.kind == ProcKind.SERVE and tuis & set(p.ancestors))
+    ]
 
 
 def _bind(members: list[Proc], panes: list[Pane], now: float) -> list[Binding]:

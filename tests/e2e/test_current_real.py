@@ -1,0 +1,194 @@
+"""End to end on opencode 2: the real binary's TUIs, clients of their user's service, offline
+against the scripted model in a private tmux past %10. In order on one lab per 2.x version of
+otop/core/versions.txt: two TUIs started together in one directory, a turn in one while the
+other stays on its home screen, a permission, a question, an API error, and a TUI resumed with
+`-s` on the older session; every binding otop calls certain or likely is checked against the
+session each pane was given."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools.lab import CURRENT_VERSIONS, Lab, wait_until
+from otop.core.model import Agent, Confidence, State
+from otop.scan.scanner import Options, Scanner
+from tests.e2e import opencode_binary
+
+pytestmark = pytest.mark.e2e
+SURE = (Confidence.CERTAIN, Confidence.LIKELY)
+QUESTION = {
+    "questions": [
+        {
+            "question": "Which colour?",
+            "header": "Colour",
+            "options": [
+                {"label": "Red", "description": "warm"},
+                {"label": "Blue", "description": "cool"},
+            ],
+        }
+    ]
+}
+
+
+class World:
+    """The lab, otop's scanner of it, and the session each pane was given (the truth)."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.scanner = Scanner(Options(socket_name=lab.socket), env=lab.env)
+        self.truth: dict[str, str | None] = {}  # pane -> the title of the session it shows
+
+    def agents(self) -> dict[str, Agent]:
+        """The opencode 2 agents by pane; every sure binding checked against the truth."""
+        found = {a.pane.id: a for a in self.scanner.scan().agents if a.pane and a.proc}
+        for pane, a in found.items():
+            if a.session is not None and a.evidence_session.confidence in SURE:
+                assert a.session.brief.title == self.truth.get(pane), (pane, a.evidence_session)
+        return found
+
+    def wait(self, pane: str, check: Callable[[Agent], bool], timeout: float = 60) -> Agent:
+        def seen() -> Agent | None:
+            a = self.agents().get(pane)
+            return a if a is not None and check(a) else None
+
+        return wait_until(seen, timeout, 0.3)
+
+
+@pytest.fixture(scope="module", params=CURRENT_VERSIONS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    version = str(request.param)
+    lab = Lab(tmp_path_factory.mktemp(f"lab-{version}"), opencode_binary(version), version)
+    lab.fillers()
+    w = World(lab)
+    yield w
+    w.scanner.close()
+    lab.close()
+
+
+@pytest.fixture(scope="module")
+def panes(world: World) -> dict[str, str]:
+    lab = world.lab
+    alpha = lab.project("alpha")
+    (alpha / ".env").write_text("SECRET=1\n")  # opencode 2 asks before it reads a .env file
+    p = {"one": lab.window("one", alpha), "two": lab.window("two", alpha)}
+    lab.start_together([p["one"], p["two"]])
+    return p
+
+
+def test_tuis_started_together_are_new(world: World, panes: dict[str, str]) -> None:
+    """Two 2.x TUIs started together in one directory: each in its own pane (certain), on its
+    home screen, no session given to either; the service is no agent."""
+    for name in ("one", "two"):
+        a = world.wait(panes[name], lambda a: a.state == State.NEW)
+        assert a.proc is not None and a.proc.version == world.lab.version
+        assert a.session_id is None and a.evidence_pane.confidence == Confidence.CERTAIN
+        assert int(panes[name][1:]) >= 10
+    assert all(a.proc is None or a.proc.kind.value == "tui" for a in world.agents().values())
+
+
+def test_a_turn_in_one_leaves_the_other_new(world: World, panes: dict[str, str]) -> None:
+    """A streaming turn in one pane is `generating` in that pane's session, then `idle`; the
+    other TUI of the same directory is never given it."""
+    world.truth[panes["one"]] = "Alpha one"
+    world.lab.type(panes["one"], "[[title:Alpha one]] [[stream:20:0.3]] hello one")
+    a = world.wait(panes["one"], lambda a: a.state == State.GENERATING and a.session is not None)
+    assert a.evidence_session.confidence in SURE
+    world.wait(panes["one"], lambda a: a.state == State.IDLE)
+    two = world.agents()[panes["two"]]
+    assert (two.state, two.session_id) == (State.NEW, None)
+
+
+def test_permission_question_and_error(world: World, panes: dict[str, str]) -> None:
+    """In the second TUI: a permission (its request id kept), answered in the TUI; then a
+    question; then an API error: each state from the service, in that pane's own session."""
+    lab, two = world.lab, panes["two"]
+    world.truth[two] = "Beta two"
+    env = Path(lab.root / "projects" / "alpha" / ".env")
+    lab.type(two, f"[[title:Beta two]] [[call:read:{json.dumps({'path': str(env)})}]] read it")
+    a = world.wait(two, lambda a: a.state == State.PERMISSION)
+    assert a.tool == "read" and a.request_id and a.request_id.startswith("per_")
+    assert a.evidence_state.source == "service"
+    lab.keys(two, "Enter")  # Allow once
+    world.wait(two, lambda a: a.state == State.IDLE)
+    lab.type(two, f"[[call:question:{json.dumps(QUESTION)}]] ask me")
+    q = world.wait(two, lambda a: a.state == State.QUESTION)
+    assert q.request_id and q.request_id.startswith("frm_")
+    lab.keys(two, "Enter")
+    world.wait(two, lambda a: a.state == State.IDLE)
+    lab.type(two, "[[fail:400]] this fails")
+    world.wait(two, lambda a: a.state == State.ERROR)
+    assert world.agents()[panes["one"]].state == State.IDLE
+
+
+def test_a_resumed_tui_shows_the_older_session(world: World, panes: dict[str, str]) -> None:
+    """A third TUI started with `-s` on Alpha, while Beta is the directory's newest: certain,
+    Alpha's."""
+    lab = world.lab
+    alpha = world.agents()[panes["one"]].session_id
+    assert alpha is not None
+    three = lab.window("three", lab.root / "projects" / "alpha")
+    world.truth[three] = "Alpha one"
+    lab.start(three, "-s", alpha)
+    a = world.wait(three, lambda a: a.session_id == alpha)
+    assert a.evidence_session.confidence == Confidence.CERTAIN and a.state == State.IDLE
+
+
+def test_a_standalone_tui_is_not_called_idle(world: World, panes: dict[str, str]) -> None:
+    """A `--standalone` TUI runs its turns in a private server its user's service does not
+    run: while it streams, otop says it cannot tell, never `idle`."""
+    lab = world.lab
+    four = lab.window("four", lab.root / "projects" / "alpha")
+    lab.start(four, "--standalone")
+    lab.type(four, "[[title:Standalone five]] [[stream:20:0.3]] on my own")
+    wait_until(lambda: "part 2 of 20" in lab.screen(four) or None, 60, 0.3)
+    a = world.agents()[four]
+    assert a.proc is not None and a.proc.kind.value == "tui"
+    assert a.state == State.UNKNOWN and "does not read" in a.evidence_session.detail
+
+
+def test_a_1x_tui_beside_the_2x_ones(world: World, panes: dict[str, str]) -> None:
+    """An opencode 1.x TUI (its own data directory) in the same tmux server: read from its
+    database, its session and state its own, while the 2.x ones stay as they were."""
+    from devtools.lab import OPENCODE_VERSION
+
+    lab = world.lab
+    binary = opencode_binary(OPENCODE_VERSION)
+    five = lab.window("five", lab.project("legacy"))
+    data = lab.root / "xdg" / "data-1x"
+    lab.tmux("send-keys", "-t", five, "-l", f"XDG_DATA_HOME={data} {binary}")
+    lab.tmux("send-keys", "-t", five, "Enter")
+    wait_until(lambda: lab.ready(five) or None, 90, 0.3)
+    world.truth[five] = "Legacy one"
+    lab.type(five, "[[title:Legacy one]] [[stream:2:0.1]] hello legacy")
+    a = world.wait(five, lambda a: a.state == State.IDLE and a.session is not None, 90)
+    assert a.proc is not None and a.proc.version == OPENCODE_VERSION
+    assert a.database is not None and a.database.startswith(str(data))
+    assert world.agents()[panes["one"]].state == State.IDLE
+
+
+def test_a_restarted_service_is_read_again(world: World, panes: dict[str, str]) -> None:
+    """The service killed under running TUIs: they start another, and otop reads the new one
+    (never a wrong session meanwhile: every scan is checked)."""
+    lab = world.lab
+    path = Path(lab.env["XDG_STATE_HOME"]) / "opencode" / "service.json"
+    old = json.loads(path.read_text())["pid"]
+    import os
+    import signal
+
+    os.kill(old, signal.SIGKILL)
+
+    def restarted() -> bool:
+        try:
+            return bool(json.loads(path.read_text())["pid"] != old)
+        except (OSError, ValueError, KeyError):
+            return False
+
+    wait_until(lambda: restarted() or None, 60, 0.3)
+    a = world.wait(panes["one"], lambda a: a.state == State.IDLE and a.session is not None, 60)
+    assert a.evidence_session.confidence in SURE
