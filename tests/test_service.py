@@ -54,12 +54,17 @@ def agents_of(tmux: TmuxServer, home: Path) -> dict[str, Agent]:
 
 
 def test_each_pane_shows_its_own_session(
-    tmux: TmuxServer, tmp_path: Path, service: FakeService
+    tmux: TmuxServer,
+    tmp_path: Path,
+    service: FakeService,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Three TUIs in one directory, past %10: the one titled `Alpha one` is at Alpha's
     permission (request id kept for answering), the one started `-s BETA` shows Beta idle
     (certain), the one on its home screen is `new`, and none is given the directory's newest
-    session; the service's password goes to it alone and is never shown."""
+    session; the service's password goes to it alone and is never shown; `doctor` names the
+    service and its clients."""
     exe = opencode_2_executable(tmp_path)
     state = tmp_path / "state"
     service.describe(state)
@@ -92,6 +97,12 @@ def test_each_pane_shows_its_own_session(
     assert all(a.session_id != OLD["id"] for a in found.values())
     assert all(int(p[1:]) >= 10 for p in panes.values())
     assert "/api/session/ses_newest000001cccccccccccc/message" not in service.asked
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "own"))
+    capsys.readouterr()
+    main(["-L", tmux.socket, "doctor"])
+    report = capsys.readouterr().out
+    assert f"ok    service   opencode 2.1.2 at {service.url} (pid " in report
+    assert "3 TUI(s) its clients" in report and service.password not in report
     shown = repr(found) + "".join(
         str(a.evidence_state) + str(a.evidence_session) for a in found.values()
     )

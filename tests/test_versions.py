@@ -23,7 +23,8 @@ def test_the_readme_names_the_versions_tested() -> None:
     """Where the README lists the opencode and tmux versions tested, it lists those of
     versions.txt, and it names no other opencode or tmux version anywhere."""
     readme = " ".join((ROOT / "README.md").read_text().split())
-    opencode = list(opencode_versions())
+    opencode = [v for v in opencode_versions() if not v.startswith("2.")]
+    current = [v for v in opencode_versions() if v.startswith("2.")]
     tmux = [v.upstream for v in tmux_versions()]
     oldest = min(tmux, key=lambda v: tmux_version(f"tmux {v}"))
     built = [v.upstream for v in tmux_versions() if "binary" not in v.roles]
@@ -32,14 +33,16 @@ def test_the_readme_names_the_versions_tested() -> None:
         f"tmux {oldest} or newer",
         f"build tmux {listed(built)} from Debian's sources and run {listed(unpacked)} from"
         " Debian's binary packages",
-        f"`opencode-linux-x64` {listed(opencode)} from npm",
+        f"`opencode-linux-x64` {listed(opencode)} and `@opencode/cli-linux-x64` {listed(current)}"
+        " from npm",
+        f"`test_current_real.py` does the same on opencode {listed(current)}",
         f"({', '.join(v.package for v in tmux_versions())}, into `.cache/tmux/`",
         f"on opencode {listed(opencode)}, in a tmux server",
         f"the same records on {listed(tmux)};",
         f"every test on both sources, tmux {', '.join(tmux)} |",
     ]
     assert [p for p in phrases if p not in readme] == []
-    assert set(re.findall(r"(?<![\w.])1\.\d+\.\d+(?![\w.])", readme)) <= set(opencode)
+    assert set(re.findall(r"(?<![\w.])[12]\.\d+\.\d+(?![\w.])", readme)) <= {*opencode, *current}
     assert set(re.findall(r"(?<![\w.])\d\.\d[a-z](?!\w)", readme)) <= set(tmux)
 
 

@@ -176,13 +176,15 @@ def _agents(scanner: Scanner) -> list[Check]:
             f" session by {ev.source} ({ev.confidence.value}); {_database_of(a)}"
         )
         out.append(Check(verdict, "agent", text))
-    return out
+    return out + _services(live)
 
 
 def _database_of(agent: Agent) -> str:
     """Which database the agent's session is read from, or why none could be told."""
     if agent.database:
         return f"database {clean(agent.database)}"
+    if agent.proc is not None and (agent.proc.version or "").startswith("2."):
+        return "read through its user's opencode 2 service"
     problem = agent.proc.home_problem if agent.proc else None
     return f"cannot tell which database: {clean(problem)}" if problem else "no database"
 
@@ -210,6 +212,27 @@ def run(scanner: Scanner) -> list[Check]:
     checks += _guard(lambda: _agents(scanner), "agents")
     checks.append(_clipboard())
     return checks
+
+
+def _services(agents: list[Agent]) -> list[Check]:
+    """Each opencode 2 service the TUIs of the last scan are clients of: where, its version,
+    and how many of them; one that cannot be read was said among the agents' problems."""
+    from otop.sources.opencode.service import ServiceError, locate
+
+    clients: dict[str, int] = {}
+    for a in agents:
+        if a.proc is not None and a.proc.version and a.proc.version.startswith("2."):
+            home = a.proc.home.state_dir if a.proc.home else ""
+            clients[home] = clients.get(home, 0) + 1
+    out = []
+    for state_dir, n in sorted(clients.items()):
+        try:
+            where = locate(state_dir)
+        except ServiceError:
+            continue
+        text = f"opencode {where.version} at {where.url} (pid {where.pid}): {n} TUI(s) its clients"
+        out.append(Check(OK, "service", text))
+    return out
 
 
 def _guard(fn: Callable[[], list[Check]], topic: str) -> list[Check]:
