@@ -13,6 +13,7 @@ import pytest
 from otop.cli import exits
 from otop.cli.parser import main
 from otop.core.model import Agent, Confidence, State
+from otop.scan.changes import Changes
 from otop.scan.scanner import Options, Scanner
 from tests.conftest import TmuxServer, pid_in, wait_for
 from tests.fake_service import FakeService, opencode_2_executable, tui_command
@@ -150,3 +151,31 @@ def test_a_service_that_cannot_be_read_is_said(
     assert main(["-L", tmux.socket, "list"]) == exits.NO_SERVER
     err = capsys.readouterr().err
     assert said in err and err.count(said) == 1
+
+
+def test_a_write_of_the_service_wakes_the_lookers(
+    tmux: TmuxServer, tmp_path: Path, service: FakeService
+) -> None:
+    """The service writes its database's WAL at each change of a session: the lookers' cheap
+    probe moves with it, so the watcher scans again without waiting for its full scan."""
+    exe = opencode_2_executable(tmp_path)
+    state, data = tmp_path / "state", tmp_path / "data"
+    service.describe(state)
+    env = {"XDG_STATE_HOME": str(state), "XDG_DATA_HOME": str(data)}
+    pane = tmux.new_window(tmp_path / "p", tui_command(exe, env, title="OC | Alpha one"), "a")
+    pid_in(tmux, pane)
+    scanner = Scanner(
+        Options(socket_name=tmux.socket), env={"XDG_DATA_HOME": str(tmp_path / "own")}
+    )
+    try:
+        wait_for(lambda: any(a.proc and a.proc.version for a in scanner.scan().agents), what="it")
+        changes = Changes(scanner)
+        wal = data / "opencode" / "opencode.db-wal"
+        assert scanner.services.written == {str(wal)}
+        wal.parent.mkdir(parents=True, exist_ok=True)
+        wal.write_bytes(b"one")
+        before = changes.signature()
+        wal.write_bytes(b"one and two")
+        assert changes.signature() != before
+    finally:
+        scanner.close()

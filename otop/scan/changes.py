@@ -51,6 +51,12 @@ class Changes:
                     logs.append((p, os.stat(p).st_size))
                 except OSError:
                     continue
+        for path in sorted(self.scanner.services.written):
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            logs.append((path, info.st_mtime_ns + info.st_size))
         return (self.pids.pids(), tuple(versions), tuple(logs))
 
     def turns(self) -> tuple[int, ...]:

@@ -32,6 +32,7 @@ class Services:
 
     def __init__(self) -> None:
         self._services: dict[str, Service] = {}  # state directory -> its service
+        self.written: set[str] = set()  # the files the services write as sessions change
 
     def agents(
         self,
@@ -46,6 +47,9 @@ class Services:
         groups: dict[str, list[Proc]] = {}
         for p in _agents_among(procs):
             groups.setdefault(p.home.state_dir if p.home else "", []).append(p)
+        # A service writes its database (in its TUIs' data directory) at every change: a
+        # looker's cheap probe of a change (otop/scan/changes.py).
+        self.written = {f"{p.home.db}-wal" for ps in groups.values() for p in ps if p.home}
         out: list[Agent] = []
         for state_dir, members in groups.items():
             out += self._of(tmux, state_dir, members, panes, cpu, now, problems)
