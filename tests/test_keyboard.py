@@ -113,12 +113,13 @@ def test_moves_then_enter_select_the_moved_row() -> None:
     assert backend.jumps == ["pid:4004"]
 
 
-def test_arrows_in_the_filter_move_the_match() -> None:
-    """In the filter, down moves the highlighted match and Enter takes it."""
+def test_down_in_the_filter_goes_to_the_matches() -> None:
+    """In the filter, down leaves the line at the top match (the filter kept), the next down
+    moves to the second match, and Enter takes it: one burst, in order."""
     backend = FixtureBackend()
 
     async def body(app: OtopApp, pilot: Pilot[None]) -> None:
-        burst(app, ["/", "o", "n", "e", "down", "enter"])
+        burst(app, ["/", "o", "n", "e", "down", "down", "enter"])
 
     app = run(backend, body)
     assert [r.agent.key for r in app.rows] == ["pid:4001", "pid:4006"]
@@ -188,3 +189,16 @@ def test_a_panel_opened_in_a_burst_gets_the_next_keys() -> None:
         assert not isinstance(app.screen, PanelScreen) and app.is_running
 
     run(FixtureBackend(), body)
+
+
+def test_filter_tab_then_answer_typed_at_once() -> None:
+    """`/`, letters, Tab and `3` in one burst (as typed at once after prefix+O): the filter's
+    top match is answered, and the `3` never lands in the filter line."""
+    backend = FixtureBackend()
+
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
+        burst(app, ["/", "n", "e", "e", "d", "s", "tab", "3"])
+
+    app = run(backend, body)
+    assert [choice for _, choice in backend.answered] == [2]
+    assert backend.answered[0][0] == app.rows[0].agent.key and app.needle == "needs"

@@ -420,3 +420,31 @@ def test_a_scan_that_changes_nothing_shown_lays_nothing_out() -> None:
         assert message(app) == "a message" and layouts == []
 
     drive(backend, body)
+
+
+@pytest.mark.parametrize("leave", ["tab", "down"])
+def test_filter_then_act_on_the_match(leave: str) -> None:
+    """`/`, letters, then Tab or Down: the filter stays and its top match is selected, and the
+    table's keys act on it (`3` answers the permission, `i` replies, `y` yanks); `/` opens the
+    filter as it was, esc clears it."""
+
+    async def body(app: OtopApp, pilot: Pilot[None]) -> None:
+        await pilot.press("slash", *"needs", leave)
+        box = app.query_one("#filter", Input)
+        assert titles(app) == ["[bold]Needs"] and not box.display
+        await pilot.press("3")
+        await settled(pilot)
+        assert [choice for _, choice in backend.answered] == [2]
+        assert backend.answered[0][0] == app.rows[0].agent.key
+        await pilot.press("y")
+        assert backend.yanked == [app.rows[0].agent.session_id]
+        await pilot.press("i", *"go on", "enter")
+        await settled(pilot)
+        assert backend.replies == [(app.rows[0].agent.key, "go on")]
+        await pilot.press("slash")
+        assert box.display and box.value == "needs"
+        await pilot.press("escape")
+        assert len(app.rows) == 6 and not box.display
+
+    backend = FixtureBackend()
+    drive(backend, body)

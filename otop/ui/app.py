@@ -71,7 +71,10 @@ class OtopApp(App[None]):
         yield Static(id="counts")
         yield AgentTable()
         yield Static(id="preview")
-        yield Input(placeholder="filter: title, model, directory, tty, state, session", id="filter")
+        yield Input(
+            placeholder="filter: title, model, directory, tty, state, session; tab: act on it",
+            id="filter",
+        )
         yield Input(id="reply")
         yield Static(id="message")
         yield Footer()

@@ -31,6 +31,9 @@ from otop.ui.table import AgentTable
 ENTER = ("enter", "ctrl+j")
 # Keys that move the table's cursor (also while a line input is open: they move the match).
 MOVES = {"up": "cursor_up", "down": "cursor_down", "pageup": "page_up", "pagedown": "page_down"}
+# Keys that leave the filter's line with the filter kept and its top match selected, so that
+# the table's keys (answer, reply, explain, todos, yank, preview, jump) act on that match.
+LEAVE_FILTER = ("tab", "down")
 
 
 def key_map(bindings: Iterable[BindingType]) -> dict[str, str]:
@@ -155,6 +158,8 @@ class Keyboard:
             self.submit(box)
         elif key == "escape":
             app.action_close()
+        elif box.id == "filter" and key in LEAVE_FILTER:
+            self.leave_filter(box)
         elif key in MOVES:
             await app.table().run_action(MOVES[key])
         elif key in _INPUT_EDITS:
@@ -178,6 +183,18 @@ class Keyboard:
         if box.id == "filter" and box.value.strip() != app.needle:
             app.needle = box.value.strip()
             app.redraw()
+
+    def leave_filter(self, box: Input) -> None:
+        """Tab or Down in the filter: the line closes, the filter stays (esc clears it, `/`
+        opens it again as it was), and the table has the top match selected."""
+        app = self.app
+        self.edited(box)
+        box.display = False
+        app.screen.set_focus(app.table())
+        if app.rows:
+            app.table().move_cursor(row=0)
+        else:
+            app.say("No agent matches the filter (esc clears it).")
 
     def submit(self, box: Input) -> None:
         """Enter in a line input: the reply is sent; in the filter, Enter selects the match

@@ -44,7 +44,8 @@ TABLE_KEYS = (
         True,
         "/",
         "filter by title, model, directory, tty, state or session id (enter takes the"
-        " highlighted match, esc clears)",
+        " highlighted match; tab or down keeps the filter and selects the top match for the"
+        " table's keys: 1 2 3, i, e, t, y, v, o; esc clears)",
     ),
     Key("less_than_sign", "sort(-1)", "sort", False, "< >", "sort by the previous / next column"),
     Key("greater_than_sign", "sort(1)", "sort", True, "", ""),
