@@ -7,6 +7,7 @@ its directory"), and states are decided from what the service says of the joined
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from otop.core.model import (
     Agent,
@@ -23,8 +24,10 @@ from otop.decide.correlate import correlate
 from otop.decide.tiers import Binding, World
 from otop.scan.screens import look_closer
 from otop.sources.opencode import current
-from otop.sources.opencode.service import Seen, Service, ServiceError, Where, locate
 from otop.sources.tmux import Tmux
+
+if TYPE_CHECKING:  # the HTTP client loads only where an opencode 2 TUI runs
+    from otop.sources.opencode.service import Seen, Service, Where
 
 
 class Services:
@@ -66,6 +69,8 @@ class Services:
         now: float,
         problems: list[Problem],
     ) -> list[Agent]:
+        from otop.sources.opencode.service import ServiceError
+
         try:
             service = self._service(state_dir)
             seen = service.look()
@@ -82,6 +87,8 @@ class Services:
         return [_agent(b, seen, service.where, cpu, now) for b in bindings]
 
     def _service(self, state_dir: str) -> Service:
+        from otop.sources.opencode.service import Service, ServiceError, locate
+
         if not state_dir:
             raise ServiceError("its state directory cannot be told (its environment is unread)")
         where = locate(state_dir)

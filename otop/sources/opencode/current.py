@@ -6,6 +6,7 @@ parts. A malformed field degrades to a default, never raises."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -13,9 +14,9 @@ from otop.core.model import SessionBrief, SessionDetail, ToolRun, Turn
 from otop.core.text import clean
 from otop.sources.opencode.fields import as_map, seconds, session_detail
 from otop.sources.opencode.rows import last_line
-from otop.sources.opencode.service import SESSION
 
 Json = Mapping[str, Any]
+SESSION = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")  # a session id, safe in a request's path
 # What 1.x calls an interrupted turn's error (otop/decide/status.py reads it): 2.x says
 # `outcome: interrupted`, and its assistant's error type `aborted`.
 ABORTED = "MessageAbortedError"

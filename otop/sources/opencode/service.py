@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from otop.core.net import loopback
+from otop.sources.opencode.current import SESSION
 from otop.sources.opencode.remote import Client, ServerError
 from otop.sources.opencode.servers import ServerConfig
 
@@ -26,7 +26,6 @@ SERVICE_FILE = "service.json"
 RECENT_SESSIONS = 100
 NEWEST_MESSAGES = 12
 _MOST_BYTES = 64 * 1024
-SESSION = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")  # what may go into a request's path
 
 
 class ServiceError(Exception):
