@@ -201,7 +201,7 @@ class Lab:
         panes: list[str],
         *args: str,
         env: dict[str, str] | None = None,
-        timeout: float = 90,
+        timeout: float = 120,
     ) -> None:
         """Start opencode in several panes at the same moment (one tmux command presses Enter in
         every pane, as a tmux-resurrect restore does) and wait for every prompt."""
@@ -213,7 +213,11 @@ class Lab:
         for pane in panes:
             chained += [*([";"] if chained else []), "send-keys", "-t", pane, "Enter"]
         self.tmux(*chained)
-        wait_until(lambda: all(self.ready(p) for p in panes), timeout, 0.3)
+        try:
+            wait_until(lambda: all(self.ready(p) for p in panes), timeout, 0.3)
+        except TimeoutError:  # what the panes show instead is the first thing to know
+            shown = {p: self.screen(p).strip()[-600:] for p in panes if not self.ready(p)}
+            raise TimeoutError(f"opencode not ready in {timeout:g} s: {shown}") from None
 
     def ready(self, pane: str) -> bool:
         """Whether opencode's prompt is drawn in a pane."""

@@ -11,6 +11,7 @@ import shlex
 import shutil
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -26,19 +27,41 @@ class FakeService:
         self.password = password
         self.routes: dict[str, Any] = {}
         self.asked: list[str] = []
+        # POSTs: what each was sent, and the answer per path (204 when none), which may change
+        # the routes as the real service would (a decided permission leaves its list)
+        self.posted: list[tuple[str, Any]] = []
+        self.on_post: dict[str, Callable[[Any], tuple[int, Any]]] = {}
         service = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                service.asked.append(self.path)
-                want = "Basic " + base64.b64encode(f"opencode:{service.password}".encode()).decode()
-                if self.headers.get("Authorization") != want:
-                    self._send(401, {"error": "unauthorized"})
+                if not self._allowed():
                     return
                 doc = service.routes.get(self.path.split("?", 1)[0])
                 self._send(404, {"error": "not found"}) if doc is None else self._send(200, doc)
 
+            def do_POST(self) -> None:
+                size = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(size) or b"null")
+                if not self._allowed():
+                    return
+                service.posted.append((self.path, body))
+                act = service.on_post.get(self.path)
+                self._send(*(act(body) if act else (204, None)))
+
+            def _allowed(self) -> bool:
+                service.asked.append(self.path)
+                want = "Basic " + base64.b64encode(f"opencode:{service.password}".encode()).decode()
+                if self.headers.get("Authorization") != want:
+                    self._send(401, {"error": "unauthorized"})
+                    return False
+                return True
+
             def _send(self, status: int, doc: object) -> None:
+                if status == 204:
+                    self.send_response(204)
+                    self.end_headers()
+                    return
                 body = json.dumps(doc).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from otop.actions import answer as answering
 from otop.actions import reply as replying
+from otop.actions import service
 from otop.core.model import Agent, Scan
 from otop.decide.attention import next_for_you
 from otop.sources.opencode.dialog import CHOICES
@@ -70,6 +71,8 @@ def answer(tmux: Tmux, agent: Agent, choice: int, remotes: object = None) -> str
     if not 0 <= choice < len(CHOICES):
         raise ActionError(f"no choice {choice + 1}: 1, 2 or 3")
     try:
+        if service.of_service(agent):
+            return service.answer(agent, choice)
         if agent.server:
             from otop.sources.opencode.remote import Remotes
 
@@ -81,10 +84,14 @@ def answer(tmux: Tmux, agent: Agent, choice: int, remotes: object = None) -> str
 
 
 def reply(tmux: Tmux, agent: Agent, text: str) -> str:
-    """The agent's next prompt, or its question's answer, typed after reading its screen."""
+    """The agent's next prompt, or its question's answer: typed after reading its screen, or
+    sent through its opencode 2 service."""
     try:
+        if service.of_service(agent):
+            replying.check(text)
+            return service.reply(agent, text)
         return replying.send(tmux, agent, text)
-    except replying.ReplyError as exc:
+    except (replying.ReplyError, answering.AnswerError) as exc:
         raise ActionError(str(exc)) from None
 
 

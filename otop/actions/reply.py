@@ -24,12 +24,7 @@ class ReplyError(Exception):
 def send(tmux: Tmux, agent: Agent, text: str) -> str:
     """Send `text` to the agent: a question's answer (a digit picks an option) when its pane
     shows a question dialog, else the next prompt when its input is there and empty."""
-    if text != clean(text) or "\n" in text:
-        raise ReplyError("the text holds control characters or line breaks: nothing sent")
-    if not text.strip():
-        raise ReplyError("nothing to send")
-    if len(text) > MAX_TEXT:
-        raise ReplyError(f"the text is longer than {MAX_TEXT} characters: nothing sent")
+    check(text)
     if agent.server:
         raise ReplyError(f"this agent runs on server {agent.server}: reply in its own client")
     if agent.pane is None:
@@ -48,6 +43,16 @@ def send(tmux: Tmux, agent: Agent, text: str) -> str:
         raise ReplyError(str(exc)) from None
     except TmuxError as exc:
         raise ReplyError(f"tmux: {exc}") from None
+
+
+def check(text: str) -> None:
+    """A reply's text must be one line of printable text, not empty, not too long."""
+    if text != clean(text) or "\n" in text:
+        raise ReplyError("the text holds control characters or line breaks: nothing sent")
+    if not text.strip():
+        raise ReplyError("nothing to send")
+    if len(text) > MAX_TEXT:
+        raise ReplyError(f"the text is longer than {MAX_TEXT} characters: nothing sent")
 
 
 def _screen(tmux: Tmux, pane: str) -> str:

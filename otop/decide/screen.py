@@ -36,8 +36,9 @@ def shows_prompt(screen: str, prompt: str) -> bool:
     return any(needle in squeeze(line) for line in screen.splitlines())
 
 
-# What a drawn opencode TUI always shows: the home screen's prompt, or the footer's hint.
-_TUI_TEXTS = ("Ask anything", "ctrl+p commands")
+# What a drawn opencode TUI always shows: the home screen's prompt, the footer's hint, or
+# (opencode 2, whose dialogs take the footer's place) a dialog's own hints.
+_TUI_TEXTS = ("Ask anything", "ctrl+p commands", "esc interrupt", "enter confirm", "enter submit")
 
 
 def shows_tui(screen: str) -> bool:

@@ -8,8 +8,12 @@ session each pane was given."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,6 +128,65 @@ def test_permission_question_and_error(world: World, panes: dict[str, str]) -> N
     lab.type(two, "[[fail:400]] this fails")
     world.wait(two, lambda a: a.state == State.ERROR)
     assert world.agents()[panes["one"]].state == State.IDLE
+
+
+def otop(world: World, *args: str) -> subprocess.CompletedProcess[str]:
+    """The otop command a person types, against the lab's tmux server."""
+    argv = [sys.executable, "-m", "otop", "-L", world.lab.socket, *args]
+    env = {**world.lab.env, "PATH": os.environ["PATH"]}
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    print(f"otop {' '.join(args)}: {done.returncode} {done.stdout!r} {done.stderr!r}")
+    return done
+
+
+def told(world: World, sid: str) -> list[dict[str, Any]]:
+    """A session's newest messages, newest first, as its service tells them."""
+    from otop.sources.opencode.service import Service, locate
+
+    service = Service(locate(str(Path(world.lab.env["XDG_STATE_HOME"]) / "opencode")))
+    return list(service.client.get(f"/api/session/{sid}/message?limit=20")["data"])
+
+
+def test_answered_and_replied_through_the_service(world: World, panes: dict[str, str]) -> None:
+    """From otop, never the pane: a permission allowed (`otop answer`), a question answered by
+    its number (`otop reply`), the next prompt sent, and one queued behind a running turn; each
+    taken as the TUI's own screen shows, in that pane's session alone."""
+    lab, two = world.lab, panes["two"]
+    sid = world.agents()[two].session_id
+    assert sid is not None
+    secret = Path(lab.root / "projects" / "alpha" / ".env")
+    lab.type(two, f"[[call:read:{json.dumps({'path': str(secret)})}]] read it again")
+    world.wait(two, lambda a: a.state == State.PERMISSION)
+    done = otop(world, "answer", sid, "once")
+    assert (done.returncode, done.stdout.strip()) == (
+        0,
+        "otop: answered 'Allow once' through its opencode service",
+    )
+    world.wait(two, lambda a: a.state == State.IDLE)
+    ran = [t for m in told(world, sid) for t in m.get("content") or () if t.get("name") == "read"]
+    assert "SECRET=1" in json.dumps(ran[0]["state"]["content"])  # the tool ran: the file was read
+    lab.type(two, f"[[call:question:{json.dumps(QUESTION)}]] ask me again")
+    world.wait(two, lambda a: a.state == State.QUESTION)
+    said = otop(world, "reply", sid, "2")
+    assert (said.returncode, said.stdout.strip()) == (
+        0,
+        "otop: answered 'Blue' through its opencode service",
+    )
+    world.wait(two, lambda a: a.state == State.IDLE)
+    words = [c.get("text", "") for m in told(world, sid)[:3] for c in m.get("content") or ()]
+    assert '"Which colour?"="Blue"' in " ".join(words)
+    sent = otop(world, "reply", sid, "[[stream:30:0.2]] a prompt from otop")
+    assert sent.returncode == 0 and "through its opencode service" in sent.stdout
+    world.wait(two, lambda a: a.state == State.GENERATING)
+    wait_until(lambda: "a prompt from otop" in lab.screen(two) or None, 30, 0.3)
+    queued = otop(world, "reply", sid, "[[stream:2:0.1]] then this one")
+    assert queued.returncode == 0 and "queued behind the running turn" in queued.stdout
+    wait_until(lambda: "then this one" in lab.screen(two) or None, 60, 0.3)
+    world.wait(two, lambda a: a.state == State.IDLE, 90)
+    one = world.agents()[panes["one"]]
+    assert one.state == State.IDLE and one.session_id != sid
+    refused = otop(world, "answer", sid, "once")  # nothing pending: said, nothing sent
+    assert refused.returncode == 1 and "not waiting on a permission" in refused.stderr
 
 
 def test_a_resumed_tui_shows_the_older_session(world: World, panes: dict[str, str]) -> None:

@@ -139,6 +139,9 @@ class Client:
     def get(self, path: str) -> Any:
         return self._request("GET", path)
 
+    def post(self, path: str, body: object) -> Any:
+        return self._request("POST", path, body)
+
     def reply(self, permission_id: str, reply: str) -> None:
         """Answer a pending permission: once, always or reject."""
         if not re.match(r"^per_[0-9A-Za-z]+$", permission_id):

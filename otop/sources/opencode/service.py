@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from otop.core.net import loopback
-from otop.sources.opencode.current import SESSION
+from otop.sources.opencode.current import SESSION, pending
 from otop.sources.opencode.remote import Client, ServerError
 from otop.sources.opencode.servers import ServerConfig
 
@@ -135,3 +135,48 @@ class Service:
     def _data(self, path: str) -> Any:
         doc = self.client.get(path)
         return doc.get("data") if isinstance(doc, Mapping) else None
+
+    # -- acting (otop/actions/service.py) -------------------------------------------------
+
+    def pending(self, sid: str, kind: str) -> list[Mapping[str, Any]]:
+        """A session's pending permissions (`kind` "permission") or forms ("form")."""
+        return self._list(f"/api/session/{_checked(sid)}/{kind}")
+
+    def decide(self, sid: str, permission: str, decision: str) -> None:
+        """Answer a pending permission: once, always or reject."""
+        path = f"/api/session/{_checked(sid)}/permission/{_request(permission, 'per_')}/reply"
+        self._send(path, {"decision": decision})
+
+    def answer(self, sid: str, form: str, answer: Mapping[str, object]) -> None:
+        """Answer a pending form (a question): its fields' keys to the values chosen."""
+        path = f"/api/session/{_checked(sid)}/form/{_request(form, 'frm_')}/reply"
+        self._send(path, {"answer": dict(answer)})
+
+    def prompt(self, sid: str, text: str, queued: bool) -> str:
+        """Send a session its next prompt (queued behind a running turn, when `queued`); the
+        id of the message the service made of it."""
+        body: dict[str, object] = {"text": text, **({"delivery": "queue"} if queued else {})}
+        doc = self._send(f"/api/session/{_checked(sid)}/prompt", body)
+        made = doc.get("data") if isinstance(doc, Mapping) else None
+        mid = made.get("id") if isinstance(made, Mapping) else None
+        if not isinstance(mid, str) or not mid.startswith("msg_"):
+            raise ServiceError("the service answered the prompt with no message: not sent?")
+        return mid
+
+    def _send(self, path: str, body: object) -> Any:
+        try:
+            return self.client.post(path, body)
+        except ServerError as exc:
+            raise ServiceError(f"opencode service at {self.where.url}: {exc}") from None
+
+
+def _checked(sid: str) -> str:
+    if not SESSION.match(sid):
+        raise ServiceError(f"not a session id: {sid!r}")
+    return sid
+
+
+def _request(rid: str, prefix: str) -> str:
+    if pending([{"id": rid}], prefix) != rid:
+        raise ServiceError(f"not a request id: {rid!r}")
+    return rid
