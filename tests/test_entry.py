@@ -242,6 +242,7 @@ def test_list_json_without_a_watcher_loads_the_scan_alone(tmp_path: Path) -> Non
     assert {"otop.scan.scanner", "otop.cli.listing"} <= loaded
     heavy = {"argparse", "otop.cli.parser", "otop.cli.commands", "otop.actions.act", "libtmux"}
     heavy |= {"pathlib", "urllib.parse", "ipaddress"}
+    heavy |= {"asyncio", "h11", "otop.serve.server"}  # `serve` alone loads its HTTP library
     if make_source().name == "proc":  # not in the psutil lane, nor on macOS
         # tmux is run by otop/core/spawn.py; psutil loads subprocess itself
         heavy |= {"psutil", "subprocess", "selectors"}

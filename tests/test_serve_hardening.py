@@ -84,8 +84,11 @@ def test_foreign_host_is_refused(server: Server) -> None:
     for host in ("localhost", "127.0.0.1", "[::1]"):
         status, body = server.get("/agents", {"Host": f"{host}:{server.port}"})
         assert status == 200 and isinstance(body, dict) and body["agents"], host
-    no_host = server.raw(b"GET /agents HTTP/1.1\r\nConnection: close\r\n\r\n")
+    no_host = server.raw(b"GET /agents HTTP/1.0\r\n\r\n")
     assert no_host.startswith(b"HTTP/1.1 421")
+    # HTTP/1.1 makes Host mandatory: a request without one is malformed (RFC 9112, 3.2).
+    malformed = server.raw(b"GET /agents HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert malformed.startswith(b"HTTP/1.1 400 Bad Request") and b"Host" in malformed
 
 
 def test_allow_host_adds_a_name() -> None:

@@ -43,7 +43,7 @@ class Check:
 
 def _packages() -> list[Check]:
     found = []
-    for name in ("textual", "psutil", "pyperclip"):
+    for name in ("textual", "psutil", "pyperclip", "h11"):
         try:
             found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:

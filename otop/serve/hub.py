@@ -19,11 +19,13 @@ QUEUE_LIMIT = 100
 
 
 class Subscriber:
-    """One event-stream client: a bounded queue, and a flag once it fell too far behind."""
+    """One event-stream client: a bounded queue, a flag once it fell too far behind, and what
+    wakes its stream when events were queued (called from the hub's thread)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wake: Callable[[], None] = lambda: None) -> None:
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=QUEUE_LIMIT)
         self.dropped = threading.Event()
+        self.wake = wake
 
 
 # How often the `turns` probe is looked at between beats (one SQLite query per database).
@@ -139,10 +141,12 @@ class Hub:
                     sub.dropped.set()
                     self.unsubscribe(sub)
                     break
+            if events:
+                sub.wake()
         self.ready.set()
 
-    def subscribe(self) -> Subscriber:
-        sub = Subscriber()
+    def subscribe(self, wake: Callable[[], None] = lambda: None) -> Subscriber:
+        sub = Subscriber(wake)
         with self.lock:
             self.subscribers.append(sub)
         return sub

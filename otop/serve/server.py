@@ -1,34 +1,44 @@
 """`otop serve`: the scans over HTTP as JSON, and state changes as Server-Sent Events.
 
-The standard library's threading HTTP server is enough here: four GET routes are a table
-lookup, and an SSE stream is a loop writing `data:` frames to one connection, so otop keeps
-to its chosen packages. One thread scans; requests only read its latest result.
+One asyncio event loop holds every connection (thousands of idle ones cost a few kilobytes
+each, not a thread), and h11 speaks HTTP/1.1 for it: framing, keep-alive and malformed
+requests are a protocol library's work, not hand-written parsing. The hub scans in its own
+thread; requests only read its latest result, and event streams are woken by it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import json
-import queue
 import re
+import resource
+import socket
+import sys
 import threading
-import time
+from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import h11
 
 from otop import __version__
 from otop.core.net import host_name, is_ip
-from otop.serve.hub import Hub
+from otop.serve.hub import Hub, Subscriber
 
 SESSION_ID = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")
 KEEPALIVE = 15.0
-# Every connection's socket gives up after this long without progress.
+# A connection that sends nothing of its next request, or takes none of what it was sent, for
+# this long is let go.
 SOCKET_TIMEOUT = 10.0
-MAX_CONNECTIONS = 32
+MAX_CONNECTIONS = 4096
 MAX_BODY = 64 * 1024
+MAX_HEAD = 16 * 1024  # a request line and its headers
+# An event stream whose unsent output grows past this is a reader that stopped reading.
+MAX_UNSENT = 256 * 1024
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+ROUTES = ("/health", "/agents", "/events")
 _BUSY_BODY = b'{"error": "too many connections", "status": 503}'
 BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -36,174 +46,20 @@ BUSY = (
 )
 
 
-class Handler(BaseHTTPRequestHandler):
-    """The routes; every answer is JSON (or an event stream), errors included."""
+class Answer:
+    """A JSON answer: status, body and extra headers."""
 
-    server: OtopServer
-    protocol_version = "HTTP/1.1"
-    timeout = SOCKET_TIMEOUT  # on the connection's socket: a silent client is let go
-    ROUTES = ("/health", "/agents", "/events")
-
-    def log_message(self, format: str, *args: object) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-    def _json(self, status: int, body: object, extra: dict[str, str] | None = None) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (extra or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _error(self, status: HTTPStatus, text: str, extra: dict[str, str] | None = None) -> None:
-        self._json(status.value, {"error": text, "status": status.value}, extra)
-
-    def _known(self, path: str) -> bool:
-        return path in self.ROUTES or path.startswith("/agents/")
-
-    def _authorized(self) -> bool:
-        token = self.server.token
-        if not token:
-            return True
-        got = self.headers.get("Authorization", "")
-        if not got.startswith("Bearer "):
-            return False
-        # Bytes on both sides: a non-ASCII token is a wrong token, not a TypeError.
-        given = got[7:].strip().encode("utf-8", "surrogateescape")
-        return hmac.compare_digest(given, token.encode("utf-8", "surrogateescape"))
-
-    def _host_allowed(self) -> bool:
-        """DNS rebinding: a web page's requests carry its own name in Host; only this
-        machine's loopback names, the bound address and --allow-host names are answered."""
-        name = host_name(self.headers.get("Host"))
-        if name is None:
-            return False
-        allowed = self.server.allowed_hosts
-        return name in allowed or (self.server.wildcard and is_ip(name))
-
-    def _guard(self) -> bool:
-        """Host, then token; answers and returns False when the request may not go on."""
-        if not self._host_allowed():
-            self._error(
-                HTTPStatus.MISDIRECTED_REQUEST, "this Host is not served here (see --allow-host)"
-            )
-            return False
-        if not self._authorized():
-            self._error(
-                HTTPStatus.UNAUTHORIZED,
-                "a bearer token is required",
-                {"WWW-Authenticate": "Bearer"},
-            )
-            return False
-        return True
-
-    def _drain_body(self) -> None:
-        """Read a request's body so it is never taken for the next request; one that is too
-        large or of unknown length closes the connection instead."""
-        length = self.headers.get("Content-Length")
-        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-        if chunked or (length is not None and not length.strip().isdigit()):
-            self.close_connection = True
-            return
-        n = int(length or 0)
-        if n > MAX_BODY:
-            self.close_connection = True
-            return
-        if n:
-            self.rfile.read(n)
-
-    def _not_get(self) -> None:
-        self._drain_body()
-        if not self._guard():
-            return
-        path = self.path.split("?", 1)[0]
-        if self._known(path):
-            self._error(
-                HTTPStatus.METHOD_NOT_ALLOWED,
-                f"{self.command} is not allowed here",
-                {"Allow": "GET"},
-            )
-        else:
-            self._error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = _not_get
-
-    def do_GET(self) -> None:
-        self._drain_body()
-        path = self.path.split("?", 1)[0]
-        if not self._guard():
-            return
-        hub = self.server.hub
-        if path == "/health":
-            with hub.lock:
-                doc = hub.doc
-            health = {
-                "ok": True,
-                "version": __version__,
-                "generated_at": doc.get("generated_at"),
-                "agents": len(doc["agents"]),
-                "problems": doc["problems"],
-            }
-            self._json(200, health)
-        elif path == "/agents":
-            with hub.lock:
-                doc = hub.doc
-            self._json(200, doc)
-        elif path.startswith("/agents/"):
-            sid = path[len("/agents/") :]
-            if not SESSION_ID.match(sid):
-                self._error(HTTPStatus.BAD_REQUEST, "not a session id (ses_...)")
-                return
-            agent = hub.agent(sid)
-            if agent is None:
-                self._error(HTTPStatus.NOT_FOUND, f"no running agent shows session {sid}")
-            else:
-                self._json(200, agent)
-        elif path == "/events":
-            self._events()
-        else:
-            self._error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
-
-    def _events(self) -> None:
-        hub = self.server.hub
-        sub = hub.subscribe()
-        try:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Cache-Control", "no-cache")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.wfile.write(b": otop event stream\n\n")
-            self.wfile.flush()
-            sent = time.monotonic()
-            while not hub.stopped.is_set() and not sub.dropped.is_set():
-                try:
-                    event = sub.queue.get(timeout=min(KEEPALIVE, 1.0))
-                except queue.Empty:
-                    if time.monotonic() - sent >= KEEPALIVE:
-                        self.wfile.write(b": keepalive\n\n")
-                        sent = time.monotonic()
-                else:
-                    data = json.dumps(event, ensure_ascii=False)
-                    self.wfile.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
-                    sent = time.monotonic()
-                self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError, TimeoutError):
-            pass
-        finally:
-            hub.unsubscribe(sub)
-            self.close_connection = True
+    def __init__(self, status: int, body: object, extra: dict[str, str] | None = None) -> None:
+        self.status, self.body, self.extra = status, body, extra or {}
 
 
-class OtopServer(ThreadingHTTPServer):
-    """The HTTP server with its hub and token, a cap on connections and the Host names it
-    answers."""
+def error(status: HTTPStatus, text: str, extra: dict[str, str] | None = None) -> Answer:
+    return Answer(status.value, {"error": text, "status": status.value}, extra)
 
-    daemon_threads = True
-    allow_reuse_address = True
+
+class OtopServer:
+    """The listening socket (bound at once, so a taken port is said before anything runs),
+    its hub and token, a cap on connections and the Host names it answers."""
 
     def __init__(
         self,
@@ -214,38 +70,285 @@ class OtopServer(ThreadingHTTPServer):
         allow_hosts: tuple[str, ...] = (),
         max_connections: int = MAX_CONNECTIONS,
     ) -> None:
-        super().__init__(address, Handler)
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.socket = socket.create_server(address, family=family, backlog=1024)
+        self.server_address: tuple[Any, ...] = self.socket.getsockname()
         self.hub = hub
         self.token = token
         self.verbose = verbose
         bound = str(address[0]).lower()
         self.wildcard = bound in ("0.0.0.0", "::", "")
         self.allowed_hosts = frozenset({*LOOPBACK_NAMES, bound, *(h.lower() for h in allow_hosts)})
-        self.slots = threading.BoundedSemaphore(max_connections)
+        self.max_connections = max_connections
+        self.connections = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._done = threading.Event()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Refuse at once, with a 503, a connection beyond the cap."""
-        if not self.slots.acquire(blocking=False):
-            with contextlib.suppress(OSError):
-                request.sendall(BUSY)
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
+    def shutdown(self) -> None:
+        """Stop serving (from any thread) and wait until it stopped."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(stop.set)
+            self._done.wait(5)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    async def main(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        server = await asyncio.start_server(self._connection, sock=self.socket)
         try:
-            super().process_request_thread(request, client_address)
+            await self._stop.wait()
         finally:
-            self.slots.release()
+            server.close()
+            self._done.set()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.connections >= self.max_connections:
+            await _busy(reader, writer)
+            return
+        self.connections += 1
+        try:
+            await Exchange(self, reader, writer).run()
+        except (OSError, asyncio.TimeoutError, h11.ProtocolError):
+            pass
+        finally:
+            self.connections -= 1
+            writer.close()
+
+    # -- the routes ---------------------------------------------------------------------------
+
+    def answer(self, method: str, target: str, headers: dict[str, str]) -> Answer | None:
+        """The answer to a request, or None for /events (a stream, not an answer)."""
+        path = target.split("?", 1)[0]
+        guard = self._guard(headers)
+        if guard is not None:
+            return guard
+        if method != "GET":
+            if path in ROUTES or path.startswith("/agents/"):
+                return error(
+                    HTTPStatus.METHOD_NOT_ALLOWED, f"{method} is not allowed here", {"Allow": "GET"}
+                )
+            return error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
+        hub = self.hub
+        with hub.lock:
+            doc = hub.doc
+        if path == "/health":
+            health = {
+                "ok": True,
+                "version": __version__,
+                "generated_at": doc.get("generated_at"),
+                "agents": len(doc["agents"]),
+                "problems": doc["problems"],
+            }
+            return Answer(200, health)
+        if path == "/agents":
+            return Answer(200, doc)
+        if path.startswith("/agents/"):
+            return self._one(path[len("/agents/") :])
+        if path == "/events":
+            return None
+        return error(HTTPStatus.NOT_FOUND, f"no such path: {path}")
+
+    def _one(self, sid: str) -> Answer:
+        if not SESSION_ID.match(sid):
+            return error(HTTPStatus.BAD_REQUEST, "not a session id (ses_...)")
+        agent = self.hub.agent(sid)
+        if agent is None:
+            return error(HTTPStatus.NOT_FOUND, f"no running agent shows session {sid}")
+        return Answer(200, agent)
+
+    def _guard(self, headers: dict[str, str]) -> Answer | None:
+        """Host (DNS rebinding: a web page's requests carry its own name; only this machine's
+        loopback names, the bound address and --allow-host names are answered), then token."""
+        name = host_name(headers.get("host"))
+        if name is None or not (name in self.allowed_hosts or (self.wildcard and is_ip(name))):
+            return error(
+                HTTPStatus.MISDIRECTED_REQUEST, "this Host is not served here (see --allow-host)"
+            )
+        if not self._authorized(headers.get("authorization", "")):
+            bearer = {"WWW-Authenticate": "Bearer"}
+            return error(HTTPStatus.UNAUTHORIZED, "a bearer token is required", bearer)
+        return None
+
+    def _authorized(self, got: str) -> bool:
+        if not self.token:
+            return True
+        if not got.startswith("Bearer "):
+            return False
+        # Bytes on both sides: a non-ASCII token is a wrong token, not a TypeError.
+        given = got[7:].strip().encode("utf-8", "surrogateescape")
+        return hmac.compare_digest(given, self.token.encode("utf-8", "surrogateescape"))
+
+
+class Exchange:
+    """One connection's requests, one after another (keep-alive), each answered in turn."""
+
+    def __init__(
+        self, server: OtopServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.server, self.reader, self.writer = server, reader, writer
+        self.http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+
+    async def run(self) -> None:
+        while True:
+            request = await self._request()
+            if request is None:
+                return
+            method, target = request.method.decode("latin-1"), request.target.decode("latin-1")
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in request.headers}
+            answer = self.server.answer(method, target, headers)
+            if self.server.verbose:
+                print(f"otop serve: {method} {target}", file=sys.stderr, flush=True)
+            if answer is None:
+                await self._events()
+                return
+            if not await self._body_fits(headers):
+                answer.extra["Connection"] = "close"
+            await self._send_json(answer)
+            if self.http.our_state is not h11.DONE or self.http.their_state is not h11.DONE:
+                return  # a body left unread, or a connection either side closes
+            self.http.start_next_cycle()
+
+    async def _event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
+        event = self.http.next_event()
+        if event is h11.NEED_DATA:
+            data = await asyncio.wait_for(self.reader.read(65536), SOCKET_TIMEOUT)
+            self.http.receive_data(data)
+        return event
+
+    async def _request(self) -> h11.Request | None:
+        """The next request's head; None when the client closed or sent something else."""
+        while True:
+            try:
+                event = await self._event()
+            except h11.RemoteProtocolError as exc:
+                await self._refuse(exc)
+                return None
+            if isinstance(event, h11.Request):
+                return event
+            if event is not h11.NEED_DATA:
+                return None  # ConnectionClosed, or PAUSED after a closing exchange
+
+    async def _body_fits(self, headers: dict[str, str]) -> bool:
+        """Read a request's body, so it is never taken for the next request; one that is too
+        large or sent in chunks is left unread, and the connection closes after the answer."""
+        length = headers.get("content-length", "0").strip()
+        if "transfer-encoding" in headers or not length.isdigit() or int(length) > MAX_BODY:
+            return False
+        while not isinstance(event := await self._event(), h11.EndOfMessage):
+            if isinstance(event, h11.ConnectionClosed):
+                return False
+        return True
+
+    async def _refuse(self, exc: h11.RemoteProtocolError) -> None:
+        """A request h11 cannot parse (no Host on HTTP/1.1, a header too large, ...): 400,
+        then the connection closes."""
+        if self.http.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        status = HTTPStatus(exc.error_status_hint)
+        body = {"error": f"bad request: {exc}", "status": status.value}
+        await self._send_json(Answer(status.value, body, {"Connection": "close"}))
+
+    async def _send_json(self, answer: Answer) -> None:
+        data = json.dumps(answer.body, ensure_ascii=False).encode()
+        head = [
+            ("Content-Type", "application/json; charset=utf-8"),
+            ("Content-Length", str(len(data))),
+            *answer.extra.items(),
+        ]
+        reason = HTTPStatus(answer.status).phrase.encode()
+        self._write(h11.Response(status_code=answer.status, headers=head, reason=reason))
+        self._write(h11.Data(data=data))
+        self._write(h11.EndOfMessage())
+        await asyncio.wait_for(self.writer.drain(), SOCKET_TIMEOUT)
+
+    def _write(self, event: h11.Event) -> None:
+        out = self.http.send(event)
+        if out:
+            self.writer.write(out)
+
+    async def _events(self) -> None:
+        """The event stream: `state` and `gone` events as the hub makes them, a comment line
+        every KEEPALIVE seconds; a reader that stops reading is dropped, never waited for."""
+        hub, woken = self.server.hub, asyncio.Event()
+        loop = asyncio.get_running_loop()
+        sub = hub.subscribe(_waker(loop, woken))
+        try:
+            head = [
+                ("Content-Type", "text/event-stream"),
+                ("Cache-Control", "no-cache"),
+                ("Connection", "close"),
+            ]
+            self._write(h11.Response(status_code=200, headers=head, reason=b"OK"))
+            self._write(h11.Data(data=b": otop event stream\n\n"))
+            while not hub.stopped.is_set() and not sub.dropped.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(woken.wait(), KEEPALIVE)
+                woken.clear()
+                frames = [_frame(e) for e in _taken(sub)] or [b": keepalive\n\n"]
+                self._write(h11.Data(data=b"".join(frames)))
+                if self.writer.transport.get_write_buffer_size() > MAX_UNSENT:
+                    return
+                await asyncio.wait_for(self.writer.drain(), SOCKET_TIMEOUT)
+        finally:
+            hub.unsubscribe(sub)
+
+
+async def _busy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A 503 at once; what the client sends is read until it closes (a second at most), so
+    closing never resets the connection before the client read the answer."""
+
+    async def read_all() -> None:
+        while await reader.read(MAX_HEAD):
+            pass
+
+    with contextlib.suppress(OSError, asyncio.TimeoutError):
+        writer.write(BUSY)
+        writer.write_eof()
+        await asyncio.wait_for(read_all(), 1.0)
+    writer.close()
+
+
+def _waker(loop: asyncio.AbstractEventLoop, woken: asyncio.Event) -> Callable[[], None]:
+    """What the hub's thread calls once it queued events for a stream."""
+
+    def wake() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(woken.set)
+
+    return wake
+
+
+def _taken(sub: Subscriber) -> list[dict[str, Any]]:
+    out = []
+    while not sub.queue.empty():
+        out.append(sub.queue.get_nowait())
+    return out
+
+
+def _frame(event: dict[str, Any]) -> bytes:
+    data = json.dumps(event, ensure_ascii=False)
+    return f"event: {event['type']}\ndata: {data}\n\n".encode()
+
+
+def allow_open_files(wanted: int) -> None:
+    """Raise this process's open-file limit toward `wanted` (macOS starts at 256), as far as
+    its hard limit lets it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    top = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < top:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (top, hard))
 
 
 def serve(server: OtopServer) -> None:
-    """Run the hub and the server until interrupted."""
+    """Run the hub and the server until interrupted or shut down."""
+    allow_open_files(server.max_connections + 256)
     t = threading.Thread(target=server.hub.run, daemon=True)
     t.start()
     server.hub.ready.wait(10)
     try:
-        server.serve_forever(poll_interval=0.25)
+        asyncio.run(server.main())
     finally:
         server.hub.stopped.set()
-        server.server_close()
+        server.socket.close()
