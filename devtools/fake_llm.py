@@ -3,7 +3,8 @@
 Directives in the newest user message steer it:
   [[stream:N:SECS]]   answer with N text chunks, SECS apart (default 3 chunks, 0.1 s)
   [[think:N:SECS]]    first stream N reasoning chunks
-  [[call:TOOL:JSON]]  call a tool with JSON arguments (repeatable: one call per round trip)
+  [[call:TOOL:JSON]]  call a tool with JSON arguments (repeatable: one call per round trip;
+                      write <<...>> in JSON for [[...]])
   [[sh:COMMAND]]      shorthand for a bash tool call
   [[sub:PROMPT]]      shorthand for a task (subagent) call; write <<...>> in PROMPT for [[...]]
   [[fail:CODE]]       answer with that HTTP status
@@ -55,8 +56,8 @@ class Script:
                 self.chunks, self.delay = int(head or 3), float(tail or 0.1)
             elif name == "think":
                 self.think = (int(head or 3), float(tail or 0.3))
-            elif name == "call":
-                self.calls.append((head, tail or "{}"))
+            elif name == "call":  # <<...>> in its JSON is [[...]] (a subagent's own script)
+                self.calls.append((head, (tail or "{}").replace("<<", "[[").replace(">>", "]]")))
             elif name == "sh":
                 self.calls.append(("bash", json.dumps({"command": arg, "description": "run it"})))
             elif name == "sub":

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,32 @@ def test_permission_question_and_error(world: World, panes: dict[str, str]) -> N
     assert world.agents()[panes["one"]].state == State.IDLE
 
 
+def test_thinking_tool_subagent_and_interrupted(world: World, panes: dict[str, str]) -> None:
+    """In the first TUI's session, each working state as the service runs it: reasoning, a
+    shell command (its tool named), a subagent, and a turn interrupted with Esc."""
+    lab, one = world.lab, panes["one"]
+    lab.type(one, "[[think:30:0.3]] [[stream:2:0.1]] think first")
+    world.wait(one, lambda a: a.state == State.THINKING)
+    world.wait(one, lambda a: a.state == State.IDLE)
+    lab.type(one, f"[[call:shell:{json.dumps({'command': 'sleep 8'})}]] run it")
+    a = world.wait(one, lambda a: a.state == State.TOOL)
+    assert a.tool == "shell"
+    world.wait(one, lambda a: a.state == State.IDLE, 60)
+    helper = {"agent": "general", "description": "helper", "prompt": "<<stream:40:0.3>> dig"}
+    lab.type(one, f"[[call:subagent:{json.dumps(helper)}]] get help")
+    world.wait(one, lambda a: a.state == State.SUBAGENT)
+    world.wait(one, lambda a: a.state == State.IDLE, 90)
+    lab.type(one, "[[stream:100:0.3]] a long answer")
+    world.wait(one, lambda a: a.state == State.GENERATING)
+    lab.keys(one, "Escape")
+    time.sleep(0.3)
+    lab.keys(one, "Escape")
+    world.wait(one, lambda a: a.state == State.INTERRUPTED)
+    assert world.agents()[panes["two"]].session_id != world.agents()[one].session_id
+    lab.type(one, "[[stream:2:0.1]] and a short one")  # idle again, for what follows
+    world.wait(one, lambda a: a.state == State.IDLE)
+
+
 def otop(world: World, *args: str) -> subprocess.CompletedProcess[str]:
     """The otop command a person types, against the lab's tmux server."""
     argv = [sys.executable, "-m", "otop", "-L", world.lab.socket, *args]
@@ -202,6 +229,29 @@ def test_a_resumed_tui_shows_the_older_session(world: World, panes: dict[str, st
     assert a.evidence_session.confidence == Confidence.CERTAIN and a.state == State.IDLE
 
 
+def test_a_switched_tui_shows_its_new_session(world: World, panes: dict[str, str]) -> None:
+    """The resumed TUI switched to Beta with `/sessions` (a search, then Enter): otop follows
+    it to Beta, never keeping Alpha, while the pane that shows Beta too keeps it."""
+    lab = world.lab
+    three = next(p for p, title in world.truth.items() if p not in panes.values())
+    lab.type(three, "/sessions")
+    wait_until(lambda: "Search" in lab.screen(three) or None, 10, 0.2)
+    lab.tmux("send-keys", "-t", three, "-l", "Beta")
+    time.sleep(0.5)
+    lab.keys(three, "Enter")
+    # Until the TUI has switched (its title says so), either session is the truth.
+    title = "#{pane_title}"
+    wait_until(
+        lambda: lab.tmux("display", "-p", "-t", three, title).strip() == "OC | Beta two" or None,
+        10,
+        0.1,
+    )
+    world.truth[three] = "Beta two"
+    a = world.wait(three, lambda a: a.session is not None and a.session.brief.title == "Beta two")
+    assert a.evidence_session.confidence in SURE
+    assert world.agents()[panes["two"]].session_id == a.session_id
+
+
 def test_a_standalone_tui_is_not_called_idle(world: World, panes: dict[str, str]) -> None:
     """A `--standalone` TUI runs its turns in a private server its user's service does not
     run: while it streams, otop says it cannot tell, never `idle`."""
@@ -236,14 +286,16 @@ def test_a_1x_tui_beside_the_2x_ones(world: World, panes: dict[str, str]) -> Non
 
 
 def test_a_restarted_service_is_read_again(world: World, panes: dict[str, str]) -> None:
-    """The service killed under running TUIs: they start another, and otop reads the new one
-    (never a wrong session meanwhile: every scan is checked)."""
-    lab = world.lab
+    """The service killed under running TUIs, mid-turn in one: while it is down that agent is
+    `unknown` (never idle), the TUIs start another service, which goes on with the turn (its
+    own "restarted" message), and otop reads the new one; never a wrong session meanwhile."""
+    lab, two = world.lab, panes["two"]
     path = Path(lab.env["XDG_STATE_HOME"]) / "opencode" / "service.json"
     old = json.loads(path.read_text())["pid"]
-    import os
     import signal
 
+    lab.type(two, "[[stream:200:0.3]] cut short")
+    world.wait(two, lambda a: a.state == State.GENERATING)
     os.kill(old, signal.SIGKILL)
 
     def restarted() -> bool:
@@ -252,6 +304,19 @@ def test_a_restarted_service_is_read_again(world: World, panes: dict[str, str]) 
         except (OSError, ValueError, KeyError):
             return False
 
+    states: list[State] = []
+
+    def done() -> bool:
+        states.append(world.agents()[two].state)
+        return states[-1] == State.IDLE
+
+    wait_until(done, 90, 0.3)
+    assert restarted() and State.UNKNOWN in states
+    assert set(states[:-1]) <= {State.GENERATING, State.UNKNOWN}, states
+    sid = world.agents()[two].session_id
+    assert sid is not None
+    notices = [m.get("metadata", {}).get("notice") for m in told(world, sid)[:4]]
+    assert "restart" in notices  # the new service went on with the turn
     wait_until(lambda: restarted() or None, 60, 0.3)
     a = world.wait(panes["one"], lambda a: a.state == State.IDLE and a.session is not None, 60)
     assert a.evidence_session.confidence in SURE
