@@ -228,3 +228,37 @@ def test_a_pending_request_is_named_only_when_well_formed(
 ) -> None:
     """The id of a pending permission, as it would be sent back to the service."""
     assert current.pending(requests, "per_") == expected
+
+
+def test_the_history_oldest_first_with_what_the_model_ran() -> None:
+    """The detail view's messages: the user's prompt, the model's words, reasoning and tools
+    (named, with what they were given), tokens, a failed turn's error, and opencode's own
+    notice of a restarted service; hostile text kept as text (the view cleans it)."""
+    shell = {
+        **tool("shell", "completed"),
+        "state": {"status": "completed", "input": {"command": "ls -l"}},
+    }
+    restart = {"id": "msg_s1", "type": "synthetic", "text": "The server restarted.", "time": {}}
+    failed = {"type": "provider", "message": "scripted failure 400"}
+    newest_first = [
+        idle("failed"),
+        assistant(error=failed, model={"id": "m", "providerID": "p"}),
+        restart,
+        idle("succeeded"),
+        assistant({"type": "reasoning", "text": "hmm"}, shell, TEXT, tokens={"output": 16}),
+        {**USER, "text": "[red]hello[/red]"},
+    ]
+    got = current.history(newest_first)
+    assert [e.role for e in got] == ["user", "assistant", "opencode", "assistant"]
+    assert got[0].parts[0].text == "[red]hello[/red]"
+    parts = [(p.kind, p.text, p.tool, p.status) for p in got[1].parts]
+    assert parts == [
+        ("reasoning", "hmm", "", ""),
+        ("tool", "ls -l", "shell", "completed"),
+        ("text", TEXT["text"], "", ""),
+    ]
+    assert got[1].tokens_output == 16 and got[1].created_at == 1796675810.715
+    assert got[3].error == "provider: scripted failure 400" and got[3].model == "p/m"
+    assert (
+        current.history([{"type": "assistant", "content": "nonsense", "tokens": []}])[0].parts == ()
+    )

@@ -163,7 +163,9 @@ class FixtureBackend:
         self.scans += 1
         return Scan(NOW, self.agents, "/data/opencode.db", self.problems)
 
-    def history(self, session_id: str, database: str | None) -> list[HistoryEntry]:
+    def history(
+        self, session_id: str, database: str | None, service: str | None = None
+    ) -> list[HistoryEntry]:
         return HISTORY
 
     def capture(self, pane: Pane, lines: int) -> str:

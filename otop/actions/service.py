@@ -26,6 +26,12 @@ def of_service(agent: Agent) -> bool:
     return agent.evidence_state.source == SOURCE
 
 
+def served_by(agent: Agent) -> str | None:
+    """The state directory of the service the agent's session is read from, if any."""
+    home = agent.proc.home if agent.proc is not None else None
+    return home.state_dir or None if of_service(agent) and home is not None else None
+
+
 def answer(agent: Agent, choice: int) -> str:
     """Decide the agent's pending permission: 1 once, 2 always, 3 reject."""
     if agent.state == State.QUESTION:

@@ -24,6 +24,8 @@ from otop.decide.correlate import correlate
 from otop.decide.tiers import Binding, World
 from otop.scan.screens import look_closer
 from otop.sources.opencode import current
+from otop.sources.opencode.connection import StoreError
+from otop.sources.opencode.rows import HistoryEntry
 from otop.sources.tmux import Tmux
 
 if TYPE_CHECKING:  # the HTTP client loads only where an opencode 2 TUI runs
@@ -36,6 +38,7 @@ class Services:
     def __init__(self) -> None:
         self._services: dict[str, Service] = {}  # state directory -> its service
         self.written: set[str] = set()  # the files the services write as sessions change
+        self.shown: dict[str, str] = {}  # session id -> the state directory of its service
 
     def agents(
         self,
@@ -57,7 +60,23 @@ class Services:
         for state_dir, members in groups.items():
             out += self._of(tmux, state_dir, members, panes, cpu, now, problems)
         self._services = {k: v for k, v in self._services.items() if k in groups}
+        self.shown = {k: v for k, v in self.shown.items() if v in groups}
         return out
+
+    def history(
+        self, session_id: str, limit: int, state_dir: str | None = None
+    ) -> list[HistoryEntry] | None:
+        """A session's messages from the service that holds it (`state_dir`, else the one a
+        scan found it in), oldest first; None when no opencode 2 service holds it."""
+        from otop.sources.opencode.service import ServiceError
+
+        where = state_dir or self.shown.get(session_id)
+        if where is None:
+            return None
+        try:
+            return current.history(self._service(where).history(session_id, limit))
+        except ServiceError as exc:
+            raise StoreError(str(exc)) from None
 
     def _of(
         self,
@@ -84,6 +103,7 @@ class Services:
         if tmux is not None:  # a young TUI's title counts once its screen shows it drawn
             bindings = look_closer(tmux, _no_prompts, world, bindings, problems)
         service.closer(seen, [b.session_id for b in bindings if b.session_id])
+        self.shown.update((b.session_id, state_dir) for b in bindings if b.session_id)
         return [_agent(b, seen, service.where, cpu, now) for b in bindings]
 
     def _service(self, state_dir: str) -> Service:

@@ -125,10 +125,18 @@ class Scanner:
             self.remotes.wait(self.remotes.timeout + 0.5)
 
     def history(
-        self, session_id: str, limit: int | None = None, database: str | None = None
+        self,
+        session_id: str,
+        limit: int | None = None,
+        database: str | None = None,
+        service: str | None = None,
     ) -> list[HistoryEntry]:
-        """A session's messages, from its database: the one named (an agent says which), else
-        the one the last scan found it in, else otop's own."""
+        """A session's messages: from the opencode 2 service of the state directory named
+        (`service`), or that a scan found it in; else from its database: the one named (an
+        agent says which), else the one the last scan found it in, else otop's own."""
+        served = self.services.history(session_id, limit or 200, service)
+        if served is not None:
+            return served
         db = self._sessions_in.get(session_id, self.default)
         if database is not None:
             db = self.databases.get(database) or self._open(database)

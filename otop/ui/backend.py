@@ -25,7 +25,9 @@ class Backend(Protocol):
 
     def scan(self) -> Scan: ...
 
-    def history(self, session_id: str, database: str | None) -> list[HistoryEntry]: ...
+    def history(
+        self, session_id: str, database: str | None, service: str | None = None
+    ) -> list[HistoryEntry]: ...
 
     def capture(self, pane: Pane, lines: int) -> str: ...
 
@@ -70,9 +72,11 @@ class LiveBackend:
             self.last = self.mark(self.scanner.scan())
         return self.last
 
-    def history(self, session_id: str, database: str | None) -> list[HistoryEntry]:
+    def history(
+        self, session_id: str, database: str | None, service: str | None = None
+    ) -> list[HistoryEntry]:
         try:
-            return self.scanner.history(session_id, database=database)
+            return self.scanner.history(session_id, database=database, service=service)
         except StoreError:
             return []
 

@@ -15,6 +15,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
+from otop.actions.service import served_by
 from otop.core.model import Agent, McpServer, SessionDetail
 from otop.core.text import clean
 from otop.outputs.explain import explain
@@ -129,7 +130,8 @@ class DetailScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="detail")
     def load(self) -> None:
         sid = self.session.brief.id if self.session else None
-        entries = self.backend.history(sid, self.agent.database) if sid else []
+        served = served_by(self.agent)
+        entries = self.backend.history(sid, self.agent.database, served) if sid else []
         children = self.session.children if self.session else ()
         text = history_text(entries, children)
         self.app.call_from_thread(self._show_history, text)

@@ -212,6 +212,9 @@ def test_answered_and_replied_through_the_service(world: World, panes: dict[str,
     world.wait(two, lambda a: a.state == State.IDLE, 90)
     one = world.agents()[panes["one"]]
     assert one.state == State.IDLE and one.session_id != sid
+    history = world.scanner.history(sid)  # the detail view's messages, from the service
+    assert any(e.role == "user" and e.parts[0].text.endswith("from otop") for e in history)
+    assert ("read", "completed") in [(p.tool, p.status) for e in history for p in e.parts]
     refused = otop(world, "answer", sid, "once")  # nothing pending: said, nothing sent
     assert refused.returncode == 1 and "not waiting on a permission" in refused.stderr
 
@@ -283,6 +286,53 @@ def test_a_1x_tui_beside_the_2x_ones(world: World, panes: dict[str, str]) -> Non
     assert a.proc is not None and a.proc.version == OPENCODE_VERSION
     assert a.database is not None and a.database.startswith(str(data))
     assert world.agents()[panes["one"]].state == State.IDLE
+
+
+def test_serve_lists_and_streams_opencode_2_agents(world: World, panes: dict[str, str]) -> None:
+    """`otop serve` beside the 2.x TUIs: /agents lists them with their sessions, /agents/ID
+    gives a session's last messages from its service, and /events tells a turn as it starts."""
+    import http.client
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    argv = [sys.executable, "-m", "otop", "-L", world.lab.socket, "serve", "--port", str(port)]
+    env = {**world.lab.env, "PATH": os.environ["PATH"]}
+    server = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert server.stdout is not None and b"otop serve: http" in server.stdout.readline()
+
+        def get(path: str) -> Any:
+            con = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            con.request("GET", path)
+            return json.loads(con.getresponse().read())
+
+        one = world.agents()[panes["one"]].session_id
+        doc = wait_until(lambda: (d := get("/agents"))["agents"] and d, 30, 0.3)
+        assert one in [a["session_id"] for a in doc["agents"]]
+        messages = get(f"/agents/{one}")["last_messages"]
+        assert {"user", "assistant"} <= {m["role"] for m in messages}
+        con = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        con.request("GET", "/events")
+        stream = con.getresponse()
+        assert stream.readline() == b": otop event stream\n"
+        world.lab.type(panes["one"], "[[stream:10:0.3]] told as it starts")
+        t0 = time.monotonic()
+        while True:
+            line = stream.readline()
+            if line.startswith(b"data: "):
+                event = json.loads(line[6:])
+                agent = event.get("agent") or {}
+                if agent.get("session_id") == one and agent.get("state") == "generating":
+                    break
+        print(f"serve told the turn {time.monotonic() - t0:.2f} s after the prompt was typed")
+        assert time.monotonic() - t0 < 5
+        world.wait(panes["one"], lambda a: a.state == State.IDLE)
+        con.close()
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 def test_a_restarted_service_is_read_again(world: World, panes: dict[str, str]) -> None:

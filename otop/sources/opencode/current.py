@@ -12,8 +12,8 @@ from typing import Any
 
 from otop.core.model import SessionBrief, SessionDetail, ToolRun, Turn
 from otop.core.text import clean
-from otop.sources.opencode.fields import as_map, seconds, session_detail
-from otop.sources.opencode.rows import last_line
+from otop.sources.opencode.fields import as_int, as_map, seconds, session_detail
+from otop.sources.opencode.rows import HistoryEntry, HistoryPart, last_line
 
 Json = Mapping[str, Any]
 SESSION = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")  # a session id, safe in a request's path
@@ -100,6 +100,51 @@ def _error(newest: Json, assistant: Json | None) -> tuple[str | None, str | None
     if outcome == "failed" or err:
         return clean(str(err.get("type") or "error")), clean(str(err.get("message") or ""))[:300]
     return None, None
+
+
+def history(messages: Sequence[Json]) -> list[HistoryEntry]:
+    """A session's messages (newest first, as the service sends them) for the detail view,
+    oldest first: what the user sent, what the model wrote and ran, and what opencode itself
+    added (a `synthetic` message, such as the notice of a restarted service)."""
+    out = []
+    for m in reversed(messages):
+        kind, mid, when = m.get("type"), clean(str(m.get("id") or "?"))[:80], _created(m)
+        if kind in ("user", "synthetic"):
+            text = str(m.get("text") or m.get("description") or "")
+            role = "user" if kind == "user" else "opencode"
+            out.append(HistoryEntry(mid, role, when, "", 0, "", (HistoryPart("text", text),)))
+        elif kind == "assistant":
+            err, why = _error(m, None)
+            model = as_map(m.get("model"))
+            label = "/".join(str(model[k]) for k in ("providerID", "id") if model.get(k))
+            out.append(
+                HistoryEntry(
+                    mid,
+                    "assistant",
+                    when,
+                    clean(label),
+                    as_int(as_map(m.get("tokens")).get("output")),
+                    f"{err}: {why}" if err and why else err or "",
+                    tuple(_part(p) for p in _content(m)),
+                )
+            )
+    return out
+
+
+def _part(p: Json) -> HistoryPart:
+    kind = str(p.get("type") or "?")
+    if kind in ("text", "reasoning"):
+        return HistoryPart(kind, str(p.get("text") or ""))
+    if kind != "tool":
+        return HistoryPart(clean(kind)[:40], "")
+    state, given = as_map(p.get("state")), as_map(as_map(p.get("state")).get("input"))
+    what = given.get("command") or given.get("path") or given.get("description") or ""
+    return HistoryPart(
+        "tool",
+        clean(str(what))[:300],
+        tool=clean(str(p.get("name") or "?"))[:60],
+        status=clean(str(state.get("status") or "?"))[:20],
+    )
 
 
 def _running(assistant: Json) -> tuple[ToolRun, ...]:

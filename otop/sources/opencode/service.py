@@ -120,6 +120,13 @@ class Service:
                 continue  # a session gone between two requests: the next look says so
         self._messages = {k: v for k, v in self._messages.items() if k in stamps}
 
+    def history(self, sid: str, limit: int) -> list[Mapping[str, Any]]:
+        """A session's newest `limit` messages, newest first."""
+        try:
+            return self._list(f"/api/session/{_checked(sid)}/message?limit={max(1, limit)}")
+        except ServerError as exc:
+            raise ServiceError(f"opencode service at {self.where.url}: {exc}") from None
+
     def _newest(self, sid: str, stamp: object, running: bool) -> list[Mapping[str, Any]]:
         kept = self._messages.get(sid)
         if kept is not None and kept[0] == stamp and not running:
