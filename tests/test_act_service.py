@@ -90,9 +90,20 @@ def test_a_permission_still_listed_is_said(tmp_path: Path, service: FakeService)
 
 def test_nothing_sent_for_a_request_no_longer_pending(tmp_path: Path, service: FakeService) -> None:
     service.routes[f"/api/session/{SID}/permission"] = {"data": []}
-    with pytest.raises(AnswerError, match="no longer pending"):
+    with pytest.raises(AnswerError, match="no permission is pending"):
         acting.answer(of_service(tmp_path, State.PERMISSION, PER), 2)
     assert service.posted == []
+
+
+def test_a_permission_newer_than_the_view_is_answered(tmp_path: Path, service: FakeService) -> None:
+    """A view that still shows the tool running (the popup's first rows are the watcher's last
+    scan): the service's pending list, read now, names the permission to answer."""
+    acting.answer(of_service(tmp_path, State.TOOL, None), 0)
+    assert service.posted == [(f"/api/session/{SID}/permission/{PER}/reply", {"decision": "once"})]
+    with pytest.raises(AnswerError, match="no permission is pending"):
+        acting.answer(of_service(tmp_path, State.TOOL, None), 0)
+    with pytest.raises(AnswerError, match="is generating"):
+        acting.answer(of_service(tmp_path, State.GENERATING, None), 0)
 
 
 def test_a_question_answered_by_its_number_or_words(tmp_path: Path, service: FakeService) -> None:

@@ -18,10 +18,16 @@ class AnswerError(Exception):
     """Why a prompt was not answered, in plain words (nothing was confirmed)."""
 
 
+# What 1/2/3 may answer: a permission, and a running tool (or subagent) whose permission the
+# view shown may be too old to know of (the popup's first rows are the watcher's last scan).
+# The dialog on screen, or the service's pending list, decides: never the view.
+ANSWERABLE = (State.PERMISSION, State.TOOL, State.SUBAGENT)
+
+
 def in_pane(tmux: Tmux, agent: Agent, choice: int, settle: float = 0.15) -> str:
     """Select a choice in the pane's permission dialog and confirm it; checked before and after
     moving, so a dialog that is gone or changed gets no Enter."""
-    if agent.state != State.PERMISSION:
+    if agent.state not in ANSWERABLE:
         raise AnswerError(f"this agent is {agent.state.value}, not waiting on a permission")
     if agent.pane is None:
         raise AnswerError("this agent runs in no tmux pane")

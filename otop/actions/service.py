@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from otop.actions.answer import AnswerError, alive
+from otop.actions.answer import ANSWERABLE, AnswerError, alive
 from otop.core.model import Agent, Confidence, Group, State
 from otop.sources.opencode.dialog import CHOICES, REPLIES
 
@@ -36,10 +36,13 @@ def answer(agent: Agent, choice: int) -> str:
     """Decide the agent's pending permission: 1 once, 2 always, 3 reject."""
     if agent.state == State.QUESTION:
         raise AnswerError("a question is answered with i (reply): a number picks its choice")
-    rid = agent.request_id
-    if agent.state != State.PERMISSION or not rid or not rid.startswith("per_"):
+    if agent.state not in ANSWERABLE:
         raise AnswerError(f"this agent is {agent.state.value}, not waiting on a permission")
     service, sid = _reach(agent)
+    asked = [str(r.get("id")) for r in _pending(service, sid, "permission")]
+    rid = agent.request_id if agent.request_id in asked else next(iter(asked), None)
+    if rid is None or not rid.startswith("per_"):
+        raise AnswerError("no permission is pending in its session now")
     _settle(service, sid, "permission", rid, lambda: service.decide(sid, rid, REPLIES[choice]))
     return f"answered {CHOICES[choice]!r} through its opencode service"
 

@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Input, Static
 
+from otop.actions.answer import ANSWERABLE
 from otop.core.model import Agent, McpServer, Scan, State
 from otop.core.text import clean
 from otop.outputs.explain import explain
@@ -227,7 +228,7 @@ class OtopApp(App[None]):
             self.say("A question needs typing: jumping to its pane.")
             self.action_jump()
             return
-        if agent.state != State.PERMISSION:
+        if agent.state not in ANSWERABLE:
             self.say("This agent is not waiting on a permission (1/2/3 answer one).")
             return
         self.say("Answering…")

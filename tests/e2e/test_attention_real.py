@@ -9,12 +9,15 @@ Two TUIs in windows behind ten fillers (panes past %10): `ask` takes replies fro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import re
 import shlex
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +48,14 @@ QUESTION = (
 PERMISSION = '[[call:read:{"filePath":"/etc/hostname"}]] read that file'
 
 
+def drain(fd: int, into: bytearray) -> None:
+    """Read a terminal's output until it closes, keeping its last 64 KiB (a failure shows it)."""
+    with contextlib.suppress(OSError):
+        while chunk := os.read(fd, 65536):
+            into += chunk
+            del into[: max(0, len(into) - 65536)]
+
+
 class World:
     """The lab, its two TUIs, a real client, the plugin's watcher and the notifier's file."""
 
@@ -61,6 +72,9 @@ class World:
         lab.tmux("set-option", "-g", "@otop-notify-command", command)
         lab.tmux("set-option", "-g", "@otop-command", f"{sys.executable} -m otop")
         self.client, self.master = attach(lab.socket, lab.env, 160, 45, "lab:0")
+        # A terminal reads what its client draws: unread, the pty fills and the client stalls.
+        self.drawn = bytearray()
+        threading.Thread(target=drain, args=(self.master, self.drawn), daemon=True).start()
         wait_until(lambda: lab.tmux("list-clients", "-F", "#{client_name}").strip(), 5)
         lab.tmux("run-shell", str(ROOT / "otop.tmux"))
         wait_until(lambda: "·" in lab.tmux("show", "-gqv", "@otop_status") or None, 30)
@@ -122,6 +136,11 @@ class World:
 
         start = count()
         wait_until(lambda: count() >= start + n or None, 30, 0.1)
+
+    def text(self) -> str:
+        """The client's newest output, its escape sequences left out."""
+        raw = bytes(self.drawn)[-20000:].decode(errors="replace")
+        return " ".join(re.sub(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07|\(B)", " ", raw).split())
 
     def press(self, keys: bytes) -> None:
         """Keys typed into the real client, as a person's terminal sends them."""
@@ -334,6 +353,52 @@ def test_keys_typed_with_prefix_o_under_load(world: World) -> None:
     for pane in (w.ask, w.work):
         screen = w.lab.tmux("capture-pane", "-p", "-t", pane)
         assert needle.decode() not in screen, screen
+
+
+def read_status(lab: Lab, session_id: str) -> str | None:
+    """The status of the session's newest read tool."""
+    con = db(lab)
+    try:
+        rows = con.execute(
+            "SELECT data FROM part WHERE session_id = ? ORDER BY id DESC", [session_id]
+        ).fetchall()
+    finally:
+        con.close()
+    for (raw,) in rows:
+        data = json.loads(raw)
+        if data.get("type") == "tool" and data.get("tool") == "read":
+            return str(data.get("state", {}).get("status"))
+    return None
+
+
+def test_a_permission_answered_by_filter_then_act(world: World) -> None:
+    """From the real client: prefix+O, `/`, the end of the session id, Tab (the filter kept,
+    its top match selected), `1`: the permission is allowed once and the tool completes, in
+    opencode's own database. Typed at a person's speed, then all in the write of prefix+O."""
+    w = world
+    if (w.agent(w.ask) or w.wait(w.ask, State.NEW)).session_id is None:  # run alone
+        w.lab.type(w.ask, "hello there")
+    a = w.wait(w.ask, State.IDLE)
+    sid = a.session_id or ""
+    needle = sid[-8:].encode()
+    for keys in (
+        [b"\x02O", b"/", *(bytes([c]) for c in needle), b"\t", b"1"],
+        [b"\x02O/" + needle + b"\t1"],
+    ):
+        w.look_at(w.work)
+        w.lab.type(w.ask, PERMISSION)
+        w.wait(w.ask, State.PERMISSION)
+        for key in keys:
+            w.press(key)
+            time.sleep(0.15 if len(keys) > 1 else 0)
+        try:
+            wait_until(lambda: read_status(w.lab, sid) == "completed" or None, 30, 0.2)
+        except TimeoutError:
+            raise AssertionError(f"not answered ({keys}); the client drew: {w.text()}") from None
+        w.wait(w.ask, State.IDLE)
+        w.press(b"q")  # (Esc would clear the filter first)
+        wait_until(lambda: popup_closed(w) or None, 30, 0.1)
+        assert w.shown() == w.work  # answered from where the person was
 
 
 def sample_until_idle(w: World) -> tuple[list[str], float | None, float]:
