@@ -366,8 +366,10 @@ def test_1_2_3_answer_a_permission_and_a_question_jumps() -> None:
             await pilot.press("j")
         assert row is not None and row.agent.state not in ANSWERABLE
         await pilot.press("1")
+        await settled(pilot)
         assert "not waiting on a permission" in message(app)
         assert backend.answered == [("pid:4002", 2)]
+        assert backend.fresh_scans == 1  # looked at again before saying so
 
     drive(backend, body)
 

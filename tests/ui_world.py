@@ -157,11 +157,16 @@ class FixtureBackend:
         self.yanked: list[str] = []
         self.captured: list[str] = []
         self.answered: list[tuple[str, int]] = []
+        self.fresh_scans = 0  # scans asked for because a view was too old to act on
         self.replies: list[tuple[str, str]] = []
 
     def scan(self) -> Scan:
         self.scans += 1
         return Scan(NOW, self.agents, "/data/opencode.db", self.problems)
+
+    def fresh(self) -> Scan:
+        self.fresh_scans += 1
+        return self.scan()
 
     def history(
         self, session_id: str, database: str | None, service: str | None = None

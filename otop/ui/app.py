@@ -228,15 +228,19 @@ class OtopApp(App[None]):
             self.say("A question needs typing: jumping to its pane.")
             self.action_jump()
             return
-        if agent.state not in ANSWERABLE:
-            self.say("This agent is not waiting on a permission (1/2/3 answer one).")
-            return
         self.say("Answering…")
         self.send_answer(agent, choice)
 
     @work(thread=True, exclusive=True, group="answer")
     def send_answer(self, agent: Agent, choice: int) -> None:
-        said = self.backend.answer(agent, choice)
+        """Answer; a view too old to show the permission (keys typed as the popup opens act on
+        the watcher's last scan) is looked at again first."""
+        if agent.state not in ANSWERABLE:
+            agent = next((a for a in self.backend.fresh().agents if a.key == agent.key), agent)
+        if agent.state not in ANSWERABLE:
+            said = "This agent is not waiting on a permission (1/2/3 answer one)."
+        else:
+            said = self.backend.answer(agent, choice)
         self.call_from_thread(self.say, said)
         self.call_from_thread(self.action_rescan)
 

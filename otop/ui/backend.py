@@ -25,6 +25,8 @@ class Backend(Protocol):
 
     def scan(self) -> Scan: ...
 
+    def fresh(self) -> Scan: ...
+
     def history(
         self, session_id: str, database: str | None, service: str | None = None
     ) -> list[HistoryEntry]: ...
@@ -70,6 +72,11 @@ class LiveBackend:
             return theirs
         if self.last is None or self.last.origin != "scan" or self.changes.due(self.last):
             self.last = self.mark(self.scanner.scan())
+        return self.last
+
+    def fresh(self) -> Scan:
+        """A scan of this moment (never the watcher's, which may be seconds old)."""
+        self.last = self.mark(self.scanner.scan())
         return self.last
 
     def history(
