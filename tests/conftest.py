@@ -22,7 +22,7 @@ from devtools.store import OpencodeDB
 from devtools.terminal import attach
 from otop.sources.opencode.store import Store
 from otop.sources.tmux import Target, Tmux
-from otop.watcher.runtime import beats, holder, lock_path
+from otop.watcher.runtime import beats, holder, lock_path, log_path
 
 # Times in views are local: tests see them in one zone, whatever the machine's.
 os.environ["TZ"] = "UTC"
@@ -269,6 +269,17 @@ class World:
 
     def watcher(self) -> int | None:
         return holder(lock_path(self.socket_path()))
+
+    def wait_watcher(self, timeout: float = 20.0) -> None:
+        """Wait for the plugin's watcher; when it does not come, fail with what the plugin's
+        setup said and the watchers' log (the reason is there)."""
+        try:
+            wait_for(self.watcher, timeout, what="the watcher")
+        except AssertionError:
+            said = self.option("@otop_status")
+            log = Path(log_path())
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
+            raise AssertionError(f"no watcher: @otop_status {said!r}; watch.log: {tail}") from None
 
     def socket_path(self) -> str:
         return self.server("display", "-p", "#{socket_path}").strip()

@@ -12,7 +12,7 @@ import pytest
 from otop.cli import exits
 from otop.cli.parser import main
 from otop.core.versions import tmux_versions
-from tests.conftest import World, agent_cmd, pid_in, wait_for
+from tests.conftest import World, agent_cmd, pid_in
 
 
 def doctor(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -29,7 +29,7 @@ def test_healthy(world: World, capsys: pytest.CaptureFixture[str]) -> None:
     pid_in(world.server, world.server.new_window(d, agent_cmd("-s", sid), "a"))
     world.server("set-option", "-g", "status-right", "#{otop_status}")
     world.load()
-    wait_for(world.watcher, what="the watcher")
+    world.wait_watcher()
     status, out = doctor(capsys, "-L", world.server.socket)
     assert status == 0, out
     assert "FAIL" not in out

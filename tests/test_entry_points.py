@@ -69,7 +69,7 @@ def test_the_watchers_scan_is_drawn_before_textual(world: World) -> None:
     once, as it draws its own first scan without one, while Textual loads (held back here)."""
     add_agents(world)
     world.load()
-    wait_for(world.watcher, what="the watcher")
+    world.wait_watcher()
     world.wait_beats(2)
     code = (
         "import sys, time\n"

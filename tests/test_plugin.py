@@ -79,7 +79,7 @@ def test_tpm_load_binds_keys_and_wires_status_once(world: World) -> None:
     for name in wiring.FORMAT_OPTIONS:
         assert world.option(name).count("#{@otop_badge}") == 1
         assert world.option(name).endswith("#{@otop_badge}")
-    wait_for(world.watcher, what="the watcher")
+    world.wait_watcher()
     assert world.option("@otop_watcher_pid") == str(world.watcher())
 
 
@@ -200,7 +200,7 @@ def test_watcher_leaves_with_its_server(world: World) -> None:
     socket file behind (the watcher asks the socket, not the file system); its published scan,
     marks and first frame go with it."""
     world.load()
-    wait_for(world.watcher, what="the watcher")
+    world.wait_watcher()
     pid = world.watcher()
     assert pid
     sock = world.server("display", "-p", "#{socket_path}").strip()
@@ -596,7 +596,7 @@ def test_list_answers_from_the_watchers_snapshot(
 
     panes = add_agents(world)
     world.load()
-    wait_for(world.watcher, what="the watcher")
+    world.wait_watcher()
     sock = world.server("display", "-p", "#{socket_path}").strip()
     wait_for(lambda: os.path.exists(published.snapshot_path(sock)), what="the snapshot")
     assert oct(os.stat(published.snapshot_path(sock)).st_mode & 0o777) == "0o600"

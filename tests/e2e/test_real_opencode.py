@@ -144,6 +144,24 @@ def test_thinking(lab: Lab, view: View, panes: dict[str, str]) -> None:
     view.wait(on(panes["one"], "idle"), 40)
 
 
+def test_api_error(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """A turn the model's API refused (HTTP 400) is `error`, waiting for you, with the reason."""
+    lab.type(panes["one"], "[[fail:400]] this fails")
+    a = view.wait(on(panes["one"], "error"))
+    assert a["group"] == "waiting"
+    mapped("API error", a)
+
+
+def test_interrupted(lab: Lab, view: View, panes: dict[str, str]) -> None:
+    """A streaming turn stopped with Esc twice is `interrupted`, never `generating` or `idle`."""
+    lab.type(panes["one"], "[[stream:100:0.3]] a long answer")
+    view.wait(on(panes["one"], "generating"))
+    lab.keys(panes["one"], "Escape")
+    time.sleep(0.3)
+    lab.keys(panes["one"], "Escape")
+    mapped("interrupted", view.wait(on(panes["one"], "interrupted")))
+
+
 def test_bash_tool(lab: Lab, view: View, panes: dict[str, str]) -> None:
     """A running bash command is `tool` with the tool's name."""
     lab.type(panes["one"], "[[sh:sleep 8]] run it")
