@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from otop.actions.answer import ANSWERABLE, AnswerError, alive
 from otop.core.model import Agent, Confidence, Group, State
+from otop.sources.opencode.current import SOURCE
 from otop.sources.opencode.dialog import CHOICES, REPLIES
 
 if TYPE_CHECKING:  # the HTTP client loads only when an opencode 2 agent is acted on
     from otop.sources.opencode.service import Service
 
-SOURCE = "service"  # the evidence source of a state read from an opencode 2 service
 SURE = (Confidence.CERTAIN, Confidence.LIKELY)
 T = TypeVar("T")
 

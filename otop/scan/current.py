@@ -168,7 +168,7 @@ def _agent(
     said = _service_words(sid, running, asked, form, agent.evidence_state.detail)
     return agent._replace(
         proc=proc,
-        evidence_state=Evidence("service", agent.evidence_state.confidence, said),
+        evidence_state=Evidence(current.SOURCE, agent.evidence_state.confidence, said),
         request_id=asked or form,
     )
 

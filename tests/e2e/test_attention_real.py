@@ -178,8 +178,8 @@ def db(lab: Lab) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{lab.data}/opencode/opencode.db?mode=ro", uri=True)
 
 
-def question_output(lab: Lab, session_id: str) -> str | None:
-    """The output of the session's newest question tool, once it completed."""
+def newest_tool(lab: Lab, session_id: str, tool: str) -> dict[str, Any] | None:
+    """The session's newest part that calls `tool`, as opencode wrote it."""
     con = db(lab)
     try:
         rows = con.execute(
@@ -189,10 +189,15 @@ def question_output(lab: Lab, session_id: str) -> str | None:
         con.close()
     for (raw,) in rows:
         data = json.loads(raw)
-        if data.get("type") == "tool" and data.get("tool") == "question":
-            state = data.get("state", {})
-            return str(state.get("output")) if state.get("status") == "completed" else None
+        if data.get("type") == "tool" and data.get("tool") == tool:
+            return dict(data)
     return None
+
+
+def question_output(lab: Lab, session_id: str) -> str | None:
+    """The output of the session's newest question tool, once it completed."""
+    state = (newest_tool(lab, session_id, "question") or {}).get("state", {})
+    return str(state.get("output")) if state.get("status") == "completed" else None
 
 
 def newest_prompt(lab: Lab, session_id: str) -> str | None:
@@ -361,18 +366,8 @@ def test_keys_typed_with_prefix_o_under_load(world: World) -> None:
 
 def read_status(lab: Lab, session_id: str) -> str | None:
     """The status of the session's newest read tool."""
-    con = db(lab)
-    try:
-        rows = con.execute(
-            "SELECT data FROM part WHERE session_id = ? ORDER BY id DESC", [session_id]
-        ).fetchall()
-    finally:
-        con.close()
-    for (raw,) in rows:
-        data = json.loads(raw)
-        if data.get("type") == "tool" and data.get("tool") == "read":
-            return str(data.get("state", {}).get("status"))
-    return None
+    part = newest_tool(lab, session_id, "read")
+    return str(part.get("state", {}).get("status")) if part else None
 
 
 def test_a_permission_answered_by_filter_then_act(world: World) -> None:

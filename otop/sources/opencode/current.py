@@ -17,6 +17,8 @@ from otop.sources.opencode.rows import HistoryEntry, HistoryPart, last_line
 
 Json = Mapping[str, Any]
 SESSION = re.compile(r"^ses_[0-9A-Za-z]{1,64}$")  # a session id, safe in a request's path
+# The evidence source of a state read from an opencode 2 service (otop acts on it there).
+SOURCE = "service"
 # What 1.x calls an interrupted turn's error (otop/decide/status.py reads it): 2.x says
 # `outcome: interrupted`, and its assistant's error type `aborted`.
 ABORTED = "MessageAbortedError"
